@@ -1,0 +1,1 @@
+"""Pure core: no I/O, no clock reads. Time is always passed in."""

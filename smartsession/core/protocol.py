@@ -1,0 +1,263 @@
+"""Protocol v1 between agent and hub: message types, encoding, decoding and auth proofs.
+
+Sans-I/O: this module turns bytes into typed messages and back, and computes proofs.
+The wire format is one JSON text frame per message, tagged by ``type``; see
+``docs/protocol.md`` for the conversation. Decoding is strict: unknown types, unknown
+fields, wrong types, oversized strings or lists and non-finite numbers are all rejected
+with a `ProtocolError` that carries the close code to use.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from typing import Annotated, TypeVar
+
+import msgspec
+
+from smartsession.core.states import AlertReason, State
+
+#: Integer protocol version; a breaking change bumps it.
+PROTOCOL_VERSION = 1
+#: Largest frame either side accepts, in bytes.
+MAX_FRAME_BYTES = 64 * 1024
+#: Most items in one `Batch`.
+MAX_BATCH_ITEMS = 256
+#: Most reasons carried by one sample.
+MAX_REASONS = 8
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the hub and the agent use, with the reason in words."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    MALFORMED = 4400
+    BAD_PROOF = 4401
+    BAD_VERSION = 4402
+    JOIN_TIMEOUT = 4408
+    DUPLICATE_STUDENT = 4409
+    TOO_BIG = 4413
+    RATE_LIMITED = 4429
+    HUB_FULL = 4503
+
+
+class ProtocolError(Exception):
+    """A message broke the protocol; ``code`` says how to close the connection."""
+
+    def __init__(self, code: CloseCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Constrained field types: every float is finite and bounded, every string bounded.
+Unit = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Angle = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
+Timestamp = Annotated[float, msgspec.Meta(ge=0.0, le=1e11)]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+SeqOrZero = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Nonce = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{32,64}$")]
+Proof = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+Ident = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+ShortText = Annotated[str, msgspec.Meta(max_length=160)]
+Version = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+Fingerprint = Annotated[str, msgspec.Meta(pattern="^([0-9a-f]{64})?$")]
+
+
+class _Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type"):
+    """Base of every wire message."""
+
+
+# hub -> agent ---------------------------------------------------------------------------
+
+
+class Hello(_Message, tag="hello"):
+    """First frame from the hub: who it is and a fresh nonce for this connection."""
+
+    v: Version
+    hub_id: Ident
+    class_id: Ident
+    nonce: Nonce
+
+
+class Welcome(_Message, tag="welcome"):
+    """The hub accepted the join and proves it holds the class secret too."""
+
+    session_id: Ident
+    proof: Proof
+    last_seq: SeqOrZero
+
+
+class Ack(_Message, tag="ack"):
+    """Every item up to and including ``seq`` is durable on the hub."""
+
+    seq: SeqOrZero
+
+
+class Error(_Message, tag="error"):
+    """Why the hub (or agent) is about to close the connection."""
+
+    code: Annotated[int, msgspec.Meta(ge=1000, le=4999)]
+    message: ShortText
+
+
+# agent -> hub ---------------------------------------------------------------------------
+
+
+class Join(_Message, tag="join"):
+    """The agent's answer to `Hello`: identity plus proof of the class secret."""
+
+    v: Version
+    student_id: Ident
+    name: Name
+    host: Name
+    agent_version: Annotated[str, msgspec.Meta(max_length=32)]
+    nonce: Nonce
+    proof: Proof
+
+
+class Cues(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Interval means of the observable cues behind a sample (numbers only, no images)."""
+
+    yaw: Angle = 0.0
+    pitch: Angle = 0.0
+    roll: Angle = 0.0
+    gaze_away: Unit = 0.0
+    brow_down: Unit = 0.0
+    brow_inner_up: Unit = 0.0
+    eye_squint: Unit = 0.0
+    lip_press: Unit = 0.0
+    smile: Unit = 0.0
+    eye_closed: Unit = 0.0
+    jaw_open: Unit = 0.0
+    negative_expression: Unit = 0.0
+    face_share: Unit = 0.0
+
+
+class Sample(_Message, tag="sample"):
+    """One interval of a student's engagement: scores, state and the reasons for it."""
+
+    seq: Seq
+    ts: Timestamp
+    state: State
+    attention: Unit
+    confusion: Unit
+    faces: Annotated[int, msgspec.Meta(ge=0, le=64)]
+    alert: AlertReason | None = None
+    reasons: Annotated[tuple[ShortText, ...], msgspec.Meta(max_length=MAX_REASONS)] = ()
+    cues: Cues = Cues()
+
+
+class EventKind(enum.StrEnum):
+    """What an `Event` reports."""
+
+    STATE = "state"
+    ALERT = "alert"
+    ALERT_CLEARED = "alert_cleared"
+
+
+class Event(_Message, tag="event"):
+    """A discrete change: the state changed, or an alert started or ended."""
+
+    seq: Seq
+    ts: Timestamp
+    kind: EventKind
+    state: State
+    reason: AlertReason | None = None
+    detail: ShortText = ""
+
+
+class Batch(_Message, tag="batch"):
+    """Several samples and events in one frame, in seq order (used for replay)."""
+
+    items: Annotated[tuple[Sample | Event, ...], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
+
+
+HubMessage = Hello | Welcome | Ack | Error
+AgentMessage = Join | Sample | Event | Batch
+Item = Sample | Event
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+_agent_decoder = msgspec.json.Decoder(AgentMessage)
+_hub_decoder = msgspec.json.Decoder(HubMessage)
+
+
+def encode(message: HubMessage | AgentMessage) -> str:
+    """Encode a message as one JSON text frame."""
+    return _encoder.encode(message).decode()
+
+
+def _decode(decoder: msgspec.json.Decoder[T], frame: str | bytes) -> T:
+    if isinstance(frame, bytes):
+        raise ProtocolError(CloseCode.MALFORMED, "binary frames are not part of the protocol")
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ProtocolError(CloseCode.TOO_BIG, f"frame larger than {MAX_FRAME_BYTES} bytes")
+    try:
+        return decoder.decode(frame)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(CloseCode.MALFORMED, f"invalid message: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(CloseCode.MALFORMED, f"not valid JSON: {exc}") from None
+
+
+def decode_agent_message(frame: str | bytes) -> AgentMessage:
+    """Decode a frame sent by an agent, or raise `ProtocolError`."""
+    return _decode(_agent_decoder, frame)
+
+
+def decode_hub_message(frame: str | bytes) -> HubMessage:
+    """Decode a frame sent by a hub, or raise `ProtocolError`."""
+    return _decode(_hub_decoder, frame)
+
+
+# Proofs ---------------------------------------------------------------------------------
+
+
+def _proof(
+    role: bytes,
+    secret: bytes,
+    server_nonce: str,
+    client_nonce: str,
+    student_id: str,
+    fingerprint: str,
+) -> str:
+    material = b"|".join(
+        (
+            b"smartsession",
+            str(PROTOCOL_VERSION).encode(),
+            role,
+            server_nonce.encode(),
+            client_nonce.encode(),
+            student_id.encode(),
+            fingerprint.encode(),
+        )
+    )
+    return hmac.new(secret, material, hashlib.sha256).hexdigest()
+
+
+def agent_proof(
+    secret: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
+) -> str:
+    """The proof an agent puts in `Join`.
+
+    ``fingerprint`` is the SHA-256 of the hub's TLS certificate as the agent saw it
+    ("" on an insecure link), which binds the proof to that certificate.
+    """
+    return _proof(b"agent", secret, server_nonce, client_nonce, student_id, fingerprint)
+
+
+def hub_proof(
+    secret: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
+) -> str:
+    """The proof a hub puts in `Welcome` over the same material as the agent's."""
+    return _proof(b"hub", secret, server_nonce, client_nonce, student_id, fingerprint)
+
+
+def proofs_match(expected: str, given: str) -> bool:
+    """Compare two proofs in constant time."""
+    return hmac.compare_digest(expected.encode(), given.encode())

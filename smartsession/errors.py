@@ -1,0 +1,55 @@
+"""The one exception tree of SmartSession.
+
+Every error a user can cause or meet derives from `SmartSessionError`; the CLI turns it
+into a diagnostic on stderr and its ``exit_code``, with a traceback only under ``--verbose``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class SmartSessionError(Exception):
+    """Base of every expected failure; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a config file: where (dotted key) and what is wrong."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+class ConfigError(SmartSessionError):
+    """A config file (or a secret file) is missing, unreadable or invalid."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, problems: Sequence[ConfigProblem]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        lines = [f"{path}: {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class SecretError(ConfigError):
+    """The class secret file is missing, unsafe or malformed."""
+
+
+class HubError(SmartSessionError):
+    """The hub cannot start or cannot keep running (port in use, database unusable)."""
+
+    exit_code = 3
+
+
+class AgentError(SmartSessionError):
+    """The agent cannot start (no signal source, bad identity)."""
+
+    exit_code = 4
