@@ -37,21 +37,21 @@ class _Table(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     """Base of every config table."""
 
 
-class ClassConfig(_Table):
+class ClassConfig(_Table, frozen=True):
     """The class both sides belong to."""
 
     id: Ident = "class"
     secret_file: str = "class.secret"
 
 
-class NetworkConfig(_Table):
+class NetworkConfig(_Table, frozen=True):
     """Where zeroconf announces and browses."""
 
     interfaces: tuple[str, ...] = ()
     discovery: bool = True
 
 
-class HubConfig(_Table):
+class HubConfig(_Table, frozen=True):
     """The teacher's hub: where it listens and what it allows."""
 
     host: str = "0.0.0.0"
@@ -63,7 +63,7 @@ class HubConfig(_Table):
     join_timeout: Seconds = 10.0
 
 
-class StorageConfig(_Table):
+class StorageConfig(_Table, frozen=True):
     """The hub's SQLite store."""
 
     database: str = ""
@@ -71,7 +71,7 @@ class StorageConfig(_Table):
     retention_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
 
 
-class AgentConfig(_Table):
+class AgentConfig(_Table, frozen=True):
     """A student machine's agent."""
 
     student_id: Ident = ""
@@ -83,7 +83,7 @@ class AgentConfig(_Table):
     reconnect_max: Seconds = 15.0
 
 
-class TuiConfig(_Table):
+class TuiConfig(_Table, frozen=True):
     """The teacher's screen."""
 
     label_mode: Literal["states", "cues"] = "states"
@@ -91,7 +91,7 @@ class TuiConfig(_Table):
     sparkline: Literal["attention", "confusion"] = "attention"
 
 
-class Config(_Table):
+class Config(_Table, frozen=True):
     """A whole SmartSession config file."""
 
     class_: ClassConfig = msgspec.field(default_factory=ClassConfig, name="class")
@@ -231,7 +231,13 @@ def _problem_from(exc: msgspec.ValidationError, dotted: str) -> ConfigProblem:
 
 
 def _toml_type(value: object) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -248,7 +254,8 @@ def read_secret(path: Path) -> bytes:
         info = path.stat()
     except FileNotFoundError:
         raise SecretError(
-            where, [ConfigProblem("", "secret file not found; create one with 'smartsession keygen'")]
+            where,
+            [ConfigProblem("", "secret file not found; create one with 'smartsession keygen'")],
         ) from None
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SecretError(
@@ -275,9 +282,7 @@ def write_secret(path: Path, *, overwrite: bool = False) -> None:
     try:
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
-        raise SecretError(
-            str(path), [ConfigProblem("", "file exists; pass --force to replace it")]
-        ) from None
+        raise SecretError(str(path), [ConfigProblem("", "file exists; pass --force to replace it")]) from None
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(secrets.token_hex(SECRET_BYTES) + "\n")
     os.chmod(path, 0o600)

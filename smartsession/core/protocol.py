@@ -74,7 +74,7 @@ class _Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 # hub -> agent ---------------------------------------------------------------------------
 
 
-class Hello(_Message, tag="hello"):
+class Hello(_Message, tag="hello", frozen=True):
     """First frame from the hub: who it is and a fresh nonce for this connection."""
 
     v: Version
@@ -83,7 +83,7 @@ class Hello(_Message, tag="hello"):
     nonce: Nonce
 
 
-class Welcome(_Message, tag="welcome"):
+class Welcome(_Message, tag="welcome", frozen=True):
     """The hub accepted the join and proves it holds the class secret too."""
 
     session_id: Ident
@@ -91,13 +91,13 @@ class Welcome(_Message, tag="welcome"):
     last_seq: SeqOrZero
 
 
-class Ack(_Message, tag="ack"):
+class Ack(_Message, tag="ack", frozen=True):
     """Every item up to and including ``seq`` is durable on the hub."""
 
     seq: SeqOrZero
 
 
-class Error(_Message, tag="error"):
+class Error(_Message, tag="error", frozen=True):
     """Why the hub (or agent) is about to close the connection."""
 
     code: Annotated[int, msgspec.Meta(ge=1000, le=4999)]
@@ -107,7 +107,7 @@ class Error(_Message, tag="error"):
 # agent -> hub ---------------------------------------------------------------------------
 
 
-class Join(_Message, tag="join"):
+class Join(_Message, tag="join", frozen=True):
     """The agent's answer to `Hello`: identity plus proof of the class secret."""
 
     v: Version
@@ -137,7 +137,7 @@ class Cues(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     face_share: Unit = 0.0
 
 
-class Sample(_Message, tag="sample"):
+class Sample(_Message, tag="sample", frozen=True):
     """One interval of a student's engagement: scores, state and the reasons for it."""
 
     seq: Seq
@@ -159,7 +159,7 @@ class EventKind(enum.StrEnum):
     ALERT_CLEARED = "alert_cleared"
 
 
-class Event(_Message, tag="event"):
+class Event(_Message, tag="event", frozen=True):
     """A discrete change: the state changed, or an alert started or ended."""
 
     seq: Seq
@@ -170,7 +170,7 @@ class Event(_Message, tag="event"):
     detail: ShortText = ""
 
 
-class Batch(_Message, tag="batch"):
+class Batch(_Message, tag="batch", frozen=True):
     """Several samples and events in one frame, in seq order (used for replay)."""
 
     items: Annotated[tuple[Sample | Event, ...], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
@@ -207,12 +207,14 @@ def _decode(decoder: msgspec.json.Decoder[T], frame: str | bytes) -> T:
 
 def decode_agent_message(frame: str | bytes) -> AgentMessage:
     """Decode a frame sent by an agent, or raise `ProtocolError`."""
-    return _decode(_agent_decoder, frame)
+    message: AgentMessage = _decode(_agent_decoder, frame)
+    return message
 
 
 def decode_hub_message(frame: str | bytes) -> HubMessage:
     """Decode a frame sent by a hub, or raise `ProtocolError`."""
-    return _decode(_hub_decoder, frame)
+    message: HubMessage = _decode(_hub_decoder, frame)
+    return message
 
 
 # Proofs ---------------------------------------------------------------------------------

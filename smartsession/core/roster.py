@@ -8,7 +8,9 @@ Events carry immutable `StudentSnapshot`s, so a listener may keep them.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from smartsession.core.protocol import Event, EventKind, Sample
 from smartsession.core.states import AlertReason, State
@@ -182,3 +184,27 @@ class Roster:
         """Mean attention of the connected students (0 when nobody is connected)."""
         values = [s.attention for s in self._students.values() if s.connected]
         return sum(values) / len(values) if values else 0.0
+
+
+class ClassFeed(Protocol):
+    """What the TUI needs from a hub: the class state now, and a stream of changes.
+
+    The hub implements it; tests can wrap a scripted `Roster` the same way.
+    """
+
+    @property
+    def class_id(self) -> str:
+        """The class this feed is about."""
+        ...
+
+    def students(self) -> list[StudentSnapshot]:
+        """Every student seen this session."""
+        ...
+
+    def alerts(self) -> list[AlertRecord]:
+        """Every alert this session, oldest first."""
+        ...
+
+    def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
+        """Call ``listener`` (on the event loop) for each event; returns an unsubscribe function."""
+        ...

@@ -1,0 +1,96 @@
+"""Zeroconf names and the hub advertisement's TXT record, parsed and validated (pure).
+
+The hub announces `SERVICE_TYPE` with TXT keys below; agents browse for it. TXT is a hint,
+never trusted by itself: the WebSocket handshake's proofs decide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from smartsession.core.protocol import PROTOCOL_VERSION
+
+SERVICE_TYPE = "_smartsession._tcp.local."
+
+TXT_PROTOCOL = "proto"
+TXT_CLASS = "class"
+TXT_HUB = "hub"
+TXT_FINGERPRINT = "fp"
+TXT_TLS = "tls"
+
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class HubAdvert:
+    """A hub as seen through zeroconf: where it is and what it claims to be."""
+
+    class_id: str
+    hub_id: str
+    protocol: int
+    address: str
+    port: int
+    tls: bool
+    fingerprint: str
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL of this hub."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}/"
+
+
+def txt_record(class_id: str, hub_id: str, *, tls: bool, fingerprint: str = "") -> dict[str, str]:
+    """The TXT properties a hub announces."""
+    record = {
+        TXT_PROTOCOL: str(PROTOCOL_VERSION),
+        TXT_CLASS: class_id,
+        TXT_HUB: hub_id,
+        TXT_TLS: "1" if tls else "0",
+    }
+    if fingerprint:
+        record[TXT_FINGERPRINT] = fingerprint
+    return record
+
+
+def parse_advert(
+    properties: Mapping[bytes, bytes | None], addresses: list[str], port: int | None
+) -> HubAdvert | None:
+    """Turn a resolved service into a `HubAdvert`, or ``None`` when it is unusable.
+
+    Prefers an IPv4 address. Bad or missing TXT entries, an unknown protocol version or no
+    address give ``None``.
+    """
+    txt: dict[str, str] = {}
+    for key, value in properties.items():
+        try:
+            txt[key.decode("ascii")] = (value or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    class_id = txt.get(TXT_CLASS, "")
+    hub_id = txt.get(TXT_HUB, "")
+    fingerprint = txt.get(TXT_FINGERPRINT, "")
+    try:
+        protocol = int(txt.get(TXT_PROTOCOL, ""))
+    except ValueError:
+        return None
+    if protocol != PROTOCOL_VERSION or not _IDENT.match(class_id) or not _IDENT.match(hub_id):
+        return None
+    if fingerprint and not _FINGERPRINT.match(fingerprint):
+        return None
+    if not addresses or port is None or not 0 < port < 65536:
+        return None
+    ipv4 = [a for a in addresses if ":" not in a]
+    address = (ipv4 or addresses)[0]
+    return HubAdvert(
+        class_id=class_id,
+        hub_id=hub_id,
+        protocol=protocol,
+        address=address,
+        port=port,
+        tls=txt.get(TXT_TLS) == "1",
+        fingerprint=fingerprint,
+    )
