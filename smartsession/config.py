@@ -226,8 +226,21 @@ def _problem_from(exc: msgspec.ValidationError, dotted: str) -> ConfigProblem:
     message, _, where = message.partition(" - at `$")
     where = where.rstrip("`").lstrip(".")
     key = ".".join(part for part in (dotted, where) if part)
-    message = message.replace("Expected `", "expected `").replace("`object`", "a table")
+    for msgspec_name, toml_name in _TOML_NAMES.items():
+        message = message.replace(f"`{msgspec_name}`", toml_name)
     return ConfigProblem(key, message[:1].lower() + message[1:])
+
+
+# msgspec's type names in TOML's words.
+_TOML_NAMES = {
+    "int": "an integer",
+    "float": "a float",
+    "str": "a string",
+    "bool": "a boolean",
+    "array": "an array",
+    "object": "a table",
+    "null": "nothing",
+}
 
 
 def _toml_type(value: object) -> str:

@@ -1,0 +1,204 @@
+"""The ``smartsession`` command: subcommands, logging setup, and errors -> exit codes.
+
+Each subcommand imports what it needs when it runs, so a headless command (hub, agent)
+never imports the TUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import platformdirs
+
+from smartsession import __version__
+from smartsession.config import Config, load_config, read_secret, write_secret
+from smartsession.errors import SmartSessionError
+
+log = logging.getLogger("smartsession")
+
+#: Exit code for a command interrupted by Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="smartsession",
+        description="Terminal-first LAN classroom monitor.",
+    )
+    parser.add_argument("--version", action="version", version=f"smartsession {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    parser.add_argument("--log-file", type=Path, help="write logs to this file instead of stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="a hub, the TUI and simulated students on this machine")
+    demo.add_argument("-n", "--students", type=int, default=12, help="simulated students (default 12)")
+    demo.add_argument("--headless", action="store_true", help="no TUI; run for --duration seconds")
+    demo.add_argument("--duration", type=float, default=30.0, help="seconds to run headless (default 30)")
+    demo.add_argument("--json", action="store_true", help="print a JSON summary at the end (headless)")
+    demo.add_argument("--seed", type=int, default=1, help="seed of the simulated class (default 1)")
+    demo.set_defaults(func=_cmd_demo)
+
+    hub = sub.add_parser("hub", help="run the hub headless (no TUI)")
+    hub.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
+    hub.set_defaults(func=_cmd_hub)
+
+    teacher = sub.add_parser("teacher", help="run the hub with the class view (TUI)")
+    teacher.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
+    teacher.set_defaults(func=_cmd_teacher)
+
+    agent = sub.add_parser("agent", help="run a student agent")
+    agent.add_argument("-c", "--config", type=Path, required=True, help="agent config file (TOML)")
+    agent.add_argument("--simulate", metavar="PROFILE", help="simulated signals instead of a camera")
+    agent.add_argument("--seed", type=int, default=0, help="seed of the simulated student")
+    agent.add_argument("--report", type=Path, help="write a JSON report here at exit")
+    agent.set_defaults(func=_cmd_agent)
+
+    config = sub.add_parser("config", help="config file tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_sub.add_parser("check", help="validate a config file and report every problem")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=_cmd_config_check)
+
+    keygen = sub.add_parser("keygen", help="write a new class secret file (owner-only)")
+    keygen.add_argument("file", type=Path, nargs="?", default=Path("class.secret"))
+    keygen.add_argument("--force", action="store_true", help="replace an existing file")
+    keygen.set_defaults(func=_cmd_keygen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    owns_terminal = args.command == "teacher" or (args.command == "demo" and not args.headless)
+    _setup_logging(verbose=args.verbose, log_file=args.log_file, quiet_stderr=owns_terminal)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except SmartSessionError as exc:
+        if args.verbose:
+            log.exception("failed")
+        print(f"smartsession: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _setup_logging(*, verbose: bool, log_file: Path | None, quiet_stderr: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler: logging.Handler
+    if log_file is None and quiet_stderr:
+        # The TUI owns the terminal: logs go to the user's log folder instead.
+        log_file = platformdirs.user_log_path("smartsession") / "smartsession.log"
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if not verbose:
+        for noisy in ("websockets", "zeroconf", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run_until_signalled(main_coro: Callable[[asyncio.Event], object]) -> None:
+    """Run ``main_coro(stop)`` until it returns; SIGINT/SIGTERM set ``stop``."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        result = main_coro(stop)
+        if asyncio.iscoroutine(result):
+            await result
+
+    asyncio.run(runner())
+
+
+def _load(path: Path) -> tuple[Config, bytes]:
+    config = load_config(path)
+    return config, read_secret(config.secret_path)
+
+
+def _cmd_hub(args: argparse.Namespace) -> int:
+    from smartsession.hub.service import run_hub
+
+    config, secret = _load(args.config)
+    _run_until_signalled(lambda stop: run_hub(config, secret, stop))
+    return 0
+
+
+def _cmd_teacher(args: argparse.Namespace) -> int:
+    from smartsession.hub.service import Hub
+    from smartsession.tui.app import create_app
+
+    config, secret = _load(args.config)
+    hub = Hub(config, secret)
+    app = create_app(hub, config.tui, service=hub)
+    app.run()
+    return app.return_code or 0
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from smartsession.agent.runner import run_agent
+    from smartsession.agent.sources import SimulatedSource
+    from smartsession.errors import AgentError
+
+    config, secret = _load(args.config)
+    if not args.simulate:
+        raise AgentError(
+            "this build has no camera pipeline yet; run with --simulate PROFILE "
+            "(attentive, glancer, distracted, confused, leaver, crowd, flaky_camera, mixed)"
+        )
+    try:
+        source = SimulatedSource(args.simulate, args.seed, config.agent.frame_rate)
+    except ValueError as exc:
+        raise AgentError(str(exc)) from None
+
+    async def agent_main(stop: asyncio.Event) -> None:
+        report = await run_agent(config, secret, source, stop)
+        if args.report is not None:
+            args.report.write_bytes(msgspec.json.encode(report))
+
+    _run_until_signalled(agent_main)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from smartsession.demo import run_demo
+
+    return run_demo(
+        students=args.students,
+        headless=args.headless,
+        duration=args.duration,
+        as_json=args.json,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    load_config(args.file, env={})
+    print(f"{args.file}: OK")
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    write_secret(args.file, overwrite=args.force)
+    print(f"wrote a new class secret to {args.file} (owner-only); copy it to every machine of the class")
+    return 0
