@@ -60,7 +60,9 @@ HUB_MESSAGES = [
     Error(code=4401, message="bad proof"),
 ]
 AGENT_MESSAGES = [
-    Join(v=1, student_id="pc-07", name="Ada L.", host="lab-07", agent_version="0.1.0", nonce=NONCE, proof=PROOF),
+    Join(
+        v=1, student_id="pc-07", name="Ada L.", host="lab-07", agent_version="0.1.0", nonce=NONCE, proof=PROOF
+    ),
     sample(),
     Event(seq=2, ts=1.0, kind=EventKind.ALERT, state=State.ALERT, reason=AlertReason.NO_FACE, detail="6 s"),
     Batch(items=(sample(3), Event(seq=4, ts=2.0, kind=EventKind.STATE, state=State.FOCUSED))),

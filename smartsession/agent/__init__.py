@@ -1,0 +1,1 @@
+"""The student agent: signal sources, outbox, hub discovery, the link and the runner."""

@@ -1,0 +1,326 @@
+"""The agent's link to the hub: discover, authenticate both ways, stream the outbox, reconnect.
+
+One `Link` per agent. ``await link.run()`` runs until cancelled: it picks a hub (zeroconf or
+``agent.hub_url``), joins with an HMAC proof, checks the hub's proof in `Welcome` (a hub that
+cannot prove the class secret gets nothing at all and is skipped for `BAD_HUB_SECONDS`),
+replays the outbox and then sends each new item as `Link.wake` announces it. Acks drop
+items from the outbox. On any disconnect it waits a backoff delay and starts again;
+production never depends on the link (items simply accumulate in the outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+import smartsession
+from smartsession.agent.discovery import Candidate, HubBrowser
+from smartsession.agent.outbox import Outbox
+from smartsession.config import Config
+from smartsession.core import protocol
+from smartsession.core.backoff import backoff_delays
+from smartsession.core.protocol import (
+    MAX_BATCH_ITEMS,
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Ack,
+    Batch,
+    CloseCode,
+    Error,
+    Hello,
+    Item,
+    Join,
+    ProtocolError,
+    Sample,
+    Welcome,
+)
+
+logger = logging.getLogger(__name__)
+
+#: How long a hub that failed its proof (or belongs to another class) is skipped, in seconds.
+BAD_HUB_SECONDS = 60.0
+#: Room left in a frame for the batch envelope, in bytes.
+_ENVELOPE_BYTES = 64
+
+
+class LinkState(enum.Enum):
+    """Where the link is; every transition is logged by `Link._set_state`."""
+
+    IDLE = "idle"
+    DISCOVERING = "discovering"
+    CONNECTING = "connecting"
+    JOINING = "joining"
+    STREAMING = "streaming"
+    WAITING = "waiting"
+    STOPPED = "stopped"
+
+
+class Link:
+    """Moves outbox items to an authenticated hub; see the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        secret: bytes,
+        outbox: Outbox,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._secret = secret
+        self._outbox = outbox
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._student_id = config.student_id
+        self._wake = asyncio.Event()
+        self._acked = asyncio.Event()
+        self._bad: dict[str, float] = {}
+        self._tried: dict[str, float] = {}
+        self.state = LinkState.IDLE
+        #: The hub URL of the current authenticated connection ("" when none).
+        self.hub_url = ""
+        #: Connections that completed the mutual authentication.
+        self.connections = 0
+        #: Connection attempts (successful or not).
+        self.attempts = 0
+        self.samples_sent = 0
+        self.events_sent = 0
+        #: Hubs that failed their proof (counted per failure).
+        self.bad_hubs = 0
+
+    @property
+    def reconnects(self) -> int:
+        """Authenticated connections after the first one."""
+        return max(0, self.connections - 1)
+
+    def wake(self) -> None:
+        """Tell the link that new items are in the outbox; call after every `Outbox.add`."""
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until the hub has acknowledged everything in the outbox (wrap in `asyncio.timeout`)."""
+        while len(self._outbox):
+            self._acked.clear()
+            await self._acked.wait()
+
+    async def run(self) -> None:
+        """Connect, stream and reconnect until cancelled."""
+        try:
+            async with HubBrowser(self._config) as browser:
+                delays = self._delays()
+                while True:
+                    self._set_state(LinkState.DISCOVERING)
+                    candidate = await self._pick(browser)
+                    if await self._session(candidate):
+                        delays = self._delays()
+                    self._set_state(LinkState.WAITING)
+                    await asyncio.sleep(next(delays))
+        finally:
+            self._set_state(LinkState.STOPPED)
+
+    # one connection ---------------------------------------------------------------------
+
+    def _delays(self) -> Iterator[float]:
+        agent = self._config.agent
+        return backoff_delays(agent.reconnect_initial, agent.reconnect_max, self._rng)
+
+    async def _pick(self, browser: HubBrowser) -> Candidate:
+        """The usable candidate tried least recently; waits while there is none."""
+        while True:
+            now = self._clock()
+            self._bad = {url: until for url, until in self._bad.items() if until > now}
+            choices = [c for c in browser.candidates() if c.url not in self._bad]
+            if choices:
+                # Stable sort: among equally old attempts the most recently seen advert wins.
+                return min(reversed(choices), key=lambda c: self._tried.get(c.url, float("-inf")))
+            timeout = min(self._bad.values()) - now if self._bad else None
+            try:
+                async with asyncio.timeout(timeout):
+                    await browser.wait_changed()
+            except TimeoutError:
+                pass
+
+    async def _session(self, candidate: Candidate) -> bool:
+        """One connection to ``candidate``; True when it authenticated (the backoff then resets)."""
+        url = candidate.url
+        self._tried[url] = self._clock()
+        self.attempts += 1
+        self._set_state(LinkState.CONNECTING, url)
+        hub = self._config.hub
+        authenticated = False
+        try:
+            async with connect(
+                url,
+                compression=None,
+                max_size=MAX_FRAME_BYTES,
+                proxy=None,
+                open_timeout=hub.join_timeout,
+                ping_interval=hub.ping_interval,
+                ping_timeout=hub.ping_timeout,
+                close_timeout=2.0,
+                user_agent_header=f"smartsession-agent/{smartsession.__version__}",
+            ) as ws:
+                self._set_state(LinkState.JOINING, url)
+                async with asyncio.timeout(hub.join_timeout):
+                    welcome = await self._join(ws, url)
+                if welcome is None:
+                    return False
+                authenticated = True
+                self.connections += 1
+                self.hub_url = url
+                self._set_state(LinkState.STREAMING, url)
+                await self._stream(ws, welcome)
+        except ProtocolError as exc:
+            logger.warning("hub %s broke the protocol: %s", url, exc.message)
+        except websockets.ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            why = f" (code {rcvd.code}: {rcvd.reason})" if rcvd else ""
+            logger.info("connection to hub %s closed%s", url, why)
+        except TimeoutError:
+            logger.info("hub %s did not answer in time", url)
+        except (OSError, websockets.WebSocketException) as exc:
+            logger.info("cannot connect to hub %s: %s", url, exc)
+        finally:
+            self.hub_url = ""
+        return authenticated
+
+    async def _join(self, ws: ClientConnection, url: str) -> Welcome | None:
+        """Hello -> Join -> Welcome with both proofs checked; None when this hub is refused."""
+        hello = protocol.decode_hub_message(await ws.recv())
+        if isinstance(hello, Error):
+            logger.warning("hub %s refused us before hello: %d %s", url, hello.code, hello.message)
+            return None
+        if not isinstance(hello, Hello):
+            raise ProtocolError(CloseCode.MALFORMED, f"expected hello, got {type(hello).__name__}")
+        if hello.v != PROTOCOL_VERSION:
+            logger.warning("hub %s speaks protocol v%d, not v%d; skipping it", url, hello.v, PROTOCOL_VERSION)
+            self._mark_bad(url)
+            await ws.close(CloseCode.BAD_VERSION, "unsupported protocol version")
+            return None
+        if hello.class_id != self._config.class_.id:
+            logger.warning(
+                "hub %s is for class %s, not %s; skipping it", url, hello.class_id, self._config.class_.id
+            )
+            self._mark_bad(url)
+            await ws.close(CloseCode.NORMAL, "wrong class")
+            return None
+        nonce = secrets.token_hex(16)
+        fingerprint = ""  # TLS certificate fingerprint: bound into the proofs once the link uses TLS
+        join = Join(
+            v=PROTOCOL_VERSION,
+            student_id=self._student_id,
+            name=self._config.display_name[:80],
+            host=(socket.gethostname() or "unknown")[:80],
+            agent_version=smartsession.__version__[:32],
+            nonce=nonce,
+            proof=protocol.agent_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint),
+        )
+        await ws.send(protocol.encode(join))
+        reply = protocol.decode_hub_message(await ws.recv())
+        if isinstance(reply, Error):
+            logger.warning("hub %s refused the join: %d %s", url, reply.code, reply.message)
+            return None
+        if not isinstance(reply, Welcome):
+            raise ProtocolError(CloseCode.MALFORMED, f"expected welcome, got {type(reply).__name__}")
+        expected = protocol.hub_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint)
+        if not protocol.proofs_match(expected, reply.proof):
+            logger.warning("hub %s could not prove the class secret; ignoring it", url)
+            self.bad_hubs += 1
+            self._mark_bad(url)
+            await ws.close(CloseCode.BAD_PROOF, "hub proof does not match")
+            return None
+        logger.info(
+            "joined hub %s (%s) as %s; it holds seq up to %d",
+            url,
+            hello.hub_id,
+            self._student_id,
+            reply.last_seq,
+        )
+        return reply
+
+    async def _stream(self, ws: ClientConnection, welcome: Welcome) -> None:
+        """Replay, then send new items, while reading acks; returns when the connection ends."""
+        self._outbox.welcome(welcome.last_seq)
+        self._acked.set()
+        sender = asyncio.create_task(self._send_loop(ws, welcome.last_seq), name="link sender")
+        receiver = asyncio.create_task(self._receive_loop(ws), name="link receiver")
+        tasks = {sender, receiver}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()  # re-raise what ended the connection
+        logger.info("hub closed the connection (code %s: %s)", ws.close_code, ws.close_reason or "no reason")
+
+    async def _send_loop(self, ws: ClientConnection, cursor: int) -> None:
+        pending = self._outbox.pending_after(cursor)
+        if pending:
+            logger.info("replaying %d items from seq %d", len(pending), pending[0].seq)
+        while True:
+            self._wake.clear()
+            items = self._outbox.pending_after(cursor)
+            if not items:
+                await self._wake.wait()
+                continue
+            for frame, chunk in _frames(items):
+                await ws.send(frame)
+                cursor = chunk[-1].seq
+                self._outbox.mark_sent(cursor)
+                samples = sum(isinstance(item, Sample) for item in chunk)
+                self.samples_sent += samples
+                self.events_sent += len(chunk) - samples
+
+    async def _receive_loop(self, ws: ClientConnection) -> None:
+        async for frame in ws:
+            try:
+                message = protocol.decode_hub_message(frame)
+            except ProtocolError as exc:
+                logger.warning("hub sent a malformed message: %s", exc.message)
+                await ws.close(exc.code, "malformed message")
+                return
+            if isinstance(message, Ack):
+                self._outbox.ack(message.seq)
+                self._acked.set()
+            elif isinstance(message, Error):
+                logger.warning("hub error %d: %s", message.code, message.message)
+            else:
+                logger.warning("ignoring an unexpected %s from the hub", type(message).__name__)
+
+    def _mark_bad(self, url: str) -> None:
+        self._bad[url] = self._clock() + BAD_HUB_SECONDS
+
+    def _set_state(self, state: LinkState, url: str = "") -> None:
+        if state is self.state:
+            return
+        logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url})" if url else "")
+        self.state = state
+
+
+def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:
+    """Encode items as frames: one item alone, several as `Batch`es within the frame limits."""
+    if len(items) == 1:
+        yield protocol.encode(items[0]), items
+        return
+    chunk: list[Item] = []
+    size = _ENVELOPE_BYTES
+    for item in items:
+        length = len(protocol.encode(item)) + 1
+        if chunk and (len(chunk) >= MAX_BATCH_ITEMS or size + length > MAX_FRAME_BYTES):
+            yield protocol.encode(Batch(items=tuple(chunk))), chunk
+            chunk, size = [], _ENVELOPE_BYTES
+        chunk.append(item)
+        size += length
+    yield protocol.encode(Batch(items=tuple(chunk))), chunk

@@ -1,0 +1,127 @@
+"""The agent's main loop: frames -> engagement engine -> outbox, with the link running alongside.
+
+``report = await run_agent(config, secret, source, stop)`` runs until ``stop`` is set, then
+tries briefly to get everything acknowledged, closes the source and returns an
+`AgentReport` (JSON-serialisable with ``msgspec.json.encode``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+
+from smartsession.agent.link import Link
+from smartsession.agent.outbox import Outbox
+from smartsession.agent.sources import SignalSource
+from smartsession.config import Config
+from smartsession.core import protocol
+from smartsession.core.engagement import Change, EngagementEngine, Reading
+from smartsession.core.protocol import Event, Item, ProtocolError, Sample
+
+logger = logging.getLogger(__name__)
+
+#: How long `run_agent` waits for the last acks after ``stop``, in seconds.
+FLUSH_SECONDS = 2.0
+
+
+class AgentReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What one agent run produced and what the hub acknowledged.
+
+    Seqs ``first_seq..last_seq`` were produced by this run (both 0 when nothing was); with
+    ``dropped == 0`` and ``acked_seq == last_seq`` the hub holds every one of them.
+    """
+
+    student_id: str
+    first_seq: int
+    last_seq: int
+    acked_seq: int
+    unacked: int
+    samples_produced: int
+    events_produced: int
+    samples_sent: int
+    events_sent: int
+    invalid: int
+    connections: int
+    reconnects: int
+    bad_hubs: int
+    dropped: int
+
+
+def to_item(output: Reading | Change, seq: int) -> Item:
+    """The protocol item for an engine output, validated as the hub will validate it.
+
+    Raises `ProtocolError` when the output would not pass the hub's checks.
+    """
+    fields = msgspec.structs.asdict(output)
+    item: Item = Sample(seq=seq, **fields) if isinstance(output, Reading) else Event(seq=seq, **fields)
+    decoded = protocol.decode_agent_message(protocol.encode(item))
+    if not isinstance(decoded, Sample | Event):
+        raise ProtocolError(protocol.CloseCode.MALFORMED, "not an item")
+    return decoded
+
+
+async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: asyncio.Event) -> AgentReport:
+    """Produce samples and events from ``source`` and send them to the hub until ``stop`` is set.
+
+    Frames are read in a worker thread, so a slow camera never blocks the loop. The source
+    is closed before this returns.
+    """
+    outbox = Outbox(config.agent.outbox_seconds)
+    link = Link(config, secret, outbox)
+    engine = EngagementEngine(config.engagement)
+    link_task = asyncio.create_task(link.run(), name="agent link")
+    stop_task = asyncio.create_task(stop.wait(), name="agent stop")
+    samples = events = invalid = 0
+    logger.info("monitoring is on for %s; only numbers leave this machine, never images", config.student_id)
+    try:
+        while not stop.is_set():
+            read = asyncio.create_task(asyncio.to_thread(source.read), name="agent read")
+            await asyncio.wait({read, stop_task, link_task}, return_when=asyncio.FIRST_COMPLETED)
+            if link_task.done():
+                link_task.result()  # the link never ends by itself; surface its failure
+            frame = await read  # finishes within one frame period even after stop
+            for output in engine.update(frame):
+                seq = outbox.next_seq
+                try:
+                    item = to_item(output, seq)
+                except ProtocolError as exc:
+                    invalid += 1
+                    logger.error("engine output rejected (not sent): %s", exc.message)
+                    continue
+                outbox.add(item)
+                if isinstance(item, Sample):
+                    samples += 1
+                else:
+                    events += 1
+            link.wake()
+        if len(outbox):
+            try:
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await link.flush()
+            except TimeoutError:
+                logger.warning("%d items were not acknowledged before stopping", len(outbox))
+    finally:
+        for task in (link_task, stop_task):
+            task.cancel()
+        await asyncio.gather(link_task, stop_task, return_exceptions=True)
+        source.close()
+    report = AgentReport(
+        student_id=config.student_id,
+        first_seq=outbox.first_seq,
+        last_seq=outbox.last_seq,
+        acked_seq=outbox.acked,
+        unacked=len(outbox),
+        samples_produced=samples,
+        events_produced=events,
+        samples_sent=link.samples_sent,
+        events_sent=link.events_sent,
+        invalid=invalid,
+        connections=link.connections,
+        reconnects=link.reconnects,
+        bad_hubs=link.bad_hubs,
+        dropped=outbox.dropped,
+    )
+    logger.info("agent stopped: %s", msgspec.json.encode(report).decode())
+    return report

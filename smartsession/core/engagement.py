@@ -1,0 +1,573 @@
+"""The engagement engine: analysed frames in, interval readings and discrete changes out.
+
+Pure and sans-I/O: time is the frame's ``t``, never the clock. Feed every frame to
+`EngagementEngine.update` in time order; it returns the `Change`s the frame caused and,
+once per interval, a `Reading`. The agent numbers them and sends them as protocol
+`Sample`s and `Event`s::
+
+    for item in engine.update(frame):
+        seq += 1
+        fields = msgspec.structs.asdict(item)
+        message = Sample(seq=seq, **fields) if isinstance(item, Reading) else Event(seq=seq, **fields)
+
+How a state is reached (all numbers from `EngagementSettings`):
+
+* Every timer runs per frame in frame time, from the first frame on which its condition
+  held; one frame where it does not hold restarts it. A glance shorter than a threshold
+  therefore never alerts, and a sustained one always does, whatever the interval
+  boundaries.
+* Calibration lasts until ``calibration_seconds`` of frames with exactly one face were
+  seen; the baseline is the per-cue median of those frames. Afterwards the baseline
+  follows slowly (``baseline_rate`` per frame) on frames that are Focused, with one face,
+  not looking away, eyes open and low confusion.
+* The camera, no face, multiple faces and eyes closed alerts need no baseline, so they
+  run during calibration too. Looking away is judged against the baseline and the
+  confusion score needs it, so both start once calibration is done.
+* An alert clears once its condition has been false for ``timing.alert_clear``. When
+  several alerts are active the state names the first of `ALERT_PRIORITY`.
+* Confusion uses hysteresis: Confused after the smoothed score stays at or above
+  ``confused_enter`` for ``timing.confused_enter`` with a face in view, back to Focused
+  after it stays below ``confused_leave`` for ``timing.confused_leave``. A no face or
+  camera alert forgets the confusion state (the student is back with a fresh score).
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import numpy as np
+
+from smartsession.core.protocol import MAX_REASONS, Cues, EventKind
+from smartsession.core.settings import EngagementSettings
+from smartsession.core.signals import CameraStatus, FrameSignals
+from smartsession.core.states import AlertReason, State
+
+#: Alert reasons, the one a tile shows first.
+ALERT_PRIORITY: tuple[AlertReason, ...] = (
+    AlertReason.CAMERA_UNAVAILABLE,
+    AlertReason.NO_FACE,
+    AlertReason.MULTIPLE_FACES,
+    AlertReason.EYES_CLOSED,
+    AlertReason.LOOKING_AWAY,
+)
+
+#: Cues the calibration baseline removes, in the order of `_Baseline` values.
+BASELINE_CUES: tuple[str, ...] = (
+    "brow_down",
+    "brow_inner_up",
+    "eye_squint",
+    "lip_press",
+    "pitch",
+    "yaw",
+    "roll",
+    "gaze_x",
+    "gaze_y",
+)
+_BROW_DOWN, _BROW_INNER_UP, _EYE_SQUINT, _LIP_PRESS, _PITCH, _YAW, _ROLL, _GAZE_X, _GAZE_Y = range(9)
+
+#: Confusion components, in the order `_components` returns them.
+_COMPONENTS: tuple[str, ...] = (
+    "brow_down",
+    "brow_inner_up",
+    "head_tilt",
+    "no_smile",
+    "lip_press",
+    "eye_squint",
+    "negative_expression",
+)
+
+#: Time constant of the confusion score's smoothing, in seconds.
+CONFUSION_SMOOTHING = 1.0
+#: A normalised cue must reach this (interval mean) to be named in a reading's reasons.
+_CUE_REASON_MIN = 0.3
+#: Longest gap between frames that still counts towards calibration, in seconds.
+_CALIBRATION_MAX_STEP = 1.0
+#: Reasons are cut to this length so they fit a tile.
+REASON_CHARS = 39
+_EPS = 1e-9
+
+
+class Reading(msgspec.Struct, frozen=True, kw_only=True):
+    """One interval of engagement: the fields of a protocol `Sample` without ``seq``.
+
+    ``attention`` and ``confusion`` are interval means. ``cues`` holds the raw interval
+    means of what the camera saw (angles in degrees, ``gaze_away`` the gaze offset from
+    straight ahead) over the frames with a face, plus ``face_share``, the fraction of
+    frames with a face. ``reasons`` come main one first.
+    """
+
+    ts: float
+    state: State
+    attention: float
+    confusion: float
+    faces: int
+    alert: AlertReason | None
+    reasons: tuple[str, ...]
+    cues: Cues
+
+
+class Change(msgspec.Struct, frozen=True, kw_only=True):
+    """A discrete change: the fields of a protocol `Event` without ``seq``.
+
+    ``kind`` is STATE when the state changed, ALERT when an alert started and
+    ALERT_CLEARED when one ended (each alert reason starts and ends on its own).
+    ``state`` is the state after the frame.
+    """
+
+    ts: float
+    kind: EventKind
+    state: State
+    reason: AlertReason | None
+    detail: str
+
+
+def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
+    """``value`` within [low, high]; a non-finite value counts as 0."""
+    if not math.isfinite(value):
+        value = 0.0
+    return low if value < low else high if value > high else value
+
+
+class _Hold:
+    """How long a condition has held without a break, in frame time."""
+
+    __slots__ = ("since",)
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def update(self, condition: bool, t: float) -> float | None:
+        """Record this frame; return how long the condition has held, None when it does not."""
+        if not condition:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = t
+        return t - self.since
+
+    def reset(self) -> None:
+        self.since = None
+
+
+class _Alert:
+    """One alert reason: its onset and clearing timers."""
+
+    __slots__ = ("active", "off", "on", "started")
+
+    def __init__(self) -> None:
+        self.on = _Hold()
+        self.off = _Hold()
+        self.active = False
+        self.started = 0.0
+
+
+class _Interval:
+    """Sums over the frames of the interval being collected."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.frames = 0
+        self.face_frames = 0
+        self.attention = 0.0
+        self.confusion = 0.0
+        self.faces: list[int] = []
+        # Raw cues over face frames, in `Cues` field order (without face_share).
+        self.cues = [0.0] * 12
+        # Normalised confusion components and their raw deltas over calibrated face frames.
+        self.scored_frames = 0
+        self.components = [0.0] * len(_COMPONENTS)
+        self.deltas = [0.0] * len(_COMPONENTS)
+
+
+class EngagementEngine:
+    """Turns a student's frames into readings and changes; one engine per student.
+
+    Create it with the settings, then call `update` with every frame, in time order.
+    """
+
+    def __init__(self, settings: EngagementSettings) -> None:
+        self._settings = settings
+        weights = settings.weights
+        raw = (
+            weights.brow_down,
+            weights.brow_inner_up,
+            weights.head_tilt,
+            weights.no_smile,
+            weights.lip_press,
+            weights.eye_squint,
+            weights.negative_expression,
+        )
+        total = sum(raw)
+        self._weights = tuple(w / total for w in raw) if total > 0 else tuple(0.0 for _ in raw)
+        self._thresholds = {
+            AlertReason.CAMERA_UNAVAILABLE: settings.timing.camera_unavailable,
+            AlertReason.NO_FACE: settings.timing.no_face,
+            AlertReason.MULTIPLE_FACES: settings.timing.multiple_faces,
+            AlertReason.EYES_CLOSED: settings.timing.eyes_closed,
+            AlertReason.LOOKING_AWAY: settings.timing.looking_away,
+        }
+        self._alerts = {reason: _Alert() for reason in ALERT_PRIORITY}
+        self._state = State.CALIBRATING
+        self._last_t: float | None = None
+        # Calibration.
+        self._calibrated = False
+        self._calibration_time = 0.0
+        self._calibration_frames: list[tuple[float, ...]] = []
+        self._previous_single_face = False
+        self._baseline: list[float] = [0.0] * len(BASELINE_CUES)
+        # Confusion.
+        self._score: float | None = None
+        self._confused = False
+        self._enter = _Hold()
+        self._leave = _Hold()
+        self._interval: _Interval | None = None
+
+    @property
+    def state(self) -> State:
+        """The state after the last frame."""
+        return self._state
+
+    @property
+    def calibrated(self) -> bool:
+        """True once the baseline is known."""
+        return self._calibrated
+
+    @property
+    def baseline(self) -> dict[str, float]:
+        """The current baseline of each cue in `BASELINE_CUES` (zeros before any face)."""
+        return dict(zip(BASELINE_CUES, self._baseline, strict=True))
+
+    def update(self, frame: FrameSignals) -> list[Reading | Change]:
+        """Take one frame; return the changes it caused, then a `Reading` if an interval ended.
+
+        ``frame.t`` must not decrease (a slightly earlier time is treated as the last one).
+        """
+        settings = self._settings
+        t = frame.t if self._last_t is None else max(frame.t, self._last_t)
+        dt = 0.0 if self._last_t is None else t - self._last_t
+        self._last_t = t
+        if self._interval is None:
+            self._interval = _Interval(t)
+        camera_ok = frame.camera is CameraStatus.OK
+        faces = min(max(frame.faces, 0), 64) if camera_ok else 0
+        has_face = faces >= 1
+
+        values = (
+            _clip(frame.brow_down),
+            _clip(frame.brow_inner_up),
+            _clip(frame.eye_squint),
+            _clip(frame.lip_press),
+            _clip(frame.pitch, -180.0, 180.0),
+            _clip(frame.yaw, -180.0, 180.0),
+            _clip(frame.roll, -180.0, 180.0),
+            _clip(frame.gaze_x, -1.0, 1.0),
+            _clip(frame.gaze_y, -1.0, 1.0),
+        )
+        if not self._calibrated:
+            self._calibrate(values, faces == 1, dt)
+
+        # Per-frame conditions.
+        base = self._baseline
+        looking_away = eyes_closed = False
+        attention = 0.0
+        raw_score = 0.0
+        components: tuple[float, ...] = ()
+        deltas: tuple[float, ...] = ()
+        if has_face:
+            eye_closed = _clip(frame.eye_closed)
+            eyes_closed = eye_closed > settings.eyes_closed
+            off_screen = max(
+                abs(values[_YAW] - base[_YAW]) / settings.yaw_away_deg,
+                abs(values[_PITCH] - base[_PITCH]) / settings.pitch_away_deg,
+                math.hypot(values[_GAZE_X] - base[_GAZE_X], values[_GAZE_Y] - base[_GAZE_Y])
+                / max(settings.gaze_away, _EPS),
+            )
+            looking_away = self._calibrated and off_screen > 1.0
+            openness = _clip((1.0 - eye_closed) / max(1.0 - settings.eyes_closed, _EPS))
+            attention = _clip(1.0 - 0.5 * off_screen * off_screen) * openness
+            if self._calibrated:
+                components, deltas = self._components(frame, values)
+                raw_score = _clip(sum(w * c for w, c in zip(self._weights, components, strict=True)))
+                if self._score is None:
+                    self._score = raw_score
+                else:
+                    alpha = 1.0 - math.exp(-dt / CONFUSION_SMOOTHING)
+                    self._score += alpha * (raw_score - self._score)
+
+        conditions = {
+            AlertReason.CAMERA_UNAVAILABLE: not camera_ok,
+            AlertReason.NO_FACE: camera_ok and faces == 0,
+            AlertReason.MULTIPLE_FACES: faces > 1,
+            AlertReason.EYES_CLOSED: eyes_closed,
+            AlertReason.LOOKING_AWAY: looking_away,
+        }
+        started, cleared = self._update_alerts(conditions, t)
+        if AlertReason.NO_FACE in started or AlertReason.CAMERA_UNAVAILABLE in started:
+            self._forget_confusion()
+        self._update_confusion(has_face, t)
+
+        if (
+            self._calibrated
+            and self._state is State.FOCUSED
+            and faces == 1
+            and not looking_away
+            and not eyes_closed
+            and raw_score < settings.confused_leave
+        ):
+            rate = settings.baseline_rate
+            self._baseline = [b + rate * (v - b) for b, v in zip(base, values, strict=True)]
+
+        primary = next((reason for reason in ALERT_PRIORITY if self._alerts[reason].active), None)
+        if primary is not None:
+            state = State.ALERT
+        elif not self._calibrated:
+            state = State.CALIBRATING
+        elif self._confused:
+            state = State.CONFUSED
+        else:
+            state = State.FOCUSED
+
+        out: list[Reading | Change] = []
+        for reason in cleared:
+            lasted = t - self._alerts[reason].started
+            detail = f"{reason.label} cleared after {lasted:.0f} s"
+            out.append(Change(ts=t, kind=EventKind.ALERT_CLEARED, state=state, reason=reason, detail=detail))
+        for reason in started:
+            held = t - (self._alerts[reason].on.since or t)
+            what = f"{faces} faces" if reason is AlertReason.MULTIPLE_FACES else reason.label
+            detail = f"{what} for {held:.0f} s"
+            out.append(Change(ts=t, kind=EventKind.ALERT, state=state, reason=reason, detail=detail))
+        if state is not self._state:
+            detail = f"{self._state} -> {state}"
+            if primary is not None:
+                detail += f": {primary.label}"
+            out.append(Change(ts=t, kind=EventKind.STATE, state=state, reason=primary, detail=detail))
+            self._state = state
+
+        self._accumulate(frame, values, faces, attention, components, deltas)
+        interval = self._interval
+        if t - interval.start >= settings.interval - _EPS:
+            out.append(self._reading(t, state, primary))
+            start = interval.start + settings.interval
+            self._interval = _Interval(start if t - start < settings.interval else t)
+        return out
+
+    # Calibration and scores ---------------------------------------------------------------
+
+    def _calibrate(self, values: tuple[float, ...], single_face: bool, dt: float) -> None:
+        if single_face:
+            self._calibration_frames.append(values)
+            if self._previous_single_face:
+                self._calibration_time += min(dt, _CALIBRATION_MAX_STEP)
+            # The median shrugs off glances and blinks during calibration.
+            self._baseline = [float(v) for v in np.median(np.array(self._calibration_frames), axis=0)]
+            if self._calibration_time >= self._settings.calibration_seconds - _EPS:
+                self._calibrated = True
+                self._calibration_frames = []
+        self._previous_single_face = single_face
+
+    def _components(
+        self, frame: FrameSignals, values: tuple[float, ...]
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Normalised confusion components in [0, 1] and the raw deltas behind them."""
+        scales = self._settings.scales
+        base = self._baseline
+        brow_down = max(0.0, values[_BROW_DOWN] - base[_BROW_DOWN])
+        brow_inner_up = max(0.0, values[_BROW_INNER_UP] - base[_BROW_INNER_UP])
+        tilt = min(abs(values[_ROLL] - base[_ROLL]), 180.0)
+        no_smile = 1.0 - _clip(frame.smile)
+        lip_press = max(0.0, values[_LIP_PRESS] - base[_LIP_PRESS])
+        eye_squint = max(0.0, values[_EYE_SQUINT] - base[_EYE_SQUINT])
+        negative = _clip(frame.negative_expression)
+        deltas = (brow_down, brow_inner_up, tilt, no_smile, lip_press, eye_squint, negative)
+        components = (
+            _clip(brow_down / scales.brow_down),
+            _clip(brow_inner_up / scales.brow_inner_up),
+            _clip(tilt / scales.head_tilt_deg),
+            no_smile,
+            _clip(lip_press / scales.lip_press),
+            _clip(eye_squint / scales.eye_squint),
+            _clip(negative / scales.negative_expression),
+        )
+        return components, deltas
+
+    def _update_alerts(
+        self, conditions: dict[AlertReason, bool], t: float
+    ) -> tuple[list[AlertReason], list[AlertReason]]:
+        started: list[AlertReason] = []
+        cleared: list[AlertReason] = []
+        clear_after = self._settings.timing.alert_clear
+        for reason, condition in conditions.items():
+            alert = self._alerts[reason]
+            held = alert.on.update(condition, t)
+            absent = alert.off.update(not condition, t)
+            if not alert.active and held is not None and held >= self._thresholds[reason] - _EPS:
+                alert.active = True
+                alert.started = t
+                started.append(reason)
+            elif alert.active and absent is not None and absent >= clear_after - _EPS:
+                alert.active = False
+                cleared.append(reason)
+        return started, cleared
+
+    def _update_confusion(self, has_face: bool, t: float) -> None:
+        settings = self._settings
+        if not (self._calibrated and has_face and self._score is not None):
+            self._enter.reset()
+            self._leave.reset()
+            return
+        if not self._confused:
+            held = self._enter.update(self._score >= settings.confused_enter, t)
+            if held is not None and held >= settings.timing.confused_enter - _EPS:
+                self._confused = True
+                self._enter.reset()
+        else:
+            held = self._leave.update(self._score < settings.confused_leave, t)
+            if held is not None and held >= settings.timing.confused_leave - _EPS:
+                self._confused = False
+                self._leave.reset()
+
+    def _forget_confusion(self) -> None:
+        self._confused = False
+        self._score = None
+        self._enter.reset()
+        self._leave.reset()
+
+    # Readings ------------------------------------------------------------------------------
+
+    def _accumulate(
+        self,
+        frame: FrameSignals,
+        values: tuple[float, ...],
+        faces: int,
+        attention: float,
+        components: tuple[float, ...],
+        deltas: tuple[float, ...],
+    ) -> None:
+        interval = self._interval
+        assert interval is not None
+        interval.frames += 1
+        interval.faces.append(faces)
+        interval.attention += attention
+        interval.confusion += self._score if self._score is not None else 0.0
+        if faces == 0:
+            return
+        interval.face_frames += 1
+        raw = (
+            values[_YAW],
+            values[_PITCH],
+            values[_ROLL],
+            _clip(math.hypot(values[_GAZE_X], values[_GAZE_Y])),
+            values[_BROW_DOWN],
+            values[_BROW_INNER_UP],
+            values[_EYE_SQUINT],
+            values[_LIP_PRESS],
+            _clip(frame.smile),
+            _clip(frame.eye_closed),
+            _clip(frame.jaw_open),
+            _clip(frame.negative_expression),
+        )
+        interval.cues = [s + v for s, v in zip(interval.cues, raw, strict=True)]
+        if components:
+            interval.scored_frames += 1
+            interval.components = [s + c for s, c in zip(interval.components, components, strict=True)]
+            interval.deltas = [s + d for s, d in zip(interval.deltas, deltas, strict=True)]
+
+    def _reading(self, t: float, state: State, primary: AlertReason | None) -> Reading:
+        interval = self._interval
+        assert interval is not None
+        n = max(interval.frames, 1)
+        faces = sorted(interval.faces)[len(interval.faces) // 2]
+        if interval.face_frames:
+            m = [s / interval.face_frames for s in interval.cues]
+            cues = Cues(
+                yaw=_clip(m[0], -180.0, 180.0),
+                pitch=_clip(m[1], -180.0, 180.0),
+                roll=_clip(m[2], -180.0, 180.0),
+                gaze_away=_clip(m[3]),
+                brow_down=_clip(m[4]),
+                brow_inner_up=_clip(m[5]),
+                eye_squint=_clip(m[6]),
+                lip_press=_clip(m[7]),
+                smile=_clip(m[8]),
+                eye_closed=_clip(m[9]),
+                jaw_open=_clip(m[10]),
+                negative_expression=_clip(m[11]),
+                face_share=_clip(interval.face_frames / n),
+            )
+        else:
+            cues = Cues()
+        confusion = _clip(interval.confusion / n)
+        return Reading(
+            ts=t,
+            state=state,
+            attention=_clip(interval.attention / n),
+            confusion=confusion,
+            faces=faces,
+            alert=primary,
+            reasons=self._reasons(t, state, primary, confusion, max(interval.faces)),
+            cues=cues,
+        )
+
+    def _reasons(
+        self, t: float, state: State, primary: AlertReason | None, confusion: float, most_faces: int
+    ) -> tuple[str, ...]:
+        reasons: list[str] = []
+        active = [reason for reason in ALERT_PRIORITY if self._alerts[reason].active]
+        for reason in active:
+            reasons.append(self._alert_text(reason, t, most_faces))
+        if state is State.CALIBRATING:
+            reasons.append(
+                f"calibrating {self._calibration_time:.0f}/{self._settings.calibration_seconds:g} s"
+            )
+        cue_reasons = self._cue_reasons()
+        if state is State.CONFUSED:
+            reasons.extend(cue_reasons)
+            reasons.append(f"confusion {confusion:.2f}")
+        elif state is State.FOCUSED:
+            reasons.append("focused")
+        # Conditions on their way to an alert, so a tile can show a glance in progress.
+        for reason in ALERT_PRIORITY:
+            alert = self._alerts[reason]
+            if not alert.active and alert.on.since is not None and t - alert.on.since >= 0.5:
+                reasons.append(self._alert_text(reason, t, most_faces))
+        if state is not State.CONFUSED and confusion >= self._settings.confused_leave:
+            reasons.extend(cue_reasons)
+        return tuple(reason[:REASON_CHARS] for reason in reasons[:MAX_REASONS])
+
+    def _alert_text(self, reason: AlertReason, t: float, most_faces: int) -> str:
+        if reason is AlertReason.CAMERA_UNAVAILABLE:
+            return reason.label
+        if reason is AlertReason.MULTIPLE_FACES:
+            return f"{max(most_faces, 2)} faces"
+        since = self._alerts[reason].on.since
+        if since is None:
+            return reason.label
+        return f"{reason.label} {t - since:.0f} s"
+
+    def _cue_reasons(self) -> list[str]:
+        """The confusion cues that stood out over the interval, strongest contribution first."""
+        interval = self._interval
+        assert interval is not None
+        if not interval.scored_frames:
+            return []
+        n = interval.scored_frames
+        found: list[tuple[float, str]] = []
+        for i, name in enumerate(_COMPONENTS):
+            level = interval.components[i] / n
+            if self._weights[i] <= 0.0 or level < _CUE_REASON_MIN:
+                continue
+            delta = interval.deltas[i] / n
+            text = {
+                "brow_down": f"brow lowered {delta:.2f}",
+                "brow_inner_up": f"inner brow raised {delta:.2f}",
+                "head_tilt": f"head tilt {delta:.0f}°",
+                "no_smile": "no smile",
+                "lip_press": f"lips pressed {delta:.2f}",
+                "eye_squint": f"eyes squinted {delta:.2f}",
+                "negative_expression": f"negative expression {delta:.2f}",
+            }[name]
+            found.append((self._weights[i] * level, text))
+        found.sort(key=lambda item: -item[0])
+        return [text for _, text in found]

@@ -1,0 +1,127 @@
+"""Hub discovery against real zeroconf on 127.0.0.1 (never all interfaces)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+from smartsession.agent.discovery import Candidate, HubBrowser
+from smartsession.config import AgentConfig, ClassConfig, Config, NetworkConfig
+from smartsession.core.discovery import SERVICE_TYPE, txt_record
+from smartsession.errors import AgentError
+
+TIMEOUT = 10.0
+
+
+def make_config(class_id: str = "physics", hub_url: str = "") -> Config:
+    return Config(
+        class_=ClassConfig(id=class_id),
+        network=NetworkConfig(interfaces=("127.0.0.1",)),
+        agent=AgentConfig(hub_url=hub_url),
+    )
+
+
+@pytest.fixture
+async def zc() -> AsyncIterator[AsyncZeroconf]:
+    azc = AsyncZeroconf(interfaces=["127.0.0.1"])
+    yield azc
+    await azc.async_close()
+
+
+def service(name: str, port: int, properties: dict[str, str] | dict[bytes, bytes]) -> AsyncServiceInfo:
+    return AsyncServiceInfo(
+        SERVICE_TYPE,
+        f"{name}.{SERVICE_TYPE}",
+        port=port,
+        properties=properties,
+        parsed_addresses=["127.0.0.1"],
+        server=f"{name}.local.",
+    )
+
+
+async def register(zc: AsyncZeroconf, info: AsyncServiceInfo) -> None:
+    # cooperating_responders: skip the conflict probe (the names are unique here); faster tests
+    await (await zc.async_register_service(info, cooperating_responders=True))
+
+
+async def until(browser: HubBrowser, predicate: object) -> list[Candidate]:
+    assert callable(predicate)
+    async with asyncio.timeout(TIMEOUT):
+        while not predicate(browser.candidates()):
+            await browser.wait_changed()
+    return browser.candidates()
+
+
+async def test_finds_hub_of_its_class_only(zc: AsyncZeroconf) -> None:
+    other = service("other-hub1", 4001, txt_record("chemistry", "hub1", tls=False))
+    bad_txt = service("junk-hub", 4002, {b"proto": b"1", b"class": b"physics", b"hub": b"bad id!"})
+    mine = service("physics-hub2", 4003, txt_record("physics", "hub2", tls=False))
+    async with HubBrowser(make_config()) as browser:
+        await asyncio.gather(*(register(zc, info) for info in (other, bad_txt, mine)))
+        async with asyncio.timeout(TIMEOUT):
+            candidate = await browser.next_candidate()
+        assert candidate.url == "ws://127.0.0.1:4003/"
+        assert candidate.advert is not None and candidate.advert.hub_id == "hub2"
+        # give the ignored ones a moment to have been resolved, then check they stayed out
+        await asyncio.sleep(0.3)
+        assert [c.url for c in browser.candidates()] == ["ws://127.0.0.1:4003/"]
+        await zc.async_unregister_service(mine)
+        await until(browser, lambda cs: not cs)
+
+
+async def test_exclude_waits_for_another_hub(zc: AsyncZeroconf) -> None:
+    async with HubBrowser(make_config()) as browser:
+        await register(zc, service("physics-a", 4011, txt_record("physics", "a", tls=False)))
+        await until(browser, lambda cs: len(cs) == 1)
+        waiter = asyncio.create_task(browser.next_candidate(exclude={"ws://127.0.0.1:4011/"}))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        await register(zc, service("physics-b", 4012, txt_record("physics", "b", tls=False)))
+        async with asyncio.timeout(TIMEOUT):
+            candidate = await waiter
+        assert candidate.url == "ws://127.0.0.1:4012/"
+
+
+async def test_new_port_is_found(zc: AsyncZeroconf) -> None:
+    info = service("physics-hub", 4021, txt_record("physics", "hub", tls=False))
+    async with HubBrowser(make_config()) as browser:
+        await register(zc, info)
+        await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4021/"])
+        moved = service("physics-hub", 4022, txt_record("physics", "hub", tls=False))
+        await (await zc.async_update_service(moved))
+        await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4022/"])
+
+
+async def test_restart_without_goodbye_on_new_port() -> None:
+    """A hub that crashed (no goodbye) and came back on another port replaces the old advert."""
+    async with HubBrowser(make_config()) as browser:
+        first = AsyncZeroconf(interfaces=["127.0.0.1"])
+        await register(first, service("physics-hub", 4031, txt_record("physics", "hub", tls=False)))
+        await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4031/"])
+        # crash: close the sockets without sending goodbyes
+        await first.zeroconf._async_close()
+        second = AsyncZeroconf(interfaces=["127.0.0.1"])
+        try:
+            await register(second, service("physics-hub", 4032, txt_record("physics", "hub", tls=False)))
+            await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4032/"])
+        finally:
+            await second.async_close()
+
+
+async def test_configured_url_skips_zeroconf() -> None:
+    async with HubBrowser(make_config(hub_url="ws://10.9.8.7:9000/")) as browser:
+        assert browser._azc is None
+        async with asyncio.timeout(1):
+            candidate = await browser.next_candidate()
+        assert candidate == Candidate("ws://10.9.8.7:9000/")
+
+
+async def test_unusable_interface_is_an_agent_error() -> None:
+    config = msgspec.structs.replace(make_config(), network=NetworkConfig(interfaces=("192.0.2.123",)))
+    with pytest.raises(AgentError, match=r"192\.0\.2\.123"):
+        async with HubBrowser(config):
+            pass
