@@ -1,0 +1,319 @@
+"""The hub's WebSocket server: handshake, validation, storage and acks, one agent per connection.
+
+Conversation (see ``docs/protocol.md``)::
+
+    hub   -> agent  hello   {v, hub_id, class_id, nonce}
+    agent -> hub    join    {v, student_id, name, host, agent_version, nonce, proof}
+    hub   -> agent  welcome {session_id, proof, last_seq}
+    agent -> hub    sample | event | batch ...      (any number)
+    hub   -> agent  ack {seq}                       (after each commit that covered this student)
+
+Any protocol violation gets an ``error`` frame and a close with its code (44xx); it never
+affects other connections. No ``join`` within ``hub.join_timeout``: 4408. Unknown version:
+4402. Bad proof: 4401. Hub full (``hub.max_agents`` joined students): 4503.
+
+Duplicate student ids: a new *authenticated* connection for a student id replaces the
+older one, which is closed with 4409 "replaced by a newer connection". An agent that
+reconnects before the hub noticed its old connection died is thus never locked out; the
+price is that two machines configured with the same student id keep replacing each other
+(visible in the log), which a sysadmin must fix in their config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from smartsession.core.protocol import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Ack,
+    Batch,
+    CloseCode,
+    Error,
+    Hello,
+    Item,
+    Join,
+    ProtocolError,
+    Welcome,
+    agent_proof,
+    decode_agent_message,
+    encode,
+    hub_proof,
+    proofs_match,
+)
+from smartsession.core.roster import Roster, RosterEvent
+from smartsession.hub.store import Store
+
+log = logging.getLogger(__name__)
+
+#: How long closing a replaced connection may take before it is dropped.
+REPLACE_CLOSE_TIMEOUT = 5.0
+
+
+class _VersionPeek(msgspec.Struct):
+    """Enough of a frame to tell a join from a newer protocol version."""
+
+    type: str = ""
+    v: int = -1
+
+
+@dataclass(eq=False)
+class _Agent:
+    """One authenticated connection."""
+
+    ws: ServerConnection
+    student_id: str
+    connected_at: float
+    acked: int
+    ack_target: int = 0
+    ack_wanted: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class HubServer:
+    """Accepts agents on a WebSocket port; call `start`, later `close`.
+
+    ``publish`` receives the roster events each message caused (on the loop).
+    ``fingerprint`` is the TLS certificate fingerprint bound into proofs ("" without TLS).
+    Wire `on_commit` as the store's ``on_commit`` so durable items get acked.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: bytes,
+        class_id: str,
+        hub_id: str,
+        session_id: str,
+        store: Store,
+        roster: Roster,
+        publish: Callable[[list[RosterEvent]], None],
+        max_agents: int = 500,
+        join_timeout: float = 10.0,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 10.0,
+        fingerprint: str = "",
+    ) -> None:
+        self._secret = secret
+        self.class_id = class_id
+        self.hub_id = hub_id
+        self.session_id = session_id
+        self._store = store
+        self._roster = roster
+        self._publish = publish
+        self.max_agents = max_agents
+        self.join_timeout = join_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.fingerprint = fingerprint
+        self._agents: dict[str, _Agent] = {}
+        self._applied: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: Server | None = None
+        self.port = 0
+
+    @property
+    def connected(self) -> list[str]:
+        """Student ids with an authenticated connection now."""
+        return list(self._agents)
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port`` (0: any free port); returns the port bound."""
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            compression=None,
+            max_size=MAX_FRAME_BYTES,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def close(self) -> None:
+        """Stop listening and close every connection with 1001 (going away)."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def on_commit(self, acks: dict[str, int]) -> None:
+        """The store committed items up to these seqs; ack them to their agents (on the loop)."""
+        for student_id, seq in acks.items():
+            agent = self._agents.get(student_id)
+            if agent is not None and seq > agent.ack_target:
+                agent.ack_target = seq
+                agent.ack_wanted.set()
+
+    # one connection ---------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        peer = _peer(ws)
+        agent: _Agent | None = None
+        acker: asyncio.Task[None] | None = None
+        try:
+            agent = await self._handshake(ws, peer)
+            if agent is None:
+                return
+            acker = self._spawn(self._send_acks(agent))
+            await self._receive(agent)
+        except ProtocolError as exc:
+            log.info("closing connection from %s: %s (%d)", peer, exc.message, exc.code)
+            await _refuse(ws, exc.code, exc.message)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("unexpected error on the connection from %s", peer)
+            await _refuse(ws, CloseCode.MALFORMED, "internal error")
+        finally:
+            if acker is not None:
+                acker.cancel()
+            if agent is not None:
+                self._leave(agent)
+
+    async def _handshake(self, ws: ServerConnection, peer: str) -> _Agent | None:
+        nonce = secrets.token_hex(16)
+        hello = Hello(v=PROTOCOL_VERSION, hub_id=self.hub_id, class_id=self.class_id, nonce=nonce)
+        await ws.send(encode(hello))
+        try:
+            async with asyncio.timeout(self.join_timeout):
+                frame = await ws.recv()
+        except TimeoutError:
+            log.info("no join from %s within %.0f s", peer, self.join_timeout)
+            await _refuse(ws, CloseCode.JOIN_TIMEOUT, f"no join within {self.join_timeout:g} s")
+            return None
+        join = _decode_join(frame)
+        expected = agent_proof(self._secret, nonce, join.nonce, join.student_id, self.fingerprint)
+        if not proofs_match(expected, join.proof):
+            log.warning("bad proof from %s (student id %r)", peer, join.student_id)
+            raise ProtocolError(CloseCode.BAD_PROOF, "bad proof: wrong class secret?")
+        student_id = join.student_id
+        last_seq = await self._store.last_seq(student_id)
+        # From here to the registration nothing awaits, so two joins cannot interleave.
+        old = self._agents.get(student_id)
+        if old is None and len(self._agents) >= self.max_agents:
+            log.warning("hub full (%d agents): refusing %r from %s", self.max_agents, student_id, peer)
+            raise ProtocolError(CloseCode.HUB_FULL, "hub full")
+        now = time.time()
+        agent = _Agent(ws=ws, student_id=student_id, connected_at=now, acked=last_seq)
+        self._agents[student_id] = agent
+        self._applied[student_id] = max(self._applied.get(student_id, 0), last_seq)
+        if old is not None:
+            log.warning("student %r joined again from %s; replacing the older connection", student_id, peer)
+            self._store.record_leave(self.session_id, student_id, old.connected_at, now)
+            self._spawn(_refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
+        self._store.record_join(self.session_id, student_id, join.name, join.host, now)
+        proof = hub_proof(self._secret, nonce, join.nonce, student_id, self.fingerprint)
+        await ws.send(encode(Welcome(session_id=self.session_id, proof=proof, last_seq=last_seq)))
+        log.info("student %r (%s) joined from %s, last seq %d", student_id, join.name, peer, last_seq)
+        self._publish(self._roster.join(student_id, join.name, join.host, now))
+        return agent
+
+    async def _receive(self, agent: _Agent) -> None:
+        student_id = agent.student_id
+        async for frame in agent.ws:
+            message = decode_agent_message(frame)
+            if isinstance(message, Join):
+                raise ProtocolError(CloseCode.MALFORMED, "already joined")
+            items: tuple[Item, ...] = message.items if isinstance(message, Batch) else (message,)
+            now = time.time()
+            self._store.add_items(self.session_id, student_id, items, now)
+            if self._agents.get(student_id) is not agent:
+                continue  # replaced: stored, but the newer connection drives the roster
+            events: list[RosterEvent] = []
+            applied = self._applied.get(student_id, 0)
+            for item in items:
+                if item.seq > applied:
+                    applied = item.seq
+                    events.extend(self._roster.apply(student_id, item, now))
+            self._applied[student_id] = applied
+            if events:
+                self._publish(events)
+
+    async def _send_acks(self, agent: _Agent) -> None:
+        while True:
+            await agent.ack_wanted.wait()
+            agent.ack_wanted.clear()
+            if agent.ack_target > agent.acked:
+                agent.acked = agent.ack_target
+                try:
+                    await agent.ws.send(encode(Ack(seq=agent.acked)))
+                except ConnectionClosed:
+                    return
+
+    def _leave(self, agent: _Agent) -> None:
+        if self._agents.get(agent.student_id) is not agent:
+            return  # replaced by a newer connection, which owns the tile now
+        del self._agents[agent.student_id]
+        now = time.time()
+        try:
+            self._store.record_leave(self.session_id, agent.student_id, agent.connected_at, now)
+        except Exception:
+            log.exception("cannot record that %r left", agent.student_id)
+        log.info("student %r left", agent.student_id)
+        self._publish(self._roster.leave(agent.student_id, now))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _decode_join(frame: str | bytes) -> Join:
+    """The first agent frame as a `Join`, or `ProtocolError` (4402 for another protocol version)."""
+    try:
+        message = decode_agent_message(frame)
+    except ProtocolError:
+        if isinstance(frame, str):
+            try:
+                peek = msgspec.json.decode(frame, type=_VersionPeek)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                peek = None
+            if peek is not None and peek.type == "join" and peek.v != PROTOCOL_VERSION:
+                raise _bad_version(peek.v) from None
+        raise
+    if not isinstance(message, Join):
+        raise ProtocolError(CloseCode.MALFORMED, "expected a join first")
+    if message.v != PROTOCOL_VERSION:
+        raise _bad_version(message.v)
+    return message
+
+
+def _bad_version(v: int) -> ProtocolError:
+    message = f"protocol version {v} not supported (hub speaks {PROTOCOL_VERSION})"
+    return ProtocolError(CloseCode.BAD_VERSION, message)
+
+
+async def _refuse(ws: ServerConnection, code: int, message: str) -> None:
+    """Send an `Error` frame, then close with ``code``; quiet if the connection is gone."""
+    try:
+        await ws.send(encode(Error(code=code, message=message[:160])))
+    except ConnectionClosed:
+        return
+    try:
+        async with asyncio.timeout(REPLACE_CLOSE_TIMEOUT):
+            await ws.close(code, message.encode()[:120].decode(errors="ignore"))
+    except TimeoutError:
+        pass
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return str(address)

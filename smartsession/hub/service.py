@@ -1,0 +1,202 @@
+"""The headless hub: store + WebSocket server + zeroconf announcer + roster, as one `Hub`.
+
+``async with Hub(config, secret) as hub: ...`` or `run_hub` for the ``smartsession hub``
+command. `Hub` is a `smartsession.core.roster.ClassFeed`: the TUI reads ``students()`` and
+``alerts()`` and subscribes to roster events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from smartsession.config import Config
+from smartsession.core.roster import AlertRecord, Roster, RosterEvent, StudentSnapshot
+from smartsession.errors import HubError
+from smartsession.hub.announcer import Announcer
+from smartsession.hub.server import HubServer
+from smartsession.hub.store import Store
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[RosterEvent], None]
+
+
+def default_hub_id() -> str:
+    """This machine's host name, made into a valid id."""
+    text = socket.gethostname().split(".")[0]
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-._")
+    return (cleaned or "hub")[:64]
+
+
+class Hub:
+    """The teacher's hub. Call `start` (or use ``async with``), later `stop`.
+
+    After `start`: ``port``, ``url``, ``session_id``, ``roster`` and ``store`` are set.
+    """
+
+    def __init__(self, config: Config, secret: bytes) -> None:
+        self.config = config
+        self._secret = secret
+        self.hub_id = config.hub.hub_id or default_hub_id()
+        self.roster = Roster(config.class_.id)
+        self.store = Store(config.database_path, batch_interval=config.storage.batch_interval)
+        self.session_id = ""
+        self.resumed = False
+        self.port = 0
+        self.fingerprint = ""
+        self._server: HubServer | None = None
+        self._announcer: Announcer | None = None
+        self._listeners: list[Listener] = []
+        self._started = False
+
+    # ClassFeed -------------------------------------------------------------------------
+
+    @property
+    def class_id(self) -> str:
+        """The class this hub serves."""
+        return self.config.class_.id
+
+    def students(self) -> list[StudentSnapshot]:
+        """Every student seen this session."""
+        return self.roster.students()
+
+    def alerts(self) -> list[AlertRecord]:
+        """Every alert this session, oldest first."""
+        return self.roster.alerts()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` on the loop for each roster event; returns an unsubscribe function."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _publish(self, events: list[RosterEvent]) -> None:
+        for event in events:
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("roster listener %r failed", listener)
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Where a local agent can connect (wildcard hosts become loopback)."""
+        host = self.config.hub.host
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.port}/"
+
+    @property
+    def connected(self) -> list[str]:
+        """Student ids connected now."""
+        return self._server.connected if self._server is not None else []
+
+    async def start(self) -> None:
+        """Open the store, resume or create the session, listen, and announce.
+
+        Raises `HubError` when the database or the port cannot be used.
+        """
+        if self._started:
+            return
+        await self.store.open()
+        try:
+            opened = await self.store.open_session(self.class_id, self.hub_id, time.time())
+            self.session_id, self.resumed = opened
+            log.info("%s session %s", "resumed" if self.resumed else "started", self.session_id)
+            server = HubServer(
+                secret=self._secret,
+                class_id=self.class_id,
+                hub_id=self.hub_id,
+                session_id=self.session_id,
+                store=self.store,
+                roster=self.roster,
+                publish=self._publish,
+                max_agents=self.config.hub.max_agents,
+                join_timeout=self.config.hub.join_timeout,
+                ping_interval=self.config.hub.ping_interval,
+                ping_timeout=self.config.hub.ping_timeout,
+                fingerprint=self.fingerprint,
+            )
+            self.store.on_commit = server.on_commit
+            try:
+                self.port = await server.start(self.config.hub.host, self.config.hub.port)
+            except OSError as exc:
+                raise HubError(
+                    f"cannot listen on {self.config.hub.host}:{self.config.hub.port}: {exc.strerror or exc}"
+                ) from exc
+            self._server = server
+            log.info("hub %s of class %s listening on %s", self.hub_id, self.class_id, self.url)
+            if self.config.network.discovery:
+                announcer = Announcer(
+                    class_id=self.class_id,
+                    hub_id=self.hub_id,
+                    port=self.port,
+                    interfaces=self.config.network.interfaces,
+                    tls=False,
+                    fingerprint=self.fingerprint,
+                )
+                await announcer.start()
+                self._announcer = announcer
+        except BaseException:
+            await self._shutdown(end=False)
+            raise
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop announcing, close every connection (1001), flush the store and end the session."""
+        if not self._started:
+            return
+        self._started = False
+        await self._shutdown(end=True)
+
+    async def _shutdown(self, *, end: bool) -> None:
+        if self._announcer is not None:
+            announcer, self._announcer = self._announcer, None
+            try:
+                await announcer.stop()
+            except Exception:
+                log.exception("zeroconf shutdown failed")
+        if self._server is not None:
+            server, self._server = self._server, None
+            await server.close()
+        if end and self.session_id:
+            self.store.end_session(self.session_id, time.time())
+        await self.store.close()
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def summary(self) -> list[dict[str, Any]]:
+        """Per-student summary of this session (from the store; see `store.read_student_summaries`)."""
+        return await self.store.student_summaries(self.session_id)
+
+
+async def run_hub(config: Config, secret: bytes, stop: asyncio.Event) -> None:
+    """Run a headless hub until ``stop`` is set."""
+    async with Hub(config, secret):
+        await stop.wait()

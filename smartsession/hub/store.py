@@ -1,0 +1,590 @@
+"""The hub's SQLite store: sessions, students, samples and events, written in batches off the loop.
+
+One writer thread owns the SQLite connection. The event loop only enqueues work
+(`Store.add_items`, `Store.record_join`, ...) and awaits reads (`Store.last_seq`, ...), which
+run on that same thread, so the loop never blocks on SQLite. Every
+``storage.batch_interval`` seconds (sooner when a batch is large) the writer commits what is
+queued in one transaction and reports the highest committed seq per student back to the
+loop (``on_commit``), which is what the hub acks.
+
+A failed commit (disk full, read-only file) never crashes anything: the batch is rolled
+back, kept queued and retried; `Store.healthy` and `Store.last_error` tell the TUI.
+
+Samples and events share one seq space per student; a (student_id, seq) stored in either
+table counts as stored, and a duplicate is ignored (``INSERT OR IGNORE``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from smartsession.core.protocol import Event, Sample
+from smartsession.errors import HubError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Current schema version (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+#: A session of this class idle for less than this (seconds) is resumed on hub start.
+RESUME_WINDOW = 600.0
+#: Commit at once when this many operations are queued.
+BATCH_MAX = 1000
+#: Longest wait between retries of a failed commit.
+RETRY_MAX = 5.0
+
+_MIGRATIONS: tuple[str, ...] = (
+    # version 1
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        class_id TEXT NOT NULL,
+        hub_id TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL
+    );
+    CREATE INDEX sessions_class ON sessions (class_id, started_at);
+    CREATE TABLE students (
+        session_id TEXT NOT NULL,
+        student_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        host TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (session_id, student_id)
+    );
+    CREATE TABLE samples (
+        student_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        state TEXT NOT NULL,
+        attention REAL NOT NULL,
+        confusion REAL NOT NULL,
+        faces INTEGER NOT NULL,
+        alert TEXT,
+        reasons TEXT NOT NULL,
+        cues TEXT NOT NULL,
+        PRIMARY KEY (student_id, seq)
+    );
+    CREATE INDEX samples_session ON samples (session_id, student_id);
+    CREATE TABLE events (
+        student_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (student_id, seq)
+    );
+    CREATE INDEX events_session ON events (session_id, student_id);
+    CREATE TABLE connections (
+        session_id TEXT NOT NULL,
+        student_id TEXT NOT NULL,
+        connected_at REAL NOT NULL,
+        disconnected_at REAL
+    );
+    CREATE INDEX connections_session ON connections (session_id, student_id);
+    """,
+)
+
+
+def new_session_id(now: float) -> str:
+    """A fresh session id: UTC time plus randomness (matches the protocol's Ident pattern)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(4)
+
+
+# Pure SQL helpers (any connection, any thread that owns it) -------------------------------
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating) the database at ``path``; autocommit mode, WAL."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("database %s is not in WAL mode (%s)", path, mode)
+        conn.execute("PRAGMA synchronous = FULL")
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to `SCHEMA_VERSION`; refuses a database from a newer version."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise HubError(
+            f"database schema version {version} is newer than this SmartSession ({SCHEMA_VERSION})"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _MIGRATIONS[target - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("database migrated to schema version %d", target)
+
+
+def read_last_seq(conn: sqlite3.Connection, student_id: str) -> int:
+    """Highest seq stored for a student (samples and events, every session); 0 when none."""
+    row = conn.execute(
+        "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM samples WHERE student_id = ?"
+        " UNION ALL SELECT MAX(seq) FROM events WHERE student_id = ?)",
+        (student_id, student_id),
+    ).fetchone()
+    return int(row[0] or 0)
+
+
+def read_seqs(conn: sqlite3.Connection, student_id: str) -> list[int]:
+    """Every stored seq of a student (samples and events), ascending."""
+    rows = conn.execute(
+        "SELECT seq FROM samples WHERE student_id = ? UNION ALL SELECT seq FROM events WHERE student_id = ?"
+        " ORDER BY 1",
+        (student_id, student_id),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def read_student_summaries(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
+    """Per student of a session, in join order.
+
+    Keys: student_id, name, samples, events, stored (samples + events: distinct seqs),
+    seq_min, seq_max (over both; None when nothing), states_seen, alerts_seen (sorted).
+    """
+    students: dict[str, dict[str, Any]] = {}
+    for student_id, name in conn.execute(
+        "SELECT student_id, name FROM students WHERE session_id = ? ORDER BY first_seen, student_id",
+        (session_id,),
+    ):
+        students[student_id] = _empty_summary(student_id, name)
+    for student_id, count, lo, hi in conn.execute(
+        "SELECT student_id, COUNT(*), MIN(seq), MAX(seq) FROM samples WHERE session_id = ?"
+        " GROUP BY student_id",
+        (session_id,),
+    ):
+        s = students.setdefault(student_id, _empty_summary(student_id, student_id))
+        s["samples"] = int(count)
+        _widen(s, int(lo), int(hi))
+    for student_id, count, lo, hi in conn.execute(
+        "SELECT student_id, COUNT(*), MIN(seq), MAX(seq) FROM events WHERE session_id = ?"
+        " GROUP BY student_id",
+        (session_id,),
+    ):
+        s = students.setdefault(student_id, _empty_summary(student_id, student_id))
+        s["events"] = int(count)
+        _widen(s, int(lo), int(hi))
+    states: dict[str, set[str]] = {sid: set() for sid in students}
+    alerts: dict[str, set[str]] = {sid: set() for sid in students}
+    for student_id, state in conn.execute(
+        "SELECT DISTINCT student_id, state FROM samples WHERE session_id = ?", (session_id,)
+    ):
+        states[student_id].add(state)
+    for student_id, reason in conn.execute(
+        "SELECT DISTINCT student_id, alert FROM samples WHERE session_id = ? AND alert IS NOT NULL"
+        " UNION SELECT DISTINCT student_id, reason FROM events WHERE session_id = ? AND reason IS NOT NULL",
+        (session_id, session_id),
+    ):
+        alerts[student_id].add(reason)
+    for sid, s in students.items():
+        s["stored"] = s["samples"] + s["events"]
+        s["states_seen"] = sorted(states[sid])
+        s["alerts_seen"] = sorted(alerts[sid])
+    return list(students.values())
+
+
+def _empty_summary(student_id: str, name: str) -> dict[str, Any]:
+    return {
+        "student_id": student_id,
+        "name": name,
+        "samples": 0,
+        "events": 0,
+        "stored": 0,
+        "seq_min": None,
+        "seq_max": None,
+        "states_seen": [],
+        "alerts_seen": [],
+    }
+
+
+def _widen(summary: dict[str, Any], lo: int, hi: int) -> None:
+    summary["seq_min"] = lo if summary["seq_min"] is None else min(summary["seq_min"], lo)
+    summary["seq_max"] = hi if summary["seq_max"] is None else max(summary["seq_max"], hi)
+
+
+def open_or_resume_session(
+    conn: sqlite3.Connection, class_id: str, hub_id: str, now: float
+) -> tuple[str, bool]:
+    """Resume this class's latest session if still open and active within `RESUME_WINDOW`, else start one.
+
+    Returns ``(session_id, resumed)``.
+    """
+    row = conn.execute(
+        "SELECT id, started_at, ended_at FROM sessions WHERE class_id = ? ORDER BY started_at DESC LIMIT 1",
+        (class_id,),
+    ).fetchone()
+    if row is not None and row[2] is None:
+        session_id, started_at = str(row[0]), float(row[1])
+        activity = conn.execute(
+            "SELECT MAX(a) FROM (SELECT MAX(last_seen) AS a FROM students WHERE session_id = ?"
+            " UNION ALL SELECT MAX(COALESCE(disconnected_at, connected_at)) FROM connections"
+            " WHERE session_id = ?)",
+            (session_id, session_id),
+        ).fetchone()[0]
+        last = max(started_at, float(activity or 0.0))
+        if now - last < RESUME_WINDOW:
+            return session_id, True
+    session_id = new_session_id(now)
+    conn.execute(
+        "INSERT INTO sessions (id, class_id, hub_id, started_at, ended_at) VALUES (?, ?, ?, ?, NULL)",
+        (session_id, class_id, hub_id, now),
+    )
+    return session_id, False
+
+
+# Write operations queued for the writer thread ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ItemWrite:
+    session_id: str
+    student_id: str
+    item: Sample | Event
+    now: float
+
+
+@dataclass(frozen=True)
+class _SqlWrite:
+    sql: str
+    params: tuple[Any, ...]
+
+
+_Op = _ItemWrite | _SqlWrite
+
+
+def _apply(conn: sqlite3.Connection, op: _Op) -> None:
+    if isinstance(op, _SqlWrite):
+        conn.execute(op.sql, op.params)
+        return
+    item = op.item
+    if isinstance(item, Sample):
+        conn.execute(
+            "INSERT OR IGNORE INTO samples (student_id, seq, session_id, ts, state, attention, confusion,"
+            " faces, alert, reasons, cues) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            " WHERE NOT EXISTS (SELECT 1 FROM events WHERE student_id = ? AND seq = ?)",
+            (
+                op.student_id,
+                item.seq,
+                op.session_id,
+                item.ts,
+                item.state.value,
+                item.attention,
+                item.confusion,
+                item.faces,
+                item.alert.value if item.alert is not None else None,
+                msgspec.json.encode(item.reasons).decode(),
+                msgspec.json.encode(item.cues).decode(),
+                op.student_id,
+                item.seq,
+            ),
+        )
+    else:
+        conn.execute(
+            "INSERT OR IGNORE INTO events (student_id, seq, session_id, ts, kind, state, reason, detail)"
+            " SELECT ?, ?, ?, ?, ?, ?, ?, ?"
+            " WHERE NOT EXISTS (SELECT 1 FROM samples WHERE student_id = ? AND seq = ?)",
+            (
+                op.student_id,
+                item.seq,
+                op.session_id,
+                item.ts,
+                item.kind.value,
+                item.state.value,
+                item.reason.value if item.reason is not None else None,
+                item.detail,
+                op.student_id,
+                item.seq,
+            ),
+        )
+    conn.execute(
+        "UPDATE students SET last_seen = MAX(last_seen, ?) WHERE session_id = ? AND student_id = ?",
+        (op.now, op.session_id, op.student_id),
+    )
+
+
+class Store:
+    """The SQLite store behind the hub; see the module docstring.
+
+    Call `open` (on the event loop) first, then enqueue writes and await reads; call `close`
+    last, which flushes what is queued.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        batch_interval: float = 0.05,
+        on_commit: Callable[[dict[str, int]], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.batch_interval = batch_interval
+        self.on_commit = on_commit
+        #: False while the last commit failed; `last_error` says why.
+        self.healthy = True
+        self.last_error = ""
+        self._cond = threading.Condition()
+        self._pending: deque[_Op] = deque()
+        self._calls: deque[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]]] = (
+            deque()
+        )
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Start the writer thread and open (create, migrate) the database.
+
+        Raises `HubError` when the database cannot be opened.
+        """
+        self._loop = asyncio.get_running_loop()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="smartsession-store", daemon=True
+        )
+        self._thread.start()
+        try:
+            await asyncio.wrap_future(ready)
+        except (sqlite3.Error, OSError) as exc:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+            raise HubError(f"cannot open database {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Flush what is queued (one last attempt), close the database and stop the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        await asyncio.to_thread(thread.join)
+        self._thread = None
+
+    @property
+    def pending(self) -> int:
+        """How many write operations wait for a commit."""
+        with self._cond:
+            return len(self._pending)
+
+    # writes (from the loop; never block) ------------------------------------------------
+
+    def add_items(
+        self, session_id: str, student_id: str, items: Iterable[Sample | Event], now: float
+    ) -> None:
+        """Queue samples/events of a student; committed in the next batch, then reported to ``on_commit``."""
+        self._enqueue([_ItemWrite(session_id, student_id, item, now) for item in items])
+
+    def record_join(self, session_id: str, student_id: str, name: str, host: str, now: float) -> None:
+        """Queue: a student joined (upsert into students, open a connection record)."""
+        self._enqueue(
+            [
+                _SqlWrite(
+                    "INSERT INTO students (session_id, student_id, name, host, first_seen, last_seen)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, student_id) DO UPDATE SET"
+                    " name = excluded.name, host = excluded.host, last_seen = excluded.last_seen",
+                    (session_id, student_id, name, host, now, now),
+                ),
+                _SqlWrite(
+                    "INSERT INTO connections (session_id, student_id, connected_at, disconnected_at)"
+                    " VALUES (?, ?, ?, NULL)",
+                    (session_id, student_id, now),
+                ),
+            ]
+        )
+
+    def record_leave(self, session_id: str, student_id: str, connected_at: float, now: float) -> None:
+        """Queue: the connection of a student that joined at ``connected_at`` ended."""
+        self._enqueue(
+            [
+                _SqlWrite(
+                    "UPDATE connections SET disconnected_at = ? WHERE session_id = ? AND student_id = ?"
+                    " AND connected_at = ? AND disconnected_at IS NULL",
+                    (now, session_id, student_id, connected_at),
+                ),
+                _SqlWrite(
+                    "UPDATE students SET last_seen = MAX(last_seen, ?)"
+                    " WHERE session_id = ? AND student_id = ?",
+                    (now, session_id, student_id),
+                ),
+            ]
+        )
+
+    def end_session(self, session_id: str, now: float) -> None:
+        """Queue: the session ended cleanly (it will not be resumed)."""
+        self._enqueue([_SqlWrite("UPDATE sessions SET ended_at = ? WHERE id = ?", (now, session_id))])
+
+    def _enqueue(self, ops: list[_Op]) -> None:
+        with self._cond:
+            self._pending.extend(ops)
+            self._cond.notify_all()
+
+    # reads (awaited; run on the writer thread) ------------------------------------------
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` on the writer thread and return its result."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._cond:
+            if self._thread is None or self._stopping:
+                raise HubError("the store is closed")
+            self._calls.append((fn, future))
+            self._cond.notify_all()
+        return await asyncio.wrap_future(future)
+
+    async def last_seq(self, student_id: str) -> int:
+        """Highest committed seq of a student, across sessions (0 when none)."""
+        return await self.call(lambda conn: read_last_seq(conn, student_id))
+
+    async def seqs(self, student_id: str) -> list[int]:
+        """Every committed seq of a student, ascending."""
+        return await self.call(lambda conn: read_seqs(conn, student_id))
+
+    async def student_summaries(self, session_id: str) -> list[dict[str, Any]]:
+        """Per-student summary of a session; see `read_student_summaries`."""
+        return await self.call(lambda conn: read_student_summaries(conn, session_id))
+
+    async def open_session(self, class_id: str, hub_id: str, now: float) -> tuple[str, bool]:
+        """Resume or create the session of this class; returns ``(session_id, resumed)``."""
+        return await self.call(lambda conn: open_or_resume_session(conn, class_id, hub_id, now))
+
+    async def flush(self, within: float = 10.0) -> bool:
+        """Wait until nothing is queued; False if that did not happen ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while self.pending:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(min(self.batch_interval, 0.05))
+        return True
+
+    # the writer thread ------------------------------------------------------------------
+
+    def _run(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            conn = connect(self.path)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            self._serve(conn)
+        finally:
+            with self._cond:
+                calls = list(self._calls)
+                self._calls.clear()
+            for _, future in calls:
+                future.set_exception(HubError("the store is closed"))
+            conn.close()
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        first_pending: float | None = None
+        retry_delay = self.batch_interval
+        next_try = 0.0
+        while True:
+            with self._cond:
+                while True:
+                    now = time.monotonic()
+                    if self._calls or self._stopping:
+                        break
+                    if self._pending:
+                        if first_pending is None:
+                            first_pending = now
+                        due = max(first_pending + self.batch_interval, next_try)
+                        if len(self._pending) >= BATCH_MAX and now >= next_try:
+                            due = now
+                        if now >= due:
+                            break
+                        self._cond.wait(due - now)
+                    else:
+                        self._cond.wait()
+                calls = list(self._calls)
+                self._calls.clear()
+                stopping = self._stopping
+                ops = list(self._pending) if self._pending else []
+            for fn, future in calls:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(fn(conn))
+                    except BaseException as exc:
+                        future.set_exception(exc)
+            now = time.monotonic()
+            aged = first_pending is not None and now >= first_pending + self.batch_interval
+            if ops and (stopping or aged or len(ops) >= BATCH_MAX) and (stopping or now >= next_try):
+                if self._commit(conn, ops):
+                    with self._cond:
+                        for _ in range(len(ops)):
+                            self._pending.popleft()
+                        first_pending = time.monotonic() if self._pending else None
+                    retry_delay = self.batch_interval
+                    next_try = 0.0
+                else:
+                    next_try = time.monotonic() + retry_delay
+                    retry_delay = min(retry_delay * 2, RETRY_MAX)
+            if stopping:
+                if self._pending:
+                    lost = len(self._pending)
+                    log.error("store closed with %d writes not committed: %s", lost, self.last_error)
+                return
+
+    def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> bool:
+        acks: dict[str, int] = {}
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in ops:
+                _apply(conn, op)
+                if isinstance(op, _ItemWrite):
+                    acks[op.student_id] = max(acks.get(op.student_id, 0), op.item.seq)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if self.healthy or str(exc) != self.last_error:
+                log.error("database commit failed (%d writes kept for retry): %s", len(ops), exc)
+            self.healthy = False
+            self.last_error = str(exc)
+            return False
+        if not self.healthy:
+            log.info("database commits work again")
+        self.healthy = True
+        self.last_error = ""
+        if acks and self.on_commit is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self.on_commit, acks)
+        return True

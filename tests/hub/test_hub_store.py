@@ -1,0 +1,134 @@
+"""The SQLite store: schema, WAL, sessions, dedup, summaries, and surviving failed commits."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from smartsession.core.states import AlertReason, State
+from smartsession.errors import HubError
+from smartsession.hub.store import (
+    RESUME_WINDOW,
+    SCHEMA_VERSION,
+    Store,
+    connect,
+    open_or_resume_session,
+    read_seqs,
+)
+
+from .wsagent import alert_event, eventually, sample
+
+NOW = 1_700_000_000.0
+
+
+def test_fresh_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "hub.db"
+    conn = connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"sessions", "students", "samples", "events", "connections"} <= tables
+    conn.execute("INSERT INTO sessions VALUES ('s', 'c', 'h', 1.0, NULL)")
+    conn.close()
+    conn = connect(path)  # opening again migrates nothing and keeps the data
+    assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(HubError, match="newer"):
+        connect(path)
+
+
+def test_session_resume_rules(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "hub.db")
+    first, resumed = open_or_resume_session(conn, "cs101", "h", NOW)
+    assert not resumed
+    same, resumed = open_or_resume_session(conn, "cs101", "h", NOW + 60)
+    assert (same, resumed) == (first, True)
+    other, _ = open_or_resume_session(conn, "math", "h", NOW + 60)
+    assert other != first  # another class has its own session
+    # Activity (a student seen) keeps a session resumable.
+    conn.execute("INSERT INTO students VALUES (?, 'a', 'A', 'pc', ?, ?)", (first, NOW, NOW + 500))
+    same, resumed = open_or_resume_session(conn, "cs101", "h", NOW + 500 + RESUME_WINDOW - 1)
+    assert (same, resumed) == (first, True)
+    stale, resumed = open_or_resume_session(conn, "cs101", "h", NOW + 500 + RESUME_WINDOW + 1)
+    assert stale != first and not resumed
+    conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (NOW + 2000, stale))
+    fresh, resumed = open_or_resume_session(conn, "cs101", "h", NOW + 2001)
+    assert fresh not in (first, stale) and not resumed
+
+
+async def test_store_dedups_across_samples_and_events_and_summarises(tmp_path: Path) -> None:
+    acks: list[dict[str, int]] = []
+    store = Store(tmp_path / "hub.db", batch_interval=0.01, on_commit=acks.append)
+    await store.open()
+    session, _ = await store.open_session("cs101", "h", NOW)
+    store.record_join(session, "a", "Ann", "pc-a", NOW)
+    store.record_join(session, "b", "Ben", "pc-b", NOW)
+    store.add_items(session, "a", [sample(1), sample(2, State.CONFUSED), alert_event(3)], NOW)
+    store.add_items(session, "a", [alert_event(2), sample(3), sample(1)], NOW)  # seqs already stored
+    store.add_items(session, "b", [sample(7, State.ALERT, AlertReason.LOOKING_AWAY)], NOW)
+    assert await store.flush()
+    await eventually(lambda: acks and max(a.get("a", 0) for a in acks) >= 3)
+    assert await store.seqs("a") == [1, 2, 3]
+    assert await store.last_seq("a") == 3
+    assert await store.last_seq("b") == 7
+    assert await store.last_seq("nobody") == 0
+    a, b = await store.student_summaries(session)
+    assert a == {
+        "student_id": "a",
+        "name": "Ann",
+        "samples": 2,
+        "events": 1,
+        "stored": 3,
+        "seq_min": 1,
+        "seq_max": 3,
+        "states_seen": ["confused", "focused"],
+        "alerts_seen": ["no_face"],
+    }
+    assert b["alerts_seen"] == ["looking_away"] and b["states_seen"] == ["alert"]
+    await store.close()
+    with pytest.raises(HubError):
+        await store.last_seq("a")
+
+
+async def test_commit_failure_keeps_items_and_recovers(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    acks: list[dict[str, int]] = []
+    store = Store(path, batch_interval=0.01, on_commit=acks.append)
+    await store.open()
+    session, _ = await store.open_session("cs101", "h", NOW)
+    assert await store.flush()
+
+    # A real "database or disk is full": cap the file at its current size.
+    def cap(conn: sqlite3.Connection) -> int:
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return pages
+
+    await store.call(cap)
+    store.add_items(session, "a", [sample(seq) for seq in range(1, 301)], NOW)
+    await eventually(lambda: not store.healthy)
+    assert "full" in store.last_error
+    assert store.pending == 300
+    assert acks == []
+    assert await store.seqs("a") == []
+
+    await store.call(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    assert await store.flush()
+    assert store.healthy and store.last_error == ""
+    assert await store.seqs("a") == list(range(1, 301))
+    await eventually(lambda: acks)
+    assert acks == [{"a": 300}]
+    await store.close()
+    conn = sqlite3.connect(path)
+    assert read_seqs(conn, "a") == list(range(1, 301))
+    conn.close()
+
+
+async def test_unusable_database_path_is_a_hub_error(tmp_path: Path) -> None:
+    (tmp_path / "adir").mkdir()
+    store = Store(tmp_path / "adir")
+    with pytest.raises(HubError, match="cannot open database"):
+        await store.open()

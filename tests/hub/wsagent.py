@@ -1,0 +1,141 @@
+"""A small protocol-speaking agent for hub tests (real WebSocket client, core.protocol frames)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from smartsession.core.protocol import (
+    PROTOCOL_VERSION,
+    Ack,
+    AgentMessage,
+    Error,
+    Event,
+    EventKind,
+    Hello,
+    HubMessage,
+    Join,
+    Sample,
+    Welcome,
+    agent_proof,
+    decode_hub_message,
+    encode,
+    hub_proof,
+    proofs_match,
+)
+from smartsession.core.states import AlertReason, State
+
+TIMEOUT = 5.0
+
+
+def sample(seq: int, state: State = State.FOCUSED, alert: AlertReason | None = None) -> Sample:
+    return Sample(
+        seq=seq,
+        ts=1_700_000_000.0 + seq,
+        state=state,
+        attention=0.8,
+        confusion=0.1,
+        faces=1,
+        alert=alert,
+        reasons=(f"reason {seq}",),
+    )
+
+
+def alert_event(seq: int, reason: AlertReason = AlertReason.NO_FACE) -> Event:
+    return Event(seq=seq, ts=1_700_000_000.0 + seq, kind=EventKind.ALERT, state=State.ALERT, reason=reason)
+
+
+async def recv(ws: ClientConnection) -> HubMessage:
+    async with asyncio.timeout(TIMEOUT):
+        frame = await ws.recv()
+    return decode_hub_message(frame)
+
+
+async def expect_refusal(ws: ClientConnection) -> tuple[Error | None, int | None]:
+    """Read until the hub closes; return the last Error frame seen and the close code."""
+    error: Error | None = None
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                message = decode_hub_message(await ws.recv())
+                if isinstance(message, Error):
+                    error = message
+    except ConnectionClosed:
+        pass
+    return error, ws.close_code
+
+
+def make_join(secret: bytes, hello: Hello, student_id: str, *, v: int = PROTOCOL_VERSION) -> Join:
+    nonce = secrets.token_hex(16)
+    return Join(
+        v=v,
+        student_id=student_id,
+        name=f"Student {student_id}",
+        host=f"{student_id}-pc",
+        agent_version="test",
+        nonce=nonce,
+        proof=agent_proof(secret, hello.nonce, nonce, student_id),
+    )
+
+
+@dataclass
+class TestAgent:
+    """A joined agent."""
+
+    __test__ = False
+
+    ws: ClientConnection
+    hello: Hello
+    join: Join
+    welcome: Welcome
+    acked: int = 0
+    errors: list[Error] = field(default_factory=list)
+
+    async def send(self, message: AgentMessage) -> None:
+        await self.ws.send(encode(message))
+
+    async def wait_ack(self, seq: int) -> None:
+        while self.acked < seq:
+            message = await recv(self.ws)
+            if isinstance(message, Ack):
+                assert message.seq >= self.acked
+                self.acked = message.seq
+            elif isinstance(message, Error):
+                self.errors.append(message)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def open_ws(url: str) -> ClientConnection:
+    return await connect(url, compression=None, open_timeout=TIMEOUT)
+
+
+async def join_agent(url: str, secret: bytes, student_id: str) -> TestAgent:
+    ws = await open_ws(url)
+    hello = await recv(ws)
+    assert isinstance(hello, Hello)
+    join = make_join(secret, hello, student_id)
+    await ws.send(encode(join))
+    welcome = await recv(ws)
+    assert isinstance(welcome, Welcome), welcome
+    expected = hub_proof(secret, hello.nonce, join.nonce, student_id)
+    assert proofs_match(expected, welcome.proof)
+    return TestAgent(ws=ws, hello=hello, join=join, welcome=welcome, acked=welcome.last_seq)
+
+
+async def eventually(predicate: Callable[[], object], within: float = TIMEOUT) -> None:
+    """Poll ``predicate`` until it is true; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        if predicate():
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.01)
