@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -106,7 +107,8 @@ def test_environment_overrides_file() -> None:
 
 
 def test_environment_typos_are_reported() -> None:
-    with pytest.raises(ConfigError, match="agent.hub_ulr: unknown key; did you mean 'agent.hub_url'"):
+    expected = "agent.hub_ulr: unknown key; did you mean 'agent.hub_url'"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
         load_config(None, env={"SMARTSESSION__AGENT__HUB_ULR": "x"})
 
 
