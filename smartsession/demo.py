@@ -34,7 +34,9 @@ NAMES = (
 AGENT_EXIT_GRACE = 8.0
 
 
-def run_demo(*, students: int, headless: bool, duration: float, as_json: bool, seed: int, verbose: bool) -> int:
+def run_demo(
+    *, students: int, headless: bool, duration: float, as_json: bool, seed: int, verbose: bool
+) -> int:
     """Run the demo; returns the exit code."""
     if students < 1:
         print("smartsession: --students must be at least 1", file=sys.stderr)
