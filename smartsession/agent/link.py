@@ -6,16 +6,27 @@ cannot prove the class secret gets nothing at all and is skipped for `BAD_HUB_SE
 replays the outbox and then sends each new item as `Link.wake` announces it. Acks drop
 items from the outbox. On any disconnect it waits a backoff delay and starts again;
 production never depends on the link (items simply accumulate in the outbox).
+
+TLS (``network.tls``, on by default): the agent only connects to ``wss://`` hubs, without a
+CA; it reads the certificate the hub presented, and binds its SHA-256 fingerprint into both
+proofs, so a man in the middle with another certificate fails the handshake. A TXT ``fp``
+that differs from the certificate seen refuses the hub before the join. With TLS off
+(``--insecure``) plain ``ws://`` is allowed, with a warning.
+
+Liveness comes from WebSocket pings (``hub.ping_interval`` / ``hub.ping_timeout``): a hub
+that stops answering is dropped within their sum and the link looks for a hub again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import logging
 import random
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 
@@ -154,6 +165,14 @@ class Link:
         """One connection to ``candidate``; True when it authenticated (the backoff then resets)."""
         url = candidate.url
         self._tried[url] = self._clock()
+        tls = url.startswith("wss://")
+        if not tls and self._config.network.tls:
+            logger.warning(
+                "hub %s offers no TLS (ws://); skipping it (allow plain ws with --insecure, debugging only)",
+                url,
+            )
+            self._mark_bad(url)
+            return False
         self.attempts += 1
         self._set_state(LinkState.CONNECTING, url)
         hub = self._config.hub
@@ -161,6 +180,7 @@ class Link:
         try:
             async with connect(
                 url,
+                ssl=client_context() if tls else None,
                 compression=None,
                 max_size=MAX_FRAME_BYTES,
                 proxy=None,
@@ -172,7 +192,7 @@ class Link:
             ) as ws:
                 self._set_state(LinkState.JOINING, url)
                 async with asyncio.timeout(hub.join_timeout):
-                    welcome = await self._join(ws, url)
+                    welcome = await self._join(ws, candidate)
                 if welcome is None:
                     return False
                 authenticated = True
@@ -194,8 +214,24 @@ class Link:
             self.hub_url = ""
         return authenticated
 
-    async def _join(self, ws: ClientConnection, url: str) -> Welcome | None:
+    async def _join(self, ws: ClientConnection, candidate: Candidate) -> Welcome | None:
         """Hello -> Join -> Welcome with both proofs checked; None when this hub is refused."""
+        url = candidate.url
+        fingerprint = peer_fingerprint(ws)  # "" on plain ws
+        advertised = candidate.advert.fingerprint if candidate.advert is not None else ""
+        if url.startswith("wss://") and not fingerprint:
+            raise ProtocolError(CloseCode.MALFORMED, "no TLS certificate from the hub")
+        if advertised and advertised != fingerprint:
+            logger.warning(
+                "hub %s presented certificate %s but advertised %s; refusing it (man in the middle?)",
+                url,
+                fingerprint,
+                advertised,
+            )
+            self.bad_hubs += 1
+            self._mark_bad(url)
+            await ws.close(CloseCode.BAD_PROOF, "certificate does not match the advert")
+            return None
         hello = protocol.decode_hub_message(await ws.recv())
         if isinstance(hello, Error):
             logger.warning("hub %s refused us before hello: %d %s", url, hello.code, hello.message)
@@ -215,7 +251,6 @@ class Link:
             await ws.close(CloseCode.NORMAL, "wrong class")
             return None
         nonce = secrets.token_hex(16)
-        fingerprint = ""  # TLS certificate fingerprint: bound into the proofs once the link uses TLS
         join = Join(
             v=PROTOCOL_VERSION,
             student_id=self._student_id,
@@ -276,9 +311,9 @@ class Link:
                 await self._wake.wait()
                 continue
             for frame, chunk in _frames(items):
-                await ws.send(frame)
                 cursor = chunk[-1].seq
-                self._outbox.mark_sent(cursor)
+                self._outbox.mark_sent(cursor)  # before sending: a crash right after must not renumber it
+                await ws.send(frame)
                 samples = sum(isinstance(item, Sample) for item in chunk)
                 self.samples_sent += samples
                 self.events_sent += len(chunk) - samples
@@ -307,6 +342,24 @@ class Link:
             return
         logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url})" if url else "")
         self.state = state
+
+
+def client_context() -> ssl.SSLContext:
+    """TLS without a CA: the hub's certificate is self-signed, and the proofs bind its fingerprint."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def peer_fingerprint(ws: ClientConnection) -> str:
+    """SHA-256 (hex) of the DER certificate the hub presented on this connection; "" without TLS."""
+    ssl_object = ws.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return ""
+    der = ssl_object.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest() if der else ""
 
 
 def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:

@@ -2,8 +2,12 @@
 
 Ordered by seq (which is also production order). Bounded by time span: when the newest
 item is more than ``span`` seconds newer than the oldest, the oldest are dropped and
-counted in `Outbox.dropped`. Pure (no clock, no I/O); in memory for now. A persistent
-outbox would store ``items``, ``next_seq`` and ``sent_upto`` and reload them at start.
+counted in `Outbox.dropped`. No clock. In memory, or persisted when given a ``path``: a
+SQLite file (WAL) keeps the unacknowledged items, the highest seq ever produced and
+``sent_upto``, so an agent killed at any moment reloads them at start, replays what is
+unacknowledged and continues numbering after the highest seq it ever produced (a seq is
+never reused). Each change is one small transaction (``synchronous=NORMAL``: a killed
+process loses nothing; a power cut may lose the last instants). Call `Outbox.close` last.
 
 Use: ``outbox.add(make_item(outbox.next_seq))``; the link calls `Outbox.welcome` after a
 successful join, sends `Outbox.pending_after` its cursor, calls `Outbox.mark_sent` and
@@ -13,12 +17,16 @@ successful join, sends `Outbox.pending_after` its cursor, calls `Outbox.mark_sen
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import msgspec
 
-from smartsession.core.protocol import Item
+from smartsession.core import protocol
+from smartsession.core.protocol import Item, ProtocolError, Sample
+from smartsession.errors import AgentError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +34,11 @@ logger = logging.getLogger(__name__)
 class Outbox:
     """Unacknowledged items in seq order; see the module docstring for the life cycle."""
 
-    def __init__(self, span: float) -> None:
+    def __init__(self, span: float, path: Path | None = None) -> None:
+        """An empty outbox, or the one persisted at ``path`` (created when missing).
+
+        Raises `AgentError` when the file cannot be opened.
+        """
         if span <= 0.0:
             raise ValueError(f"outbox span must be positive, got {span}")
         self.span = span
@@ -42,6 +54,25 @@ class Outbox:
         self.first_seq = 0
         self.last_seq = 0
         self._items: deque[Item] = deque()
+        self._journal: _Journal | None = None
+        if path is not None:
+            self._journal = _Journal(path)
+            items, produced, self.sent_upto, self.acked = self._journal.load()
+            self._items = deque(items)
+            self.next_seq = max(produced, self._items[-1].seq if self._items else 0) + 1
+            if self._items or produced:
+                logger.info(
+                    "outbox %s: %d unacknowledged items reloaded; numbering continues at %d",
+                    path,
+                    len(self._items),
+                    self.next_seq,
+                )
+
+    def close(self) -> None:
+        """Close the file behind a persisted outbox (nothing to do in memory)."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -65,6 +96,8 @@ class Outbox:
         self.next_seq = item.seq + 1
         self.first_seq = self.first_seq or item.seq
         self.last_seq = item.seq
+        if self._journal is not None:
+            self._journal.add(item)
         self._trim(item.ts)
 
     def pending_after(self, seq: int) -> list[Item]:
@@ -72,8 +105,11 @@ class Outbox:
         return [item for item in self._items if item.seq > seq]
 
     def mark_sent(self, seq: int) -> None:
-        """Record that every item up to ``seq`` was handed to a connection."""
-        self.sent_upto = max(self.sent_upto, seq)
+        """Record that every item up to ``seq`` is handed to a connection (call before sending)."""
+        if seq > self.sent_upto:
+            self.sent_upto = seq
+            if self._journal is not None:
+                self._journal.set("sent_upto", seq)
 
     def ack(self, seq: int) -> int:
         """Drop every item up to and including ``seq``; return how many were dropped."""
@@ -82,6 +118,8 @@ class Outbox:
         while self._items and self._items[0].seq <= seq:
             self._items.popleft()
             count += 1
+        if self._journal is not None and count:
+            self._journal.drop_upto(seq, self.acked)
         return count
 
     def welcome(self, last_seq: int) -> None:
@@ -98,6 +136,8 @@ class Outbox:
             shift = last_seq + 1 - self._items[0].seq
             logger.info("hub already holds seq up to %d; renumbering %d unsent items", last_seq, len(self))
             self._items = deque(msgspec.structs.replace(item, seq=item.seq + shift) for item in self._items)
+            if self._journal is not None:
+                self._journal.replace_all(self._items)
             self.next_seq += shift
             self.last_seq += shift
             if self.first_seq > self.sent_upto:
@@ -109,7 +149,108 @@ class Outbox:
         while len(self._items) > 1 and newest_ts - self._items[0].ts > self.span:
             self._items.popleft()
         lost = before - len(self._items)
+        if lost and self._journal is not None:
+            self._journal.drop_upto(self._items[0].seq - 1, self.acked)
         if lost:
             if self.dropped == 0:
                 logger.warning("outbox spans more than %.0f s; dropping the oldest items", self.span)
             self.dropped += lost
+
+
+def default_outbox_path(data_dir: Path, class_id: str, student_id: str, secret: bytes) -> Path:
+    """Where an agent keeps its outbox when ``agent.outbox_path`` is empty.
+
+    One file per class, student and class secret (a short one-way tag of the secret, so a
+    new secret, that is a new class setup, starts a fresh sequence).
+    """
+    import hashlib
+
+    tag = hashlib.sha256(b"smartsession outbox|" + secret).hexdigest()[:12]
+    return data_dir / "outbox" / f"{class_id}.{student_id}.{tag}.sqlite"
+
+
+class _Journal:
+    """The SQLite file behind a persisted `Outbox` (items by seq, plus a few counters)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS items (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL)"
+            )
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise AgentError(f"cannot open the outbox {path}: {exc}; check agent.outbox_path") from exc
+        self.path = path
+        self._error = ""
+
+    def load(self) -> tuple[list[Item], int, int, int]:
+        """Items in seq order, the highest seq produced, ``sent_upto`` and ``acked``."""
+        items: list[Item] = []
+        for seq, frame in self._conn.execute("SELECT seq, frame FROM items ORDER BY seq"):
+            try:
+                item = protocol.decode_agent_message(frame)
+            except ProtocolError as exc:
+                logger.error("outbox %s: dropping damaged item %d: %s", self.path, seq, exc.message)
+                continue
+            if isinstance(item, Sample | protocol.Event):
+                items.append(item)
+        meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        return items, int(meta.get("produced", 0)), int(meta.get("sent_upto", 0)), int(meta.get("acked", 0))
+
+    def add(self, item: Item) -> None:
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                row = (item.seq, protocol.encode(item))
+                self._conn.execute("INSERT OR REPLACE INTO items VALUES (?, ?)", row)
+                self._set("produced", item.seq)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def set(self, key: str, value: int) -> None:
+        try:
+            self._set(key, value)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def drop_upto(self, seq: int, acked: int) -> None:
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq,))
+                self._set("acked", acked)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def replace_all(self, items: Iterable[Item]) -> None:
+        rows = [(item.seq, protocol.encode(item)) for item in items]
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                self._conn.execute("DELETE FROM items")
+                self._conn.executemany("INSERT INTO items VALUES (?, ?)", rows)
+                if rows:
+                    self._set("produced", max(seq for seq, _ in rows))
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """A write failed (disk full, read-only): keep going in memory, say so once per error."""
+        if str(exc) != self._error:
+            logger.error("outbox %s: cannot write (%s); items stay in memory only", self.path, exc)
+        self._error = str(exc)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _set(self, key: str, value: int) -> None:
+        self._conn.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+            (key, value),
+        )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import msgspec
+import platformdirs
 
 from smartsession.agent.link import Link
-from smartsession.agent.outbox import Outbox
+from smartsession.agent.outbox import Outbox, default_outbox_path
 from smartsession.agent.sources import SignalSource
 from smartsession.config import Config
 from smartsession.core import protocol
@@ -62,19 +64,32 @@ def to_item(output: Reading | Change, seq: int) -> Item:
     return decoded
 
 
+def outbox_path(config: Config, secret: bytes) -> Path:
+    """``agent.outbox_path``, or a file per class and student in the user's data folder."""
+    if config.agent.outbox_path:
+        return config.path(config.agent.outbox_path)
+    data_dir = Path(platformdirs.user_data_dir("smartsession"))
+    return default_outbox_path(data_dir, config.class_.id, config.student_id, secret)
+
+
 async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: asyncio.Event) -> AgentReport:
     """Produce samples and events from ``source`` and send them to the hub until ``stop`` is set.
 
     Frames are read in a worker thread, so a slow camera never blocks the loop. The source
     is closed before this returns.
     """
-    outbox = Outbox(config.agent.outbox_seconds)
+    outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, secret))
     link = Link(config, secret, outbox)
     engine = EngagementEngine(config.engagement)
     link_task = asyncio.create_task(link.run(), name="agent link")
     stop_task = asyncio.create_task(stop.wait(), name="agent stop")
     samples = events = invalid = 0
     logger.info("monitoring is on for %s; only numbers leave this machine, never images", config.student_id)
+    if not config.network.tls:
+        logger.warning(
+            "INSECURE: TLS is off (--insecure / network.tls = false); plain ws:// hubs are accepted "
+            "and telemetry crosses the network in clear text. Use this for debugging only."
+        )
     try:
         while not stop.is_set():
             read = asyncio.create_task(asyncio.to_thread(source.read), name="agent read")
@@ -107,6 +122,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
             task.cancel()
         await asyncio.gather(link_task, stop_task, return_exceptions=True)
         source.close()
+        outbox.close()
     report = AgentReport(
         student_id=config.student_id,
         first_seq=outbox.first_seq,

@@ -10,7 +10,13 @@ Conversation (see ``docs/protocol.md``)::
 
 Any protocol violation gets an ``error`` frame and a close with its code (44xx); it never
 affects other connections. No ``join`` within ``hub.join_timeout``: 4408. Unknown version:
-4402. Bad proof: 4401. Hub full (``hub.max_agents`` joined students): 4503.
+4402. Bad proof: 4401. Hub full (``hub.max_agents`` joined students, or
+``hub.max_unauthenticated`` connections still in their handshake): 4503. A frame over
+`MAX_FRAME_BYTES`: 4413. More than ``hub.max_messages_per_second`` (token bucket holding
+``hub.message_burst``): 4429.
+
+With TLS the certificate's ``fingerprint`` is bound into both proofs, so an agent that saw
+another certificate (a man in the middle) cannot join, and nothing secret is ever logged.
 
 Duplicate student ids: a new *authenticated* connection for a student id replaces the
 older one, which is closed with 4409 "replaced by a newer connection". An agent that
@@ -22,8 +28,10 @@ price is that two machines configured with the same student id keep replacing ea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -58,6 +66,31 @@ log = logging.getLogger(__name__)
 
 #: How long closing a replaced connection may take before it is dropped.
 REPLACE_CLOSE_TIMEOUT = 5.0
+#: websockets' own frame limit, above `MAX_FRAME_BYTES` so that an oversized frame is read
+#: and answered with a clear ``Error(4413)``; beyond this websockets closes with 1009.
+WIRE_MAX_SIZE = 4 * MAX_FRAME_BYTES
+
+
+class TokenBucket:
+    """Messages per second with a burst: `take` returns False once the bucket is empty.
+
+    Pure: the caller passes the time (monotonic seconds).
+    """
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        """Spend one token if there is one; refill at ``rate`` per second up to ``burst``."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 class _VersionPeek(msgspec.Struct):
@@ -75,6 +108,7 @@ class _Agent:
     student_id: str
     connected_at: float
     acked: int
+    bucket: TokenBucket
     ack_target: int = 0
     ack_wanted: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -102,6 +136,9 @@ class HubServer:
         ping_interval: float = 5.0,
         ping_timeout: float = 10.0,
         fingerprint: str = "",
+        max_messages_per_second: float = 50.0,
+        message_burst: int = 200,
+        max_unauthenticated: int = 100,
     ) -> None:
         self._secret = secret
         self.class_id = class_id
@@ -115,6 +152,10 @@ class HubServer:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.fingerprint = fingerprint
+        self.max_messages_per_second = max_messages_per_second
+        self.message_burst = message_burst
+        self.max_unauthenticated = max_unauthenticated
+        self._joining = 0
         self._agents: dict[str, _Agent] = {}
         self._applied: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -126,14 +167,15 @@ class HubServer:
         """Student ids with an authenticated connection now."""
         return list(self._agents)
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port`` (0: any free port); returns the port bound."""
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
+        """Listen on ``host:port`` (0: any free port), with TLS when given; returns the port bound."""
         self._server = await serve(
             self._handle,
             host,
             port,
+            ssl=tls,
             compression=None,
-            max_size=MAX_FRAME_BYTES,
+            max_size=WIRE_MAX_SIZE,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
         )
@@ -165,8 +207,16 @@ class HubServer:
         peer = _peer(ws)
         agent: _Agent | None = None
         acker: asyncio.Task[None] | None = None
+        if self._joining >= self.max_unauthenticated:
+            log.warning("%d connections are still joining: refusing one from %s", self._joining, peer)
+            await _refuse(ws, CloseCode.HUB_FULL, "too many connections waiting to join")
+            return
         try:
-            agent = await self._handshake(ws, peer)
+            self._joining += 1
+            try:
+                agent = await self._handshake(ws, peer)
+            finally:
+                self._joining -= 1
             if agent is None:
                 return
             acker = self._spawn(self._send_acks(agent))
@@ -196,6 +246,7 @@ class HubServer:
             log.info("no join from %s within %.0f s", peer, self.join_timeout)
             await _refuse(ws, CloseCode.JOIN_TIMEOUT, f"no join within {self.join_timeout:g} s")
             return None
+        _check_size(frame)
         join = _decode_join(frame)
         expected = agent_proof(self._secret, nonce, join.nonce, join.student_id, self.fingerprint)
         if not proofs_match(expected, join.proof):
@@ -209,7 +260,8 @@ class HubServer:
             log.warning("hub full (%d agents): refusing %r from %s", self.max_agents, student_id, peer)
             raise ProtocolError(CloseCode.HUB_FULL, "hub full")
         now = time.time()
-        agent = _Agent(ws=ws, student_id=student_id, connected_at=now, acked=last_seq)
+        bucket = TokenBucket(self.max_messages_per_second, self.message_burst, time.monotonic())
+        agent = _Agent(ws=ws, student_id=student_id, connected_at=now, acked=last_seq, bucket=bucket)
         self._agents[student_id] = agent
         self._applied[student_id] = max(self._applied.get(student_id, 0), last_seq)
         if old is not None:
@@ -226,6 +278,12 @@ class HubServer:
     async def _receive(self, agent: _Agent) -> None:
         student_id = agent.student_id
         async for frame in agent.ws:
+            if not agent.bucket.take(time.monotonic()):
+                log.warning(
+                    "student %r sends more than %g messages/s", student_id, self.max_messages_per_second
+                )
+                raise ProtocolError(CloseCode.RATE_LIMITED, "rate limit exceeded")
+            _check_size(frame)
             message = decode_agent_message(frame)
             if isinstance(message, Join):
                 raise ProtocolError(CloseCode.MALFORMED, "already joined")
@@ -274,6 +332,15 @@ class HubServer:
         return task
 
 
+def _check_size(frame: str | bytes) -> None:
+    """Refuse a frame over `MAX_FRAME_BYTES` (in UTF-8 bytes) with 4413."""
+    size = len(frame)
+    if size > MAX_FRAME_BYTES // 4 and isinstance(frame, str):
+        size = len(frame.encode("utf-8", errors="replace"))
+    if size > MAX_FRAME_BYTES:
+        raise ProtocolError(CloseCode.TOO_BIG, f"frame of {size} bytes is over the {MAX_FRAME_BYTES} limit")
+
+
 def _decode_join(frame: str | bytes) -> Join:
     """The first agent frame as a `Join`, or `ProtocolError` (4402 for another protocol version)."""
     try:
@@ -305,11 +372,24 @@ async def _refuse(ws: ServerConnection, code: int, message: str) -> None:
         await ws.send(encode(Error(code=code, message=message[:160])))
     except ConnectionClosed:
         return
+    # Keep reading (and dropping) what the peer still sends, so that its close frame is not
+    # stuck behind a full receive queue (a flooding agent would otherwise delay the close).
+    drain = asyncio.create_task(_drain(ws))
     try:
         async with asyncio.timeout(REPLACE_CLOSE_TIMEOUT):
             await ws.close(code, message.encode()[:120].decode(errors="ignore"))
     except TimeoutError:
         pass
+    finally:
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
+
+
+async def _drain(ws: ServerConnection) -> None:
+    """Discard incoming frames until the connection closes (never while another reader reads)."""
+    with contextlib.suppress(Exception):
+        while True:
+            await ws.recv()
 
 
 def _peer(ws: ServerConnection) -> str:

@@ -125,7 +125,7 @@ class FakeHub:
 def make_config(url: str, student_id: str = "pc-01") -> Config:
     return Config(
         class_=ClassConfig(id="physics"),
-        network=NetworkConfig(interfaces=("127.0.0.1",)),
+        network=NetworkConfig(interfaces=("127.0.0.1",), tls=url.startswith("wss://")),
         agent=AgentConfig(student_id=student_id, hub_url=url, reconnect_initial=0.02, reconnect_max=0.1),
     )
 
@@ -322,7 +322,7 @@ async def test_rogue_advert_gets_nothing_and_the_real_hub_gets_everything() -> N
                 )
                 await (await zc.async_register_service(info, cooperating_responders=True))
             config = msgspec.structs.replace(
-                make_config(""), network=NetworkConfig(interfaces=("127.0.0.1",))
+                make_config(""), network=NetworkConfig(interfaces=("127.0.0.1",), tls=False)
             )
             outbox = Outbox(600.0)
             link = Link(config, SECRET, outbox)

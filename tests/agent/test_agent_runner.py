@@ -34,6 +34,7 @@ def make_config(tmp_path: Path, *, hub_url: str = "") -> Config:
             hub_url=hub_url,
             reconnect_initial=0.05,
             reconnect_max=0.5,
+            outbox_path=str(tmp_path / "outbox.sqlite"),
         ),
     )
 

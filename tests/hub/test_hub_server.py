@@ -21,6 +21,7 @@ from smartsession.core.roster import AlertRaised, RosterEvent, StudentChanged
 from smartsession.core.states import AlertReason, State
 from smartsession.errors import HubError
 from smartsession.hub import Hub
+from smartsession.hub.server import WIRE_MAX_SIZE
 
 from .wsagent import alert_event, eventually, expect_refusal, join_agent, make_join, open_ws, recv, sample
 
@@ -83,7 +84,7 @@ async def test_replayed_join_proof_is_refused(hub: Hub, secret: bytes) -> None:
     first = await open_ws(hub.url)
     hello = await recv(first)
     assert isinstance(hello, Hello)
-    join = make_join(secret, hello, "alice")
+    join = make_join(secret, hello, "alice", fingerprint=hub.fingerprint)
     await first.send(encode(join))
     assert isinstance(await recv(first), Welcome)
 
@@ -148,7 +149,15 @@ HOSTILE: dict[str, tuple[str | bytes, int]] = {
     "deep nesting": ('{"type":"sample","seq":' + "[" * 5000 + "]" * 5000 + "}", CloseCode.MALFORMED),
     "deep nesting top": ("[" * 30000 + "]" * 30000, CloseCode.MALFORMED),
     "binary frame": (b"\x00\x01binary", CloseCode.MALFORMED),
-    "oversized frame": ('{"type":"event","detail":"' + "x" * (MAX_FRAME_BYTES + 10) + '"}', 1009),
+    "oversized frame": (
+        '{"type":"event","detail":"' + "x" * (MAX_FRAME_BYTES + 10) + '"}',
+        CloseCode.TOO_BIG,
+    ),
+    "huge frame": ("x" * (WIRE_MAX_SIZE + 10), 1009),  # beyond what websockets reads at all
+    "multibyte oversized": (
+        '{"type":"event","detail":"' + "\u00e9" * (MAX_FRAME_BYTES // 2 + 10) + '"}',
+        4413,
+    ),
     "second join": ("JOIN", CloseCode.MALFORMED),
 }
 
@@ -166,7 +175,7 @@ async def test_hostile_frames_close_only_that_connection(hub: Hub, secret: bytes
     await hostile.ws.send(frame)
     error, code = await expect_refusal(hostile.ws)
     assert code == expected
-    if expected != 1009:  # websockets itself closes an oversized frame: no Error frame
+    if expected != 1009:  # websockets itself closes a frame over WIRE_MAX_SIZE: no Error frame
         assert error is not None and error.code == expected
 
     await bystander.send(sample(2))
@@ -235,7 +244,7 @@ async def test_hub_full(make_config: Callable[..., Config], secret: bytes) -> No
         ws = await open_ws(hub.url)
         hello = await recv(ws)
         assert isinstance(hello, Hello)
-        await ws.send(encode(make_join(secret, hello, "bob")))
+        await ws.send(encode(make_join(secret, hello, "bob", fingerprint=hub.fingerprint)))
         error, code = await expect_refusal(ws)
         assert code == CloseCode.HUB_FULL and error is not None
         # The same student reconnecting is a replacement, not a new agent.

@@ -6,10 +6,12 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from smartsession.agent.link import client_context, peer_fingerprint
 from smartsession.core.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -70,7 +72,9 @@ async def expect_refusal(ws: ClientConnection) -> tuple[Error | None, int | None
     return error, ws.close_code
 
 
-def make_join(secret: bytes, hello: Hello, student_id: str, *, v: int = PROTOCOL_VERSION) -> Join:
+def make_join(
+    secret: bytes, hello: Hello, student_id: str, *, v: int = PROTOCOL_VERSION, fingerprint: str = ""
+) -> Join:
     nonce = secrets.token_hex(16)
     return Join(
         v=v,
@@ -79,7 +83,7 @@ def make_join(secret: bytes, hello: Hello, student_id: str, *, v: int = PROTOCOL
         host=f"{student_id}-pc",
         agent_version="test",
         nonce=nonce,
-        proof=agent_proof(secret, hello.nonce, nonce, student_id),
+        proof=agent_proof(secret, hello.nonce, nonce, student_id, fingerprint),
     )
 
 
@@ -112,19 +116,21 @@ class TestAgent:
         await self.ws.close()
 
 
-async def open_ws(url: str) -> ClientConnection:
-    return await connect(url, compression=None, open_timeout=TIMEOUT)
+async def open_ws(url: str, **options: Any) -> ClientConnection:
+    tls = client_context() if url.startswith("wss://") else None
+    return await connect(url, ssl=tls, compression=None, open_timeout=TIMEOUT, **options)
 
 
 async def join_agent(url: str, secret: bytes, student_id: str) -> TestAgent:
     ws = await open_ws(url)
     hello = await recv(ws)
     assert isinstance(hello, Hello)
-    join = make_join(secret, hello, student_id)
+    fingerprint = peer_fingerprint(ws)
+    join = make_join(secret, hello, student_id, fingerprint=fingerprint)
     await ws.send(encode(join))
     welcome = await recv(ws)
     assert isinstance(welcome, Welcome), welcome
-    expected = hub_proof(secret, hello.nonce, join.nonce, student_id)
+    expected = hub_proof(secret, hello.nonce, join.nonce, student_id, fingerprint)
     assert proofs_match(expected, welcome.proof)
     return TestAgent(ws=ws, hello=hello, join=join, welcome=welcome, acked=welcome.last_seq)
 

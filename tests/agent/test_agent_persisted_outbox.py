@@ -1,0 +1,148 @@
+"""The persisted outbox: an agent restart (even SIGKILL) loses nothing and never reuses a seq."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from smartsession.agent.outbox import Outbox, default_outbox_path
+from smartsession.config import load_config, read_secret, write_secret
+from smartsession.core.protocol import Sample
+from smartsession.core.states import State
+from smartsession.hub.service import Hub
+
+TIMEOUT = 60.0
+
+
+def sample(seq: int) -> Sample:
+    return Sample(seq=seq, ts=1000.0 + seq, state=State.FOCUSED, attention=1.0, confusion=0.0, faces=1)
+
+
+def test_reload_keeps_unacked_items_and_numbering(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(600.0, path)
+    for seq in range(1, 6):
+        outbox.add(sample(seq))
+    outbox.mark_sent(3)
+    outbox.ack(2)
+    outbox.close()
+
+    again = Outbox(600.0, path)
+    assert [item.seq for item in again.items] == [3, 4, 5]
+    assert again.next_seq == 6 and again.sent_upto == 3 and again.acked == 2
+    again.ack(5)
+    again.close()
+
+    empty = Outbox(600.0, path)
+    assert len(empty) == 0 and empty.next_seq == 6  # a seq is never reused
+    empty.welcome(5)
+    assert empty.next_seq == 6
+    empty.close()
+
+
+def test_span_trim_and_renumbering_are_persisted(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(10.0, path)
+    for seq in range(1, 21):
+        outbox.add(Sample(seq=seq, ts=float(seq), state=State.FOCUSED, attention=1.0, confusion=0.0, faces=1))
+    assert outbox.dropped == 9
+    outbox.welcome(50)  # a hub that holds more: unsent items are renumbered after 50
+    outbox.close()
+    again = Outbox(10.0, path)
+    assert [item.seq for item in again.items] == list(range(51, 62))
+    assert again.next_seq == 62
+    again.close()
+
+
+def test_default_path_is_per_class_student_and_secret(tmp_path: Path) -> None:
+    a = default_outbox_path(tmp_path, "cs101", "pc-01", b"a" * 32)
+    assert a.parent == tmp_path / "outbox" and "cs101.pc-01." in a.name
+    assert a != default_outbox_path(tmp_path, "cs101", "pc-01", b"b" * 32)
+    assert (b"a" * 32).hex() not in str(a)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def outbox_rows(path: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for(condition: object, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_sigkill_while_the_hub_is_down_loses_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    write_secret(tmp_path / "class.secret")
+    common = '[class]\nid = "cs101"\n[network]\ninterfaces = ["127.0.0.1"]\ndiscovery = false\n'
+    (tmp_path / "teacher.toml").write_text(
+        common + f'[hub]\nhost = "127.0.0.1"\nport = {port}\nhub_id = "hub"\n[storage]\ndatabase = "hub.db"\n'
+    )
+    (tmp_path / "agent.toml").write_text(
+        common + f'[agent]\nstudent_id = "pc-01"\nhub_url = "wss://127.0.0.1:{port}/"\n'
+        'outbox_path = "outbox.sqlite"\nreconnect_initial = 0.1\nreconnect_max = 0.5\n'
+    )
+    outbox = tmp_path / "outbox.sqlite"
+    command = [sys.executable, "-m", "smartsession", "--log-file", str(tmp_path / "agent.log"), "agent"]
+    command += ["-c", str(tmp_path / "agent.toml"), "--simulate", "attentive", "--seed", "3"]
+
+    first = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: outbox_rows(outbox) >= 3)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    killed_with = outbox_rows(outbox)
+
+    second = subprocess.Popen(
+        [*command, "--report", str(tmp_path / "report.json")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: outbox_rows(outbox) >= killed_with + 2)
+        config = load_config(tmp_path / "teacher.toml", env={})
+
+        async def hub_receives() -> list[int]:
+            async with Hub(config, read_secret(config.secret_path)) as hub:
+                deadline = time.monotonic() + TIMEOUT
+                while time.monotonic() < deadline:
+                    if len(await hub.store.seqs("pc-01")) >= killed_with + 4:
+                        break
+                    await asyncio.sleep(0.2)
+                second.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(second.wait, TIMEOUT)
+                await hub.store.flush()
+                return await hub.store.seqs("pc-01")
+
+        seqs = asyncio.run(hub_receives())
+    finally:
+        if second.poll() is None:
+            os.kill(second.pid, signal.SIGKILL)
+            second.wait()
+    assert second.returncode == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["unacked"] == 0
+    assert seqs == list(range(1, report["last_seq"] + 1)), (seqs, report)
+    assert report["last_seq"] >= killed_with + 4
