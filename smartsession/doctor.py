@@ -1,0 +1,171 @@
+"""``smartsession doctor [-c FILE]``: check this machine and print a checklist.
+
+Checks the config file, the class secret's permissions, the shipped models' sha256, that
+the configured camera opens and delivers a frame, that the vision process can be cut off
+the network, and which interface addresses zeroconf will use. Exit 0 when every check
+passes, 1 otherwise (a warning, such as running without isolation where the config allows
+it, does not fail).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartsession.config import Config, load_config, read_secret
+from smartsession.errors import SmartSessionError
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the checklist."""
+
+    name: str
+    status: str
+    detail: str
+
+
+def check_config(path: Path | None) -> tuple[Check, Config | None]:
+    if path is None:
+        return Check("config", WARN, "no file given (-c FILE); checking the defaults"), load_config(
+            None, env={}
+        )
+    try:
+        config = load_config(path)
+    except SmartSessionError as exc:
+        return Check("config", FAIL, str(exc).replace("\n", "; ")), None
+    return Check("config", OK, f"{path} is valid"), config
+
+
+def check_secret(config: Config) -> Check:
+    try:
+        read_secret(config.secret_path)
+    except SmartSessionError as exc:
+        return Check("class secret", FAIL, str(exc).replace("\n", "; "))
+    return Check("class secret", OK, f"{config.secret_path} is owner-only and well formed")
+
+
+def check_models() -> Check:
+    from smartsession.vision.models import SHA256, model_bytes
+
+    try:
+        for model in SHA256:
+            model_bytes(model)
+    except SmartSessionError as exc:
+        return Check("models", FAIL, str(exc))
+    return Check("models", OK, f"{len(SHA256)} model files match their sha256")
+
+
+def check_camera(config: Config) -> Check:
+    """Open the camera in a child process (like the agent does) and read one frame."""
+    code = (
+        "import sys\n"
+        "from smartsession.vision.capture import CaptureError, VideoSource\n"
+        "source = VideoSource(sys.argv[1], width=int(sys.argv[2]) or None, height=int(sys.argv[3]) or None)\n"
+        "try:\n"
+        "    source.open()\n"
+        "except CaptureError as exc:\n"
+        "    print(exc.reason); sys.exit(1)\n"
+        "ok, frame = source.read(); source.close()\n"
+        "if not ok or frame is None:\n"
+        "    print(f'{source.name} opens but delivers no frame'); sys.exit(1)\n"
+        "print(f'{source.name} delivers {frame.shape[1]}x{frame.shape[0]} frames')\n"
+    )
+    camera = config.camera
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code, camera.device, str(camera.width), str(camera.height)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Check("camera", FAIL, f"camera {camera.device} did not answer within 30 s")
+    lines = result.stdout.strip().splitlines()
+    detail = lines[-1] if lines else (result.stderr.strip().splitlines() or ["no answer"])[-1]
+    return Check("camera", OK if result.returncode == 0 else FAIL, detail)
+
+
+def check_isolation(config: Config) -> Check:
+    from smartsession.agent.isolation import probe_isolation
+
+    hello = probe_isolation()
+    if hello.isolated:
+        return Check("network isolation", OK, f"the vision process runs with no network ({hello.method})")
+    if config.camera.allow_unisolated:
+        return Check(
+            "network isolation",
+            WARN,
+            f"not available ({hello.detail}); the agent will run the camera WITH network "
+            "because camera.allow_unisolated = true",
+        )
+    return Check(
+        "network isolation",
+        FAIL,
+        f"not available ({hello.detail}); the agent will refuse to start unless camera.allow_unisolated = true",
+    )
+
+
+def check_interfaces(config: Config) -> Check:
+    """The IPv4 addresses zeroconf will use; configured ones must exist on this machine."""
+    import ifaddr
+
+    present = {str(ip.ip) for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4}
+    if not config.network.discovery:
+        return Check("zeroconf interfaces", OK, "discovery is off (agent.hub_url is used)")
+    wanted = list(config.network.interfaces)
+    missing = [address for address in wanted if address not in present]
+    if missing:
+        return Check(
+            "zeroconf interfaces",
+            FAIL,
+            f"network.interfaces lists {', '.join(missing)}, not an address of this machine "
+            f"(it has {', '.join(sorted(present))})",
+        )
+    used = wanted or sorted(present - {"127.0.0.1"}) or sorted(present)
+    if not used:
+        return Check("zeroconf interfaces", FAIL, "no IPv4 address to announce or browse on")
+    return Check("zeroconf interfaces", OK, "zeroconf uses " + ", ".join(used))
+
+
+def run_checks(path: Path | None) -> list[Check]:
+    """Every check, in checklist order."""
+    first, config = check_config(path)
+    checks = [first]
+    steps: list[Callable[[], Check]] = [check_models]
+    if config is not None:
+        cfg = config
+        steps = [
+            lambda: check_secret(cfg),
+            check_models,
+            lambda: check_camera(cfg),
+            lambda: check_isolation(cfg),
+            lambda: check_interfaces(cfg),
+        ]
+    for step in steps:
+        try:
+            checks.append(step())
+        except Exception as exc:
+            checks.append(Check(getattr(step, "__name__", "check"), FAIL, f"the check itself failed: {exc}"))
+    return checks
+
+
+def main(argv: list[str]) -> int:
+    """Print the checklist; 0 when nothing failed, else 1."""
+    parser = argparse.ArgumentParser(prog="smartsession doctor", description="Check this machine.")
+    parser.add_argument("-c", "--config", type=Path, help="the config file this machine uses")
+    args = parser.parse_args(argv)
+    checks = run_checks(args.config)
+    marks = {OK: "[ok]  ", WARN: "[warn]", FAIL: "[FAIL]"}
+    for check in checks:
+        print(f"{marks[check.status]} {check.name}: {check.detail}")
+    failed = sum(c.status == FAIL for c in checks)
+    print("all checks passed" if not failed else f"{failed} check(s) failed")
+    return 1 if failed else 0

@@ -1,0 +1,107 @@
+"""The vision process's own side: ``python -m smartsession.vision.worker --device 0 ...``.
+
+Started by `smartsession.agent.isolation.VisionProcess`, never by hand. It first cuts
+itself off the network (before any thread starts or any library that might phone home is
+imported), reports that in a `Hello`, loads the models, sends `Ready`, and then answers
+every byte read on stdin with one `Frame` on the pipe (the original stdout; stdout itself is
+redirected to stderr so that no library can write into the pipe). EOF on stdin stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import BinaryIO
+
+from smartsession.agent.isolation import Fatal, Frame, Message, Ready, encode, isolate_network
+
+log = logging.getLogger("smartsession.vision.worker")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartsession.vision.worker")
+    parser.add_argument("--device", default="0", help="camera index, device path, video file or URL")
+    parser.add_argument("--width", type=int, default=0)
+    parser.add_argument("--height", type=int, default=0)
+    parser.add_argument("--fps", type=float, default=5.0)
+    parser.add_argument("--loop", action="store_true", help="restart a video file at its end")
+    parser.add_argument("--require-isolation", action="store_true", help="refuse to run with network")
+    parser.add_argument(
+        "--self-test-connect",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="try to connect there after isolating and log the outcome (for tests and doctor)",
+    )
+    return parser
+
+
+def try_connect(target: str, timeout: float = 3.0) -> str:
+    """A sentence saying whether a TCP connection to ``HOST:PORT`` (names resolved) works."""
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return f"network self-test: connected to {target} (the network is reachable)"
+    except OSError as exc:
+        return f"network self-test: connect to {target} failed: {exc}"
+
+
+def _send(out: BinaryIO, message: Message) -> None:
+    out.write(encode(message))
+    out.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the vision process; returns its exit code."""
+    hello = isolate_network()  # first: single-threaded, nothing loaded yet
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the agent stops us by closing stdin
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
+    args = _parser().parse_args(argv)
+    _send(out, hello)
+    if not hello.isolated and args.require_isolation:
+        _send(
+            out,
+            Fatal(
+                reason="the camera process cannot be cut off from the network on this machine "
+                f"({hello.detail}); set camera.allow_unisolated = true to run it anyway"
+            ),
+        )
+        return 3
+    for target in args.self_test_connect:
+        log.warning("%s", try_connect(target))
+
+    from smartsession.errors import SmartSessionError
+    from smartsession.vision.capture import VideoSource
+    from smartsession.vision.source import CameraSource
+
+    try:
+        from smartsession.vision.pipeline import FrameAnalyzer
+
+        analyzer = FrameAnalyzer()
+    except SmartSessionError as exc:
+        _send(out, Fatal(reason=str(exc)))
+        return 1
+    width, height = args.width or None, args.height or None
+    source = CameraSource(
+        VideoSource(args.device, width=width, height=height, loop=args.loop), args.fps, analyzer=analyzer
+    )
+    _send(out, Ready())
+    try:
+        while sys.stdin.buffer.read(1):
+            signals = source.read()
+            _send(out, Frame(signals=signals, problem=source.reason))
+    except BrokenPipeError:
+        pass
+    finally:
+        source.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""`smartsession analyze` as a user runs it: a subprocess on a generated image and video."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+KEYS = {"frame", "t", "camera", "faces", "yaw", "pitch", "roll", "gaze", "cues", "expressions", "state"}
+KEYS |= {"alerts", "reasons", "events"}
+
+MJPG = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
+
+
+def analyze(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    result: subprocess.CompletedProcess[str] = subprocess.run(
+        [sys.executable, "-m", "smartsession", "analyze", *args],
+        text=True,
+        timeout=120,
+        check=False,
+        **kwargs,  # type: ignore[call-overload]
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("analyze")
+    image = folder / "astronaut.png"
+    cv2.imwrite(str(image), astronaut)
+    video = folder / "clip.avi"
+    writer = cv2.VideoWriter(str(video), MJPG, 10, (512, 512))
+    for i in range(12):
+        writer.write(astronaut if i < 6 else np.full_like(astronaut, 100))
+    writer.release()
+    return image, video
+
+
+def test_image_gives_one_json_line(files: tuple[Path, Path]) -> None:
+    result = analyze(str(files[0]))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    rec = json.loads(lines[0])
+    assert set(rec) == KEYS
+    assert rec["faces"] == 1 and rec["state"] == "calibrating"
+    assert rec["cues"]["smile"] > 0.5
+    assert sum(rec["expressions"].values()) == pytest.approx(1.0, abs=0.01)
+
+
+def test_video_every_nth_frame_without_progress_when_piped(files: tuple[Path, Path]) -> None:
+    result = analyze(str(files[1]), "--every", "2")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["frame"] for r in records] == [0, 2, 4, 6, 8, 10]
+    assert [r["t"] for r in records] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    assert [r["faces"] for r in records] == [1, 1, 1, 0, 0, 0]
+    assert "\r" not in result.stderr and "%" not in result.stderr
+
+
+def test_table_and_progress_bar_on_a_terminal(files: tuple[Path, Path]) -> None:
+    main, secondary = os.openpty()
+    try:
+        result = analyze(str(files[1]), "--table", stderr=secondary)
+        os.close(secondary)
+        secondary = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(main)
+        if secondary >= 0:
+            os.close(secondary)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["t", "faces", "yaw"]
+    assert len(lines) == 13
+    assert "12/12" in b"".join(chunks).decode(errors="replace")
+
+
+def test_unreadable_input_is_a_sentence(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    result = analyze(str(bad))
+    assert result.returncode == 1
+    assert "not a readable image or video" in result.stderr
+    assert "Traceback" not in result.stderr

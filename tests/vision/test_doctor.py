@@ -1,0 +1,61 @@
+"""`smartsession doctor` as a sysadmin runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MJPG = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
+
+
+def doctor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smartsession", "doctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_all_ok_with_a_video_as_camera(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "smartsession", "keygen", str(tmp_path / "class.secret")], check=True
+    )
+    video = tmp_path / "cam.avi"
+    writer = cv2.VideoWriter(str(video), MJPG, 5, (320, 240))
+    for _ in range(3):
+        writer.write(np.full((240, 320, 3), 100, np.uint8))
+    writer.release()
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'[class]\nsecret_file = "class.secret"\n[camera]\ndevice = "{video}"\nallow_unisolated = true\n'
+    )
+    result = doctor("-c", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name in ("config", "class secret", "models", "camera", "network isolation", "zeroconf interfaces"):
+        assert any(name in line for line in lines), (name, lines)
+    assert "delivers 320x240 frames" in result.stdout
+    assert lines[-1] == "all checks passed"
+
+
+def test_problems_fail_with_sentences(tmp_path: Path) -> None:
+    secret = tmp_path / "class.secret"
+    secret.write_text("00" * 32)
+    secret.chmod(0o644)
+    config = tmp_path / "agent.toml"
+    config.write_text('[class]\nsecret_file = "class.secret"\n[camera]\ndevice = "/dev/video-missing"\n')
+    result = doctor("-c", str(config))
+    assert result.returncode == 1
+    assert "[FAIL] class secret" in result.stdout and "chmod 600" in result.stdout
+    assert "[FAIL] camera: camera /dev/video-missing not found" in result.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[camera]\ndevise = 1\n")
+    result = doctor("-c", str(bad))
+    assert result.returncode == 1
+    assert "[FAIL] config" in result.stdout and "did you mean 'camera.device'" in result.stdout
