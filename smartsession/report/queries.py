@@ -1,0 +1,214 @@
+"""Reads over the hub's store (see `smartsession.hub.store` for the schema) into plain rows.
+
+Works on any `sqlite3.Connection`; the ``segments`` table (schema version 2) is optional.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartsession.errors import SmartSessionError
+
+
+class ReportError(SmartSessionError):
+    """A report cannot be made: no database, no such session, unwritable output."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One stored session; ``last_activity`` is the latest time anything was stored."""
+
+    id: str
+    class_id: str
+    hub_id: str
+    started_at: float
+    ended_at: float | None
+    students: int
+    last_activity: float
+
+    @property
+    def end(self) -> float:
+        """When the session ended, or its last activity when it never ended cleanly."""
+        return self.ended_at if self.ended_at is not None else max(self.started_at, self.last_activity)
+
+    @property
+    def duration(self) -> float:
+        """Seconds from start to `end`."""
+        return max(0.0, self.end - self.started_at)
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    student_id: str
+    name: str
+    host: str
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    student_id: str
+    ts: float
+    state: str
+    attention: float
+    confusion: float
+    faces: int
+    alert: str | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    student_id: str
+    ts: float
+    kind: str
+    state: str
+    reason: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class ConnectionRow:
+    student_id: str
+    connected_at: float
+    disconnected_at: float | None
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    started_at: float
+    label: str
+
+
+@dataclass(frozen=True)
+class SessionData:
+    """Every stored row of one session."""
+
+    session: SessionInfo
+    students: tuple[StudentRow, ...]
+    samples: tuple[SampleRow, ...]
+    events: tuple[EventRow, ...]
+    connections: tuple[ConnectionRow, ...]
+    segments: tuple[SegmentRow, ...]
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open an existing store for reading and deleting (no schema changes); `ReportError` if absent."""
+    if not path.is_file():
+        raise ReportError(f"no database at {path}; pass --db PATH or -c CONFIG")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        if not has_table(conn, "sessions"):
+            conn.close()
+            raise ReportError(f"{path} is not a SmartSession database (no sessions table)")
+    except sqlite3.DatabaseError as exc:
+        raise ReportError(f"cannot read {path}: {exc}") from exc
+    return conn
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the database has a table of this name."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+    return row is not None
+
+
+_SESSION_SQL = """
+SELECT s.id, s.class_id, s.hub_id, s.started_at, s.ended_at,
+       (SELECT COUNT(*) FROM students st WHERE st.session_id = s.id),
+       MAX(COALESCE((SELECT MAX(last_seen) FROM students st WHERE st.session_id = s.id), 0),
+           COALESCE((SELECT MAX(COALESCE(disconnected_at, connected_at)) FROM connections c
+                     WHERE c.session_id = s.id), 0),
+           COALESCE((SELECT MAX(ts) FROM samples m WHERE m.session_id = s.id), 0))
+FROM sessions s
+"""
+
+
+def _session(row: tuple[object, ...]) -> SessionInfo:
+    sid, class_id, hub_id, started, ended, students, activity = row
+    return SessionInfo(
+        id=str(sid),
+        class_id=str(class_id),
+        hub_id=str(hub_id),
+        started_at=float(started),  # type: ignore[arg-type]
+        ended_at=None if ended is None else float(ended),  # type: ignore[arg-type]
+        students=int(students),  # type: ignore[call-overload]
+        last_activity=float(activity or 0.0),  # type: ignore[arg-type]
+    )
+
+
+def list_sessions(conn: sqlite3.Connection) -> list[SessionInfo]:
+    """Every stored session, oldest first."""
+    return [_session(r) for r in conn.execute(_SESSION_SQL + " ORDER BY s.started_at, s.id")]
+
+
+def find_session(conn: sqlite3.Connection, ref: str = "latest") -> SessionInfo:
+    """The session ``ref`` names: ``latest``, an id, or a unique id prefix; `ReportError` otherwise."""
+    if ref == "latest":
+        row = conn.execute(_SESSION_SQL + " ORDER BY s.started_at DESC, s.id DESC LIMIT 1").fetchone()
+        if row is None:
+            raise ReportError("no sessions are stored yet")
+        return _session(row)
+    rows = conn.execute(
+        _SESSION_SQL + " WHERE s.id = ? OR s.id LIKE ? ESCAPE '!' ORDER BY s.id",
+        (ref, ref.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"),
+    ).fetchall()
+    exact = [r for r in rows if r[0] == ref]
+    if exact:
+        return _session(exact[0])
+    if not rows:
+        raise ReportError(f"no session {ref!r}; list them with 'smartsession sessions'")
+    if len(rows) > 1:
+        raise ReportError(f"{ref!r} matches {len(rows)} sessions; give more of the id")
+    return _session(rows[0])
+
+
+def read_session(conn: sqlite3.Connection, session: SessionInfo) -> SessionData:
+    """Every row of ``session``, each table in time order."""
+    sid = session.id
+    students = tuple(
+        StudentRow(str(a), str(b), str(c), float(d), float(e))
+        for a, b, c, d, e in conn.execute(
+            "SELECT student_id, name, host, first_seen, last_seen FROM students WHERE session_id = ?"
+            " ORDER BY first_seen, student_id",
+            (sid,),
+        )
+    )
+    samples = tuple(
+        SampleRow(str(a), float(b), str(c), float(d), float(e), int(f), None if g is None else str(g))
+        for a, b, c, d, e, f, g in conn.execute(
+            "SELECT student_id, ts, state, attention, confusion, faces, alert FROM samples"
+            " WHERE session_id = ? ORDER BY ts, student_id, seq",
+            (sid,),
+        )
+    )
+    events = tuple(
+        EventRow(str(a), float(b), str(c), str(d), None if e is None else str(e), str(f))
+        for a, b, c, d, e, f in conn.execute(
+            "SELECT student_id, ts, kind, state, reason, detail FROM events"
+            " WHERE session_id = ? ORDER BY ts, student_id, seq",
+            (sid,),
+        )
+    )
+    connections = tuple(
+        ConnectionRow(str(a), float(b), None if c is None else float(c))
+        for a, b, c in conn.execute(
+            "SELECT student_id, connected_at, disconnected_at FROM connections WHERE session_id = ?"
+            " ORDER BY connected_at",
+            (sid,),
+        )
+    )
+    segments: tuple[SegmentRow, ...] = ()
+    if has_table(conn, "segments"):
+        segments = tuple(
+            SegmentRow(float(a), str(b))
+            for a, b in conn.execute(
+                "SELECT started_at, label FROM segments WHERE session_id = ? ORDER BY started_at, id",
+                (sid,),
+            )
+        )
+    return SessionData(session, students, samples, events, connections, segments)
