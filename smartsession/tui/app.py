@@ -1,8 +1,8 @@
-"""The teacher's TUI: wires a `ClassFeed` (the hub) to the class screen.
+"""The teacher's TUI: wires a `ClassFeed` (the hub) to the class, detail, alerts and help screens.
 
 Build it with `create_app`, for the CLI and for tests alike. Roster events arrive through
-the feed's listener as cheap messages; the app keeps the latest snapshot per student and
-redraws at most `FLUSH_INTERVAL` apart.
+the feed's listener as cheap messages (a newer student update replaces a queued one); the
+app keeps the latest snapshot per student and redraws at most `FLUSH_INTERVAL` apart.
 """
 
 from __future__ import annotations
@@ -11,17 +11,31 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from smartsession.config import TuiConfig
-from smartsession.core.roster import AlertRaised, ClassFeed, RosterEvent, StudentChanged, StudentSnapshot
+from smartsession.core.roster import (
+    AlertRaised,
+    AlertRecord,
+    ClassFeed,
+    HubStatus,
+    RosterEvent,
+    SegmentChanged,
+    SegmentStats,
+    StudentChanged,
+    StudentSnapshot,
+)
+from smartsession.tui.labels import count_states
 from smartsession.tui.logs import TerminalLogGuard
-from smartsession.tui.messages import AlertArrived, StudentUpdated
-from smartsession.tui.screens.class_screen import ClassScreen
+from smartsession.tui.messages import AlertArrived, SegmentUpdated, StudentUpdated
+from smartsession.tui.screens import AlertsScreen, ClassScreen, DetailScreen, HelpScreen, PromptScreen
+from smartsession.tui.widgets.class_header import HeaderData
+from smartsession.tui.widgets.student_tile import StudentTile
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +51,25 @@ class SmartSessionApp(App[None]):
         "widgets/student_tile.tcss",
         "widgets/tile_grid.tcss",
         "screens/class_screen.tcss",
+        "screens/detail_screen.tcss",
+        "screens/alerts_screen.tcss",
+        "screens/help_screen.tcss",
+        "screens/prompt_screen.tcss",
     ]
-    BINDINGS = [Binding("q", "quit", "Quit")]
+    BINDINGS = [
+        Binding("a", "alerts", "Alerts"),
+        Binding("m", "mark_segment", "Segment"),
+        Binding("e", "export", "Export"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+    #: Seconds a tile stays highlighted after a new alert.
+    FLASH_SECONDS = 10.0
+    #: Points of the class attention sparkline kept (one per tick).
+    CLASS_HISTORY = 240
 
     #: Seconds between redraws of changed tiles.
-    FLUSH_INTERVAL = 0.25
+    FLUSH_INTERVAL = 0.5
     #: Seconds between clock updates (session time, "seconds ago").
     TICK_INTERVAL = 1.0
 
@@ -60,15 +88,23 @@ class SmartSessionApp(App[None]):
         self._clock = clock
         self._started_at = clock()
         self._students: dict[str, StudentSnapshot] = {}
-        self._changed: set[str] = set()
         self._dirty = False
         self._alert_count = 0
+        self._last_alert: AlertRecord | None = None
+        self._flash_until: dict[str, float] = {}
+        self._flashing: frozenset[str] = frozenset()
+        self._segments: dict[int, SegmentStats] = {}
+        self._class_attention: tuple[float, ...] = ()
+        self._elapsed = 0.0
+        self._status = HubStatus()
+        self._storage_ok = True
         self._unsubscribe: Callable[[], None] | None = None
         self._service_worker: Worker[None] | None = None
         self._stop_service = asyncio.Event()
         self._log_guard = TerminalLogGuard()
         #: Why the service could not be entered (the app then exits with return code 1).
         self.service_error: Exception | None = None
+        self.label_mode = tui.label_mode
         self.class_screen = ClassScreen(feed.class_id, label_mode=tui.label_mode, sparkline=tui.sparkline)
 
     def get_default_screen(self) -> ClassScreen:
@@ -83,8 +119,10 @@ class SmartSessionApp(App[None]):
         self._unsubscribe = self.feed.subscribe(self._on_roster_event)
         for student in self.feed.students():
             self._students[student.student_id] = student
-            self._changed.add(student.student_id)
-        self._alert_count = len(self.feed.alerts())
+        self._class_attention = _class_attention(list(self._students.values()), self.CLASS_HISTORY)
+        alerts = self.feed.alerts()
+        self._alert_count = len(alerts)
+        self._last_alert = alerts[-1] if alerts else None
         self._dirty = True
         self._redraw()
         self._tick()
@@ -137,19 +175,106 @@ class SmartSessionApp(App[None]):
             self.post_message(StudentUpdated(event.student))
         elif isinstance(event, AlertRaised):
             self.post_message(AlertArrived(event.alert))
+        elif isinstance(event, SegmentChanged):
+            self.post_message(SegmentUpdated(event.segment))
 
     def on_student_updated(self, message: StudentUpdated) -> None:
         self._students[message.student.student_id] = message.student
-        self._changed.add(message.student.student_id)
         self._dirty = True
 
     def on_alert_arrived(self, message: AlertArrived) -> None:
         self._alert_count += 1
         self._dirty = True
         alert = message.alert
+        self._last_alert = alert
+        self._flash_until[alert.student_id] = self._clock() + self.FLASH_SECONDS
         self.notify(f"{alert.name}: {alert.reason.label}", title="Alert", severity="warning")
         if self.tui.bell:
             self.bell()
+
+    def on_segment_updated(self, message: SegmentUpdated) -> None:
+        self._segments[message.segment.index] = message.segment
+        self._dirty = True
+
+    # What the screens read -------------------------------------------------------------
+
+    def now(self) -> float:
+        """The app's clock."""
+        return self._clock()
+
+    def student(self, student_id: str) -> StudentSnapshot | None:
+        """The latest snapshot of a student."""
+        return self._students.get(student_id)
+
+    def student_ids(self) -> list[str]:
+        """Student ids in the class view's order."""
+        order = self.class_screen.grid.order
+        return order or list(self._students)
+
+    def student_alerts(self, student_id: str) -> list[AlertRecord]:
+        """A student's alerts, oldest first."""
+        return [alert for alert in self.feed.alerts() if alert.student_id == student_id]
+
+    @property
+    def segments(self) -> list[SegmentStats]:
+        """The segments seen so far, oldest first."""
+        return [self._segments[index] for index in sorted(self._segments)]
+
+    # Actions ----------------------------------------------------------------------------
+
+    def on_student_tile_opened(self, message: StudentTile.Opened) -> None:
+        self.open_student(message.student_id)
+
+    def open_student(self, student_id: str) -> None:
+        """Show a student's detail screen."""
+        if student_id in self._students:
+            self.push_screen(DetailScreen(self, student_id, label_mode=self.label_mode))
+
+    def action_alerts(self) -> None:
+        if not isinstance(self.screen, AlertsScreen):
+            self.push_screen(AlertsScreen(self.feed.alerts, self.open_student))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.label_mode))
+
+    def action_mark_segment(self) -> None:
+        if isinstance(self.screen, PromptScreen):
+            return
+        prompt = PromptScreen(
+            "New lecture segment: type its label and press Enter", 'e.g. "slide 12: recursion"'
+        )
+        self.push_screen(prompt, self._segment_label)
+
+    def _segment_label(self, label: str | None) -> None:
+        if label:
+            self._start_worker(self._mark_segment(label), "segment")
+
+    async def _mark_segment(self, label: str) -> None:
+        try:
+            await self.feed.mark_segment(label)
+        except Exception as exc:
+            log.exception("marking a segment failed")
+            self.notify(f"Could not mark the segment: {exc}", title="Segment", severity="error")
+        else:
+            self.notify(f"Segment started: {label}", title="Segment")
+
+    def action_export(self) -> None:
+        self.notify("Writing the report…", title="Export")
+        self._start_worker(self._export(), "export")
+
+    async def _export(self) -> None:
+        try:
+            path = await self.feed.export_report()
+        except Exception as exc:
+            log.exception("report export failed")
+            self.notify(f"Export failed: {exc}", title="Export", severity="error", timeout=10)
+        else:
+            self.notify(f"Report written to {path}", title="Export", timeout=10)
+
+    def _start_worker(self, work: Coroutine[Any, Any, None], group: str) -> None:
+        """Run ``work`` off the key handler (Textual's worker manager keeps the reference)."""
+        self.run_worker(work, group=group, exit_on_error=False)
 
     # Redraws ----------------------------------------------------------------------------
 
@@ -158,17 +283,67 @@ class SmartSessionApp(App[None]):
         if not self._dirty:
             return
         self._dirty = False
-        changed, self._changed = self._changed, set()
-        self.class_screen.show_students(
-            list(self._students.values()),
-            [student for student_id, student in self._students.items() if student_id in changed],
-            self._clock(),
+        self.class_screen.show_students(self._students, self._clock(), self._flashing)
+        self.refresh_header()
+
+    def refresh_header(self) -> None:
+        """Rebuild the header's data (cheap; the header redraws only when it differs)."""
+        grid = self.class_screen.grid
+        self.class_screen.show_header(
+            HeaderData(
+                elapsed=self._elapsed,
+                counts=tuple(count_states(list(self._students.values())).items()),
+                alerts=self._alert_count,
+                attention=self._class_attention,
+                status=self._status,
+                segments=tuple(self.segments),
+                last_alert=self._last_alert,
+                sort_key=grid.sort_key,
+                name_filter=grid.name_filter,
+                alerts_only=grid.alerts_only,
+                spark=grid.spark_source,
+                shown=len(grid.order),
+                total=len(self._students),
+            )
         )
-        self.class_screen.show_alert_count(self._alert_count)
 
     def _tick(self) -> None:
+        """Once a second: clocks, class attention, flashing tiles, hub status."""
         now = self._clock()
-        self.class_screen.tick(now, now - self._started_at)
+        self._elapsed = now - self._started_at
+        attention = [s.attention for s in self._students.values() if s.connected and s.samples]
+        if attention:
+            self._class_attention = (
+                *self._class_attention[-(self.CLASS_HISTORY - 1) :],
+                sum(attention) / len(attention),
+            )
+        self._flash_until = {sid: until for sid, until in self._flash_until.items() if until > now}
+        self._flashing = frozenset(self._flash_until)
+        try:
+            self._status = self.feed.status()
+        except Exception:
+            log.exception("hub status failed")
+        if self._status.storage_ok != self._storage_ok:
+            self._storage_ok = self._status.storage_ok
+            if not self._storage_ok:
+                self.notify(
+                    f"Storage error: {self._status.storage_error}. Data is not being saved.",
+                    title="Storage",
+                    severity="error",
+                    timeout=30,
+                )
+        self._dirty = True
+        self._redraw()
+
+
+def _class_attention(students: list[StudentSnapshot], points: int) -> tuple[float, ...]:
+    """The class attention so far, from each student's history (aligned at the newest sample)."""
+    histories = [s.attention_history for s in students if s.attention_history]
+    out: list[float] = []
+    for back in range(1, min(points, max((len(h) for h in histories), default=0)) + 1):
+        values = [h[-back] for h in histories if len(h) >= back]
+        out.append(sum(values) / len(values))
+    return tuple(reversed(out))
 
 
 def create_app(

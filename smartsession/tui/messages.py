@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from smartsession.core.roster import AlertRecord, StudentSnapshot
+from smartsession.core.roster import AlertRecord, SegmentStats, StudentSnapshot
 
 
 class StudentUpdated(Message):
@@ -33,3 +33,14 @@ class AlertArrived(Message):
     def __init__(self, alert: AlertRecord) -> None:
         super().__init__()
         self.alert = alert
+
+
+class SegmentUpdated(Message):
+    """A segment began or ended, or its Confused share moved; a newer one replaces a queued one."""
+
+    def __init__(self, segment: SegmentStats) -> None:
+        super().__init__()
+        self.segment = segment
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SegmentUpdated) and message.segment.index == self.segment.index

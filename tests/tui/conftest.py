@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from smartsession.core.protocol import Event, EventKind, Sample
-from smartsession.core.roster import AlertRecord, Roster, RosterEvent, StudentSnapshot
+from smartsession.core.protocol import Cues, Event, EventKind, Sample
+from smartsession.core.roster import AlertRecord, HubStatus, Roster, RosterEvent, StudentSnapshot
 from smartsession.core.states import AlertReason, State
 
 #: Every scripted time is relative to this (2024-09-02 09:00:00 UTC).
@@ -27,10 +30,19 @@ class FixedClock:
 class ScriptedFeed:
     """A `ClassFeed` whose roster the test drives with `join`, `sample`, `alert`, `leave`."""
 
-    def __init__(self, class_id: str = "cs101") -> None:
+    def __init__(self, class_id: str = "cs101", clock: Callable[[], float] | None = None) -> None:
         self.roster = Roster(class_id)
         self._listeners: list[Callable[[RosterEvent], None]] = []
         self._seq: dict[str, int] = {}
+        #: What `status()` returns; tests replace it.
+        self.hub_status = HubStatus(url="ws://127.0.0.1:8765/", tls=True, session_id="s1", connected=5)
+        #: Where `export_report` says it wrote; an exception here makes it fail instead.
+        self.report: Path | Exception = Path("/tmp/smartsession-report.html")
+        self.exports = 0
+        #: Labels passed to `mark_segment`; an exception in `segment_error` makes it fail.
+        self.marked: list[str] = []
+        self.segment_error: Exception | None = None
+        self.clock = clock or (lambda: T0 + 60)
 
     @property
     def class_id(self) -> str:
@@ -50,6 +62,25 @@ class ScriptedFeed:
                 self._listeners.remove(listener)
 
         return unsubscribe
+
+    def status(self) -> HubStatus:
+        return self.hub_status
+
+    async def mark_segment(self, label: str) -> None:
+        if self.segment_error is not None:
+            raise self.segment_error
+        self.marked.append(label)
+        self._publish(self.roster.mark_segment(label, self.clock()))
+
+    def mark(self, label: str, now: float) -> None:
+        """Mark a segment at a scripted time (as the hub would)."""
+        self._publish(self.roster.mark_segment(label, now))
+
+    async def export_report(self) -> Path:
+        self.exports += 1
+        if isinstance(self.report, Exception):
+            raise self.report
+        return self.report
 
     @property
     def listeners(self) -> int:
@@ -81,6 +112,7 @@ class ScriptedFeed:
         reasons: tuple[str, ...] = (),
         alert: AlertReason | None = None,
         faces: int = 1,
+        cues: Cues | None = None,
     ) -> None:
         item = Sample(
             seq=self._next_seq(student_id),
@@ -91,6 +123,7 @@ class ScriptedFeed:
             faces=faces,
             alert=alert,
             reasons=reasons,
+            cues=cues if cues is not None else Cues(),
         )
         self._publish(self.roster.apply(student_id, item, now))
 
@@ -122,7 +155,13 @@ def class_of_six(feed: ScriptedFeed) -> None:
     feed.join("ken", "Ken Thompson", T0)
     for i in range(40):
         now = T0 + i
-        feed.sample("ada", now, State.FOCUSED, attention=_wave(i, 0, 0.7, 0.95))
+        feed.sample(
+            "ada",
+            now,
+            State.FOCUSED,
+            attention=_wave(i, 0, 0.7, 0.95),
+            cues=Cues(yaw=_wave(i, 0, -10, 20), gaze_away=_wave(i, 2, 0, 0.3), negative_expression=0.1),
+        )
         feed.sample(
             "alan",
             now,
@@ -143,6 +182,20 @@ def class_of_six(feed: ScriptedFeed) -> None:
         feed.sample("ken", now, State.PAUSED if i >= 20 else State.FOCUSED, attention=_wave(i, 1, 0.5, 0.9))
     feed.alert("grace", T0 + 35, AlertReason.LOOKING_AWAY, "looking away for 5 s")
     feed.leave("edsger", T0 + 39)
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    """Wall-clock times on screen are local; make them the same on every machine."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
 
 
 @pytest.fixture

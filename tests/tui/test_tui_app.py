@@ -6,26 +6,35 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.binding import Binding
 from textual.pilot import Pilot
 
 from smartsession.config import TuiConfig
+from smartsession.core.roster import HubStatus
 from smartsession.core.states import AlertReason, State
 from smartsession.tui import SmartSessionApp, create_app
 from smartsession.tui.messages import StudentUpdated
-from smartsession.tui.widgets import ClassHeader, StudentTile
+from smartsession.tui.screens import AlertsScreen, ClassScreen, DetailScreen, HelpScreen, PromptScreen
+from smartsession.tui.widgets import ClassHeader, StudentTile, TileGrid
 
 SIZE = (120, 40)
 
 
 def tiles(app: SmartSessionApp) -> dict[str, StudentTile]:
-    return {tile.student.student_id: tile for tile in app.screen.query(StudentTile)}
+    return app.class_screen.grid.tiles
 
 
-def label_text(tile: StudentTile, cls: str) -> str:
-    return str(tile.query_one(f".{cls}").render())
+def header_text(app: SmartSessionApp) -> str:
+    return str(app.class_screen.query_one(ClassHeader).render())
+
+
+def screen_text(app: SmartSessionApp) -> str:
+    """Every character on screen (the compositor's view), lines joined."""
+    return "\n".join(line.text for line in app.screen._compositor.render_strips())
 
 
 async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], seconds: float = 3.0) -> None:
@@ -42,8 +51,7 @@ async def test_tiles_show_names_badges_reasons_and_ages(feed: Any, clock: Any) -
     async with app.run_test(size=SIZE):
         shown = tiles(app)
         assert list(shown) == ["ada", "alan", "grace", "edsger", "barbara", "ken"]
-        assert label_text(shown["ada"], "tile--name") == "Ada Lovelace"
-        badges = {sid: label_text(tile, "tile--badge") for sid, tile in shown.items()}
+        badges = {sid: tile.badge_text for sid, tile in shown.items()}
         assert badges == {
             "ada": "● FOCUSED",
             "alan": "▲ CONFUSED",
@@ -52,21 +60,37 @@ async def test_tiles_show_names_badges_reasons_and_ages(feed: Any, clock: Any) -
             "barbara": "… CALIBRATING",
             "ken": "‖ PAUSED",
         }
-        assert label_text(shown["alan"], "tile--reason") == "brow lowered 0.41 for 6 s"
-        assert label_text(shown["grace"], "tile--reason") == "looking away for 5 s"
-        assert label_text(shown["edsger"], "tile--reason") == "offline"
+        assert shown["alan"].reason == "brow lowered 0.41 for 6 s"
+        assert shown["grace"].reason == "looking away for 5 s"
+        assert shown["edsger"].reason == "offline"
         # clock is T0 + 60; Ada's last sample was at T0 + 39, Barbara joined at T0 + 50.
-        assert label_text(shown["ada"], "tile--age") == "21s ago"
-        assert label_text(shown["barbara"], "tile--age") == "10s ago"
+        assert shown["ada"].age == "21s ago"
+        assert shown["barbara"].age == "10s ago"
         # State is a CSS class too (colour), never the only signal.
         assert shown["grace"].has_class("-alert")
         assert shown["edsger"].has_class("-offline")
-        assert (
-            shown["ada"].query_one(".tile--spark").data == feed.roster.students()[0].attention_history[-120:]
-        )
+        assert shown["ada"].history == feed.roster.students()[0].attention_history[-120:]
+        text = screen_text(app)
+        for words in ("Ada Lovelace", "● FOCUSED", "■ ALERT", "looking away for 5 s", "21s ago"):
+            assert words in text
 
 
-async def test_header_shows_class_clock_and_counts(feed: Any, clock: Any) -> None:
+async def test_sparklines_use_one_fixed_scale(make_feed: Any, clock: Any, t0: float) -> None:
+    feed = make_feed()
+    feed.join("calm", "Calm", t0)
+    feed.join("wild", "Wild", t0)
+    for i in range(20):
+        feed.sample("calm", t0 + i, State.FOCUSED, attention=0.5 + 0.01 * (i % 2))
+        feed.sample("wild", t0 + i, State.FOCUSED, attention=0.0 if i % 2 else 1.0)
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE):
+        text = screen_text(app)
+        # A calm student's tiny wobble stays mid-height; it is not stretched to the full range.
+        assert "▅" * 20 in text
+        assert "█▁█▁█▁" in text
+
+
+async def test_header_shows_class_clock_counts_and_hub(feed: Any, clock: Any) -> None:
     start = clock.now
     app = create_app(feed, TuiConfig(), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
@@ -79,14 +103,25 @@ async def test_header_shows_class_clock_and_counts(feed: Any, clock: Any) -> Non
             State.CALIBRATING: 1,
             State.PAUSED: 1,
         }
-        text = str(header.render())
+        text = header_text(app)
         assert "cs101" in text
         assert "0:00:00" in text
         for part in ("●1 focused", "▲1 confused", "■1 alert", "○1 offline", "…1 calibrating", "‖1 paused"):
             assert part in text
         assert "alerts 1" in text
+        assert "class attention" in text
+        assert "ws://127.0.0.1:8765/  TLS on" in text
+        assert "no segment yet" in text
         clock.now = start + 75
-        await wait_until(pilot, lambda: "0:01:15" in str(header.render()))
+        await wait_until(pilot, lambda: "0:01:15" in header_text(app))
+
+
+async def test_storage_error_is_prominent(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.hub_status = HubStatus(storage_ok=False, storage_error="disk I/O error")
+        await wait_until(pilot, lambda: "STORAGE ERROR: disk I/O error" in header_text(app))
+        await wait_until(pilot, lambda: any("Storage error" in n.message for n in app._notifications))
 
 
 async def test_live_updates_arrive(feed: Any, clock: Any, t0: float) -> None:
@@ -99,18 +134,32 @@ async def test_live_updates_arrive(feed: Any, clock: Any, t0: float) -> None:
         feed.sample("edsger", t0 + 59, State.FOCUSED, reasons=("face on screen",))
         await wait_until(pilot, lambda: "linus" in tiles(app))
         shown = tiles(app)
-        assert label_text(shown["ada"], "tile--badge") == "▲ CONFUSED"
-        assert label_text(shown["ada"], "tile--reason") == "brow lowered 0.5 for 4 s"
-        assert label_text(shown["ada"], "tile--age") == "2s ago"
-        assert label_text(shown["linus"], "tile--badge") == "… CALIBRATING"
-        assert label_text(shown["edsger"], "tile--badge") == "● FOCUSED"
+        assert shown["ada"].badge_text == "▲ CONFUSED"
+        assert shown["ada"].reason == "brow lowered 0.5 for 4 s"
+        assert shown["ada"].age == "2s ago"
+        assert shown["linus"].badge_text == "… CALIBRATING"
+        assert shown["edsger"].badge_text == "● FOCUSED"
         header = app.screen.query_one(ClassHeader)
         assert header.count_by_state[State.CONFUSED] == 2
         assert header.count_by_state[State.OFFLINE] == 0
         assert header.count_by_state[State.CALIBRATING] == 2
 
         feed.alert("ada", t0 + 59, AlertReason.NO_FACE, "no face for 5 s")
-        await wait_until(pilot, lambda: "alerts 2" in str(header.render()))
+        await wait_until(pilot, lambda: "alerts 2" in header_text(app))
+
+
+async def test_new_alert_highlights_tile_logs_and_rings(feed: Any, clock: Any, t0: float) -> None:
+    app = create_app(feed, TuiConfig(bell=True), clock=clock)
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        assert not tiles(app)["ada"].has_class("-flash")
+        feed.alert("ada", t0 + 59, AlertReason.NO_FACE, "no face for 5 s")
+        await wait_until(pilot, lambda: tiles(app)["ada"].has_class("-flash"))
+        assert rings == [1]
+        assert "last alert 09:00:59 Ada Lovelace" in header_text(app)
+        clock.now += app.FLASH_SECONDS + 1
+        await wait_until(pilot, lambda: not tiles(app)["ada"].has_class("-flash"))
 
 
 async def test_ages_tick_with_the_clock(feed: Any, clock: Any) -> None:
@@ -118,31 +167,302 @@ async def test_ages_tick_with_the_clock(feed: Any, clock: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         ada = tiles(app)["ada"]
         clock.now += 120
-        await wait_until(pilot, lambda: label_text(ada, "tile--age") == "2m ago")
+        await wait_until(pilot, lambda: ada.age == "2m ago")
 
 
-async def test_cues_mode_replaces_state_words(feed: Any, clock: Any) -> None:
+async def test_cues_mode_replaces_state_words_everywhere(feed: Any, clock: Any, t0: float) -> None:
     app = create_app(feed, TuiConfig(label_mode="cues"), clock=clock)
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=SIZE) as pilot:
+        feed.mark("intro", t0 + 59)
+        await wait_until(pilot, lambda: "§1 intro" in header_text(app))
         shown = tiles(app)
-        badges = {sid: label_text(tile, "tile--badge") for sid, tile in shown.items()}
+        badges = {sid: tile.badge_text for sid, tile in shown.items()}
         assert badges["ada"] == "● ON SCREEN"
         assert badges["alan"] == "▲ BROW/TILT"
         assert badges["grace"] == "■ ALERT"
         assert badges["edsger"] == "○ OFFLINE"
-        words = " ".join(badges.values()) + str(app.screen.query_one(ClassHeader).render())
-        assert "FOCUSED" not in words.upper()
-        assert "CONFUSED" not in words.upper()
-        assert "●1 on screen" in words
-        assert "▲1 brow/tilt" in words
+        seen = [screen_text(app)]
+        assert "●1 on screen" in seen[0]
+        assert "▲1 brow/tilt" in seen[0]
+        await pilot.press("t")  # confusion sparklines are called by their cues
+        await pilot.press("s", "s", "s")
+        await pilot.pause()
+        seen.append(header_text(app))
+        tiles(app)["alan"].focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause(0.2)
+        seen.append(screen_text(app))
+        await pilot.press("escape", "a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        await pilot.pause(0.2)
+        seen.append(screen_text(app))
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause(0.2)
+        seen.append(screen_text(app))
+        words = "\n".join(seen).upper()
+        assert "FOCUSED" not in words
+        assert "CONFUSED" not in words
+        assert "CONFUSION" not in words
+        assert "BROW/TILT CUES" in words
 
 
-async def test_confusion_sparkline_from_config(feed: Any, clock: Any) -> None:
+async def test_states_mode_words(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(label_mode="states"), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "● FOCUSED" in text and "▲ CONFUSED" in text
+        assert "confusion" in header_text(app)
+
+
+async def test_confusion_sparkline_from_config_and_t_toggles(feed: Any, clock: Any) -> None:
     app = create_app(feed, TuiConfig(sparkline="confusion"), clock=clock)
-    async with app.run_test(size=SIZE):
-        alan = tiles(app)["alan"]
-        expected = next(s for s in feed.students() if s.student_id == "alan").confusion_history
-        assert alan.query_one(".tile--spark").data == expected
+    async with app.run_test(size=SIZE) as pilot:
+        alan = next(s for s in feed.students() if s.student_id == "alan")
+        assert tiles(app)["alan"].history == alan.confusion_history[-120:]
+        await pilot.press("t")
+        await pilot.pause()
+        assert tiles(app)["alan"].history == alan.attention_history[-120:]
+        assert tiles(app)["alan"].has_class("-focused") is False
+
+
+async def test_s_cycles_sort_orders(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        grid = app.class_screen.grid
+        assert grid.order == ["ada", "alan", "grace", "edsger", "barbara", "ken"]
+        await pilot.press("s")
+        assert grid.order == ["ada", "alan", "barbara", "edsger", "grace", "ken"]  # name
+        assert "sort name" in header_text(app)
+        await pilot.press("s")
+        assert grid.order[:3] == ["grace", "alan", "edsger"]  # severity: alert, confused, offline
+        await pilot.press("s")
+        assert grid.order[0] == "alan"  # highest confusion score
+        await pilot.press("s")
+        assert grid.order == ["ada", "alan", "grace", "edsger", "barbara", "ken"]
+        await pilot.pause()
+        assert [t.student.student_id for t in app.screen.query(StudentTile)] == grid.order
+
+
+async def test_focus_follows_the_student_when_the_order_changes(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        tiles(app)["ken"].focus()
+        await pilot.press("s")  # by name: ken is last
+        await pilot.pause()
+        focused = app.screen.focused
+        assert isinstance(focused, StudentTile) and focused.student.student_id == "ken"
+
+
+async def test_slash_filters_by_name_and_escape_clears(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        assert app.screen.focused is app.class_screen.filter_input
+        await pilot.press(*"ada")
+        await pilot.pause()
+        assert app.class_screen.grid.order == ["ada"]
+        assert '"ada"' in header_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen.focused, StudentTile)
+        assert app.class_screen.grid.order == ["ada"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.class_screen.grid.order) == 6
+        # escape while typing clears too
+        await pilot.press("slash", "k", "e", "escape")
+        await pilot.pause()
+        assert len(app.class_screen.grid.order) == 6
+        assert not app.class_screen.filter_input.display
+
+
+async def test_f_shows_only_alerts(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.class_screen.grid.order == ["grace"]
+        assert "alerts only" in header_text(app)
+        await pilot.press("f")
+        assert len(app.class_screen.grid.order) == 6
+
+
+async def test_c_compact_fits_sixty_students_on_80x24(make_feed: Any, clock: Any, t0: float) -> None:
+    feed = make_feed()
+    for i in range(60):
+        feed.join(f"s{i:02d}", f"Student {i:02d}", t0)
+        feed.sample(f"s{i:02d}", t0 + 1, State.FOCUSED if i % 7 else State.ALERT)
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        grid = app.class_screen.grid
+        assert grid.compact
+        visible = [
+            t for t in tiles(app).values() if t.region.height and grid.region.contains_region(t.region)
+        ]
+        assert len(visible) == 60
+        text = screen_text(app)
+        assert "Student 00" in text and "Student 59" in text
+        await pilot.press("c")
+        await pilot.pause()
+        assert not grid.compact
+
+
+async def test_arrows_move_between_tiles(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:  # 4 columns
+        grid = app.class_screen.grid
+
+        def focused() -> str:
+            tile = app.screen.focused
+            assert isinstance(tile, StudentTile)
+            return tile.student.student_id
+
+        assert focused() == "ada"
+        await pilot.press("right")
+        assert focused() == "alan"
+        await pilot.press("down")
+        assert focused() == "ken"
+        await pilot.press("left")
+        assert focused() == "barbara"
+        await pilot.press("up", "end")
+        assert focused() == "ken"
+        await pilot.press("home")
+        assert focused() == "ada"
+        await pilot.press("pagedown")
+        assert focused() == "ken"
+        await pilot.press("pageup")
+        assert focused() == "ada"
+        assert isinstance(grid, TileGrid)
+
+
+async def test_enter_opens_detail_and_escape_goes_back(feed: Any, clock: Any, t0: float) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        tiles(app)["grace"].focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "Grace Hopper" in text
+        assert "■ ALERT" in text
+        assert "• looking away for 5 s" in text
+        assert "09:00:35  looking away: looking away for 5 s" in text
+        assert "09:00:00 → now" in text
+        assert "● focused 35s" in text and "■ alert 25s" in text
+        for cue in ("attention", "confusion", "head pose", "gaze away", "faces", "neg. expression"):
+            assert cue in text
+        assert "●●●" in text and "■■■" in text  # timeline
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert app.screen.student_id == "edsger"  # type: ignore[attr-defined]
+        assert "09:00:00 → 09:00:39 (39s)" in screen_text(app)
+        await pilot.press("p", "p")
+        assert app.screen.student_id == "alan"  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        assert isinstance(app.screen, ClassScreen)
+
+
+async def test_click_opens_detail(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click(StudentTile, offset=(3, 2))
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.student_id == "ada"  # type: ignore[attr-defined]
+
+
+async def test_detail_shows_cues(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_student("ada")
+        await pilot.pause(0.2)
+        ada = app.student("ada")
+        assert ada is not None and ada.cue_history.head_pose[-1] == 20.0
+        assert "20°" in screen_text(app)
+
+
+async def test_alerts_screen_newest_first_filter_by_reason(feed: Any, clock: Any, t0: float) -> None:
+    feed.alert("ada", t0 + 40, AlertReason.NO_FACE, "no face for 5 s")
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        screen = app.screen
+        assert isinstance(screen, AlertsScreen)
+        assert [a.name for a in screen.rows] == ["Ada Lovelace", "Grace Hopper"]
+        assert screen.table.row_count == 2
+        await pilot.press("r")  # no face
+        assert [a.reason for a in screen.rows] == [AlertReason.NO_FACE]
+        assert screen.table.row_count == 1
+        await pilot.press("r")  # multiple faces
+        assert screen.table.row_count == 0
+        await pilot.press("r")  # looking away
+        assert [a.name for a in screen.rows] == ["Grace Hopper"]
+        feed.alert("grace", t0 + 59, AlertReason.LOOKING_AWAY, "again")
+        await wait_until(pilot, lambda: screen.table.row_count == 2)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.student_id == "grace"  # type: ignore[attr-defined]
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, ClassScreen)
+
+
+async def test_help_lists_every_binding(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        keys = {b.key_display or b.key for b in app.BINDINGS if isinstance(b, Binding)}
+        keys |= {"s", "/", "f", "c", "t", "n / p", "r", "escape", "enter / click"}
+        for key in keys:
+            assert f"  {key}" in text, key
+        await pilot.press("escape")
+        assert isinstance(app.screen, ClassScreen)
+
+
+async def test_m_marks_a_segment_and_shares_are_live(feed: Any, clock: Any, t0: float) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"slide 12", "enter")
+        await wait_until(pilot, lambda: feed.marked == ["slide 12"])
+        await wait_until(pilot, lambda: "§1 slide 12 confused 0%" in header_text(app))
+        feed.sample("alan", t0 + 61, State.CONFUSED, confusion=0.8)
+        feed.sample("ada", t0 + 62, State.FOCUSED)
+        await wait_until(pilot, lambda: "§1 slide 12 confused 50%" in header_text(app))
+        feed.mark("recursion", t0 + 63)
+        feed.sample("ada", t0 + 64, State.FOCUSED)
+        await wait_until(pilot, lambda: "§2 recursion confused 0%  §1 50%" in header_text(app))
+        # escape cancels; an error is shown, not raised
+        await pilot.press("m", "escape")
+        assert feed.marked == ["slide 12"]
+        feed.segment_error = OSError("store closed")
+        await pilot.press("m", "x", "enter")
+        await wait_until(pilot, lambda: any("Could not mark" in n.message for n in app._notifications))
+
+
+async def test_e_exports_in_a_worker_and_says_where(feed: Any, clock: Any) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        await wait_until(
+            pilot, lambda: any("smartsession-report.html" in n.message for n in app._notifications)
+        )
+        feed.report = PermissionError("read-only folder")
+        await pilot.press("e")
+        await wait_until(
+            pilot, lambda: any("Export failed: read-only folder" in n.message for n in app._notifications)
+        )
+        assert feed.exports == 2
+        assert isinstance(feed.report, Exception) and Path("/tmp") is not None
 
 
 async def test_q_quits_and_unsubscribes(feed: Any, clock: Any) -> None:

@@ -1,60 +1,49 @@
-"""One student's tile: name, state badge, main reason, sparkline, time since last message."""
+"""One student's tile: name, state badge, main reason, sparkline, time since last message.
+
+The tile is a slot: the grid hands it whichever student belongs at its position (after
+sorting and filtering) with `show`. It draws itself in one `render` (no child widgets), so
+a full lab of tiles stays cheap to lay out and repaint.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
-
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.reactive import reactive
+from textual import events
+from textual.binding import Binding
+from textual.content import Content
+from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Label, Sparkline
 
 from smartsession.core.roster import StudentSnapshot
 from smartsession.core.states import State
-from smartsession.tui.labels import LabelMode, age_text, badge, reason_text
+from smartsession.tui.labels import LabelMode, SparkSource, age_text, badge, fit, reason_text
+from smartsession.tui.widgets.spark import attention_colour, confusion_colour, spark_content
 
 #: Samples shown in a tile's sparkline (at 1 s per sample: the last two minutes).
 SPARK_WINDOW = 120
+#: Bars in a compact row's sparkline.
+COMPACT_SPARK = 4
 
-SparkSource = Literal["attention", "confusion"]
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
-
-
-#: Placeholder until a tile gets its first snapshot (the constructor always sets one).
-_EMPTY = StudentSnapshot(
-    student_id="",
-    name="",
-    host="",
-    state=State.OFFLINE,
-    alert=None,
-    reasons=(),
-    attention=0.0,
-    confusion=0.0,
-    faces=0,
-    connected=False,
-    joined_at=0.0,
-    last_seen=0.0,
-    samples=0,
-    attention_history=(),
-    confusion_history=(),
-    alerts=0,
-)
+_BADGE_STYLES: dict[State, str] = {
+    State.FOCUSED: "bold $success",
+    State.CONFUSED: "bold $warning",
+    State.ALERT: "bold $text on $error",
+    State.OFFLINE: "bold $text-muted",
+    State.CALIBRATING: "bold $primary-lighten-2",
+    State.PAUSED: "bold $text-secondary",
+}
 
 
-class StudentTile(Widget):
-    """A student at a glance.
+class StudentTile(Widget, can_focus=True):
+    """A student at a glance; carries one CSS class per state (``-focused``, ``-alert``, ...)."""
 
-    Assign a new `StudentSnapshot` to `student` and a new time to `now`; the watchers only
-    redraw. The tile carries one CSS class per state (``-focused``, ``-alert``, ...).
-    """
+    BINDINGS = [Binding("enter", "open", "Details", show=False)]
 
-    student: reactive[StudentSnapshot] = reactive(_EMPTY, init=False)
-    now: reactive[float] = reactive(0.0, init=False)
+    class Opened(Message):
+        """The teacher asked for this student's detail screen (Enter or a click)."""
+
+        def __init__(self, student_id: str) -> None:
+            super().__init__()
+            self.student_id = student_id
 
     def __init__(
         self,
@@ -63,28 +52,20 @@ class StudentTile(Widget):
         now: float,
         label_mode: LabelMode = "states",
         sparkline: SparkSource = "attention",
-        id: str | None = None,
+        compact: bool = False,
+        flash: bool = False,
     ) -> None:
-        super().__init__(id=id, classes=f"-spark-{sparkline}")
+        super().__init__()
         self.label_mode: LabelMode = label_mode
         self.spark_source: SparkSource = sparkline
-        self._name_label = Label(classes="tile--name")
-        self._age_label = Label(classes="tile--age")
-        self._age_text = ""
-        self._badge_label = Label(classes="tile--badge")
-        self._reason_label = Label(classes="tile--reason")
-        self._spark = Sparkline((), summary_function=_mean, classes="tile--spark")
-        self.set_reactive(StudentTile.now, now)
-        self.set_reactive(StudentTile.student, student)
-        self._show_student(student)
+        self.compact = compact
+        self.student = student
+        self.now = now
+        self.flash = flash
+        self._age = self.age
+        self._apply_classes()
 
-    def compose(self) -> ComposeResult:
-        with Horizontal(classes="tile--top"):
-            yield self._name_label
-            yield self._age_label
-        yield self._badge_label
-        yield self._reason_label
-        yield self._spark
+    # What the tile shows, as text (tests and the bench read these) ----------------------
 
     @property
     def badge_text(self) -> str:
@@ -101,26 +82,91 @@ class StudentTile(Widget):
         """Time since the student's last message, as shown."""
         return age_text(self.now - self.student.last_seen)
 
-    def watch_student(self, student: StudentSnapshot) -> None:
-        self._show_student(student)
+    @property
+    def history(self) -> tuple[float, ...]:
+        """The samples behind the sparkline (the last `SPARK_WINDOW`)."""
+        student = self.student
+        data = student.attention_history if self.spark_source == "attention" else student.confusion_history
+        return data[-SPARK_WINDOW:]
 
-    def watch_now(self, now: float) -> None:
-        self._show_age()
+    # Updates ----------------------------------------------------------------------------
 
-    def _show_age(self) -> None:
+    def show(self, student: StudentSnapshot, now: float, *, flash: bool = False) -> None:
+        """Show ``student`` at time ``now``; repaints only when something visible changed."""
+        if student is self.student and flash == self.flash and age_text(now - student.last_seen) == self._age:
+            self.now = now
+            return
+        self.student, self.now, self.flash = student, now, flash
+        self._age = self.age
+        self._apply_classes()
+        self.refresh()
+
+    def set_view(self, *, sparkline: SparkSource, compact: bool) -> None:
+        """Switch the sparkline source or the compact layout."""
+        if (sparkline, compact) != (self.spark_source, self.compact):
+            relayout = compact != self.compact
+            self.spark_source, self.compact = sparkline, compact
+            if relayout:
+                self._apply_classes()
+            self.refresh(layout=relayout)
+
+    def _apply_classes(self) -> None:
+        state = self.student.state
+        for each in State:
+            self.set_class(each is state, f"-{each.value}")
+        self.set_class(self.flash, "-flash")
+        self.set_class(self.compact, "-compact")
+
+    # Drawing ----------------------------------------------------------------------------
+
+    def render(self) -> Content:
+        width = self.content_size.width
+        if self.compact:
+            return self._render_compact(width)
+        student = self.student
         age = self.age
-        if age != self._age_text:
-            self._age_text = age
-            self._age_label.update(age)
+        name = fit(student.name, max(1, width - len(age) - 1))
+        top = Content.assemble(
+            Content.styled(name, "bold"),
+            " " * max(1, width - len(name) - len(age)),
+            Content.styled(age, "$text-muted"),
+        )
+        mark = badge(student.state, self.label_mode)
+        colour = attention_colour if self.spark_source == "attention" else confusion_colour
+        spark = spark_content(self.history, width, colour)
+        if not student.connected:
+            spark = spark.stylize("dim")
+        return Content("\n").join(
+            [
+                top,
+                Content.styled(
+                    f" {mark.text} " if student.state is State.ALERT else mark.text,
+                    _BADGE_STYLES[student.state],
+                ),
+                Content.styled(fit(self.reason, width), "$text-muted"),
+                spark,
+            ]
+        )
 
-    def _show_student(self, student: StudentSnapshot) -> None:
-        for state in State:
-            self.set_class(student.state is state, f"-{state.value}")
-        self._name_label.update(student.name)
-        self._badge_label.update(self.badge_text)
-        self._reason_label.update(self.reason)
-        self._show_age()
-        history = student.attention_history if self.spark_source == "attention" else student.confusion_history
-        self._spark.data = history[-SPARK_WINDOW:]
-        self._spark.visible = bool(history)
-        self.tooltip = f"{student.name} ({student.student_id} on {student.host})"
+    def _render_compact(self, width: int) -> Content:
+        student = self.student
+        colour = attention_colour if self.spark_source == "attention" else confusion_colour
+        spark = spark_content(self.history, COMPACT_SPARK, colour)
+        name = fit(student.name, max(1, width - 3 - COMPACT_SPARK))
+        return Content.assemble(
+            Content.styled(badge(student.state, self.label_mode).symbol, _BADGE_STYLES[student.state]),
+            " ",
+            Content.styled(name, "bold" if student.connected else "italic $text-muted"),
+            " " * max(1, width - 2 - len(name) - spark.cell_length),
+            spark,
+        )
+
+    # Input ------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        self.post_message(self.Opened(self.student.student_id))
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.focus()
+        self.post_message(self.Opened(self.student.student_id))

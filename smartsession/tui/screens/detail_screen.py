@@ -1,0 +1,265 @@
+"""One student in depth: state timeline, cue sparklines, reasons, alerts, time per state, connections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Static
+
+from smartsession.core.roster import AlertRecord, StudentSnapshot
+from smartsession.tui.labels import (
+    STATE_ORDER,
+    SYMBOLS,
+    LabelMode,
+    badge,
+    clock_time,
+    duration_text,
+    reason_text,
+    score_word,
+    state_word,
+)
+from smartsession.tui.widgets.class_header import STATE_STYLES
+from smartsession.tui.widgets.spark import (
+    Colour,
+    attention_colour,
+    confusion_colour,
+    neutral_colour,
+    spark_content,
+)
+
+
+class StudentSource(Protocol):
+    """What the detail screen reads (the app): latest snapshots, alerts and the time."""
+
+    def student(self, student_id: str) -> StudentSnapshot | None: ...
+
+    def student_ids(self) -> list[str]: ...
+
+    def student_alerts(self, student_id: str) -> list[AlertRecord]: ...
+
+    def now(self) -> float: ...
+
+
+def timeline_content(student: StudentSnapshot, now: float, width: int) -> Content:
+    """The session as ``width`` cells, each the state's symbol in its colour at that moment."""
+    if not student.timeline or width <= 0:
+        return Content("")
+    start = student.timeline[0][0]
+    span = max(now - start, 1e-9)
+    parts: list[tuple[str, str]] = []
+    index = 0
+    for cell in range(width):
+        moment = start + span * (cell + 0.5) / width
+        while index + 1 < len(student.timeline) and student.timeline[index + 1][0] <= moment:
+            index += 1
+        state = student.timeline[index][1]
+        parts.append((SYMBOLS[state], STATE_STYLES[state]))
+    return Content.assemble(*parts)
+
+
+def _cue_rows(
+    student: StudentSnapshot, mode: LabelMode
+) -> list[tuple[str, Sequence[float], Colour, float, str]]:
+    """(label, values, colour, scale top, latest value as text) for each cue sparkline."""
+    cues = student.cue_history
+    faces = [float(f) for f in cues.faces]
+    return [
+        ("attention", student.attention_history, attention_colour, 1.0, f"{student.attention:.2f}"),
+        (score_word(mode), student.confusion_history, confusion_colour, 1.0, f"{student.confusion:.2f}"),
+        (
+            "head pose (°)",
+            cues.head_pose,
+            neutral_colour,
+            45.0,
+            f"{cues.head_pose[-1]:.0f}°" if cues.head_pose else "-",
+        ),
+        (
+            "gaze away",
+            cues.gaze_away,
+            neutral_colour,
+            1.0,
+            f"{cues.gaze_away[-1]:.2f}" if cues.gaze_away else "-",
+        ),
+        ("faces", faces, neutral_colour, 3.0, str(student.faces)),
+        (
+            "neg. expression",
+            cues.expression,
+            neutral_colour,
+            1.0,
+            f"{cues.expression[-1]:.2f}" if cues.expression else "-",
+        ),
+    ]
+
+
+class _Timeline(Widget):
+    """The state timeline; redrawn with the screen."""
+
+    DEFAULT_CSS = "_Timeline { height: 1; }"
+
+    def __init__(self, content: Callable[[int], Content]) -> None:
+        super().__init__()
+        self._content = content
+
+    def render(self) -> Content:
+        return self._content(self.size.width)
+
+
+class _Sparks(Widget):
+    """The cue sparklines, one per line, label on the left, latest value on the right."""
+
+    DEFAULT_CSS = "_Sparks { height: auto; }"
+
+    def __init__(self, content: Callable[[int], Content]) -> None:
+        super().__init__()
+        self._content = content
+
+    def render(self) -> Content:
+        return self._content(self.size.width)
+
+
+class DetailScreen(Screen[None]):
+    """Enter on a tile opens this; escape goes back."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("n", "step(1)", "Next"),
+        Binding("p", "step(-1)", "Previous"),
+    ]
+
+    #: Seconds between redraws while open.
+    REFRESH = 0.5
+
+    def __init__(self, source: StudentSource, student_id: str, *, label_mode: LabelMode = "states") -> None:
+        super().__init__()
+        self.source = source
+        self.student_id = student_id
+        self.label_mode: LabelMode = label_mode
+        self._shown: tuple[StudentSnapshot | None, int, int] | None = None
+        self.title_line = Static(id="detail-title")
+        self.reasons = Static(id="detail-reasons")
+        self.timeline = _Timeline(self._timeline)
+        self.durations = Static(id="detail-durations")
+        self.sparks = _Sparks(self._sparks)
+        self.alert_list = Static(id="detail-alerts")
+        self.connection_list = Static(id="detail-connections")
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield self.title_line
+            yield Static("Why", classes="detail--heading")
+            yield self.reasons
+            yield Static("State timeline (session start → now)", classes="detail--heading")
+            yield self.timeline
+            yield self.durations
+            yield Static("Cues (last minutes, fixed scales)", classes="detail--heading")
+            yield self.sparks
+            yield Static("Alerts", classes="detail--heading")
+            yield self.alert_list
+            yield Static("Connections", classes="detail--heading")
+            yield self.connection_list
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.update_view()
+        self.set_interval(self.REFRESH, self.update_view)
+
+    @property
+    def student(self) -> StudentSnapshot | None:
+        return self.source.student(self.student_id)
+
+    def update_view(self) -> None:
+        """Redraw when the student, the alerts or the second changed."""
+        student = self.student
+        now = self.source.now()
+        alerts = self.source.student_alerts(self.student_id)
+        key = (student, len(alerts), int(now))
+        if key == self._shown:
+            return
+        self._shown = key
+        if student is None:
+            self.title_line.update(f"{self.student_id}: unknown student")
+            return
+        mode = self.label_mode
+        mark = badge(student.state, mode)
+        self.title_line.update(
+            Content.assemble(
+                Content.styled(student.name, "bold"),
+                f"  {student.student_id} on {student.host}  ",
+                Content.styled(mark.text, f"bold {STATE_STYLES[student.state]}"),
+                f" for {duration_text(now - student.state_since)}" if student.timeline else "",
+            )
+        )
+        reasons = student.reasons if student.reasons and student.connected else (reason_text(student),)
+        self.reasons.update("\n".join(f"• {reason}" for reason in reasons))
+        spent = student.durations(now)
+        total = sum(spent.values()) or 1.0
+        self.durations.update(
+            Content.assemble(
+                *[
+                    part
+                    for state in STATE_ORDER
+                    if spent[state] > 0
+                    for part in (
+                        Content.styled(
+                            f"{SYMBOLS[state]} {state_word(state, mode).lower()} {duration_text(spent[state])}"
+                            f" ({spent[state] / total:.0%})",
+                            STATE_STYLES[state],
+                        ),
+                        "   ",
+                    )
+                ]
+            )
+        )
+        self.alert_list.update(
+            "\n".join(
+                f"{clock_time(a.ts)}  {a.reason.label}" + (f": {a.detail}" if a.detail else "")
+                for a in reversed(alerts)
+            )
+            or "none this session"
+        )
+        self.connection_list.update(
+            "\n".join(
+                f"{clock_time(start)} → "
+                + (f"{clock_time(end)} ({duration_text(end - start)})" if end is not None else "now")
+                for start, end in reversed(student.connections)
+            )
+            or "never connected"
+        )
+        self.timeline.refresh()
+        self.sparks.refresh(layout=True)
+
+    def _timeline(self, width: int) -> Content:
+        student = self.student
+        return timeline_content(student, self.source.now(), width) if student is not None else Content("")
+
+    def _sparks(self, width: int) -> Content:
+        student = self.student
+        if student is None:
+            return Content("")
+        rows = _cue_rows(student, self.label_mode)
+        room = max(1, width - 17 - 7)
+        lines = [
+            Content.assemble(
+                f"{label:<16} ",
+                spark_content(values[-room:], room, colour, 0.0, top),
+                f" {latest:>6}",
+            )
+            for label, values, colour, top, latest in rows
+        ]
+        return Content("\n").join(lines)
+
+    def action_step(self, step: int) -> None:
+        ids = self.source.student_ids()
+        if not ids:
+            return
+        index = ids.index(self.student_id) if self.student_id in ids else 0
+        self.student_id = ids[(index + step) % len(ids)]
+        self._shown = None
+        self.update_view()
