@@ -48,10 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     hub = sub.add_parser("hub", help="run the hub headless (no TUI)")
     hub.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
+    hub.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
     hub.set_defaults(func=_cmd_hub)
 
     teacher = sub.add_parser("teacher", help="run the hub with the class view (TUI)")
     teacher.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
+    teacher.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
     teacher.set_defaults(func=_cmd_teacher)
 
     agent = sub.add_parser("agent", help="run a student agent")
@@ -59,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--simulate", metavar="PROFILE", help="simulated signals instead of a camera")
     agent.add_argument("--seed", type=int, default=0, help="seed of the simulated student")
     agent.add_argument("--report", type=Path, help="write a JSON report here at exit")
+    agent.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
+    agent.add_argument(
+        "--loop-video", action="store_true", help="replay a camera.device video file at its end"
+    )
     agent.set_defaults(func=_cmd_agent)
 
     config = sub.add_parser("config", help="config file tools")
@@ -67,11 +73,47 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.set_defaults(func=_cmd_config_check)
 
+    for name, (target, text) in _DELEGATED.items():
+        # Arguments after the command name go, untouched, to the command's own parser.
+        delegated = sub.add_parser(name, help=text, add_help=False, prefix_chars="\0")
+        delegated.add_argument("args", nargs="*")
+        delegated.set_defaults(func=_delegate(target))
+
     keygen = sub.add_parser("keygen", help="write a new class secret file (owner-only)")
     keygen.add_argument("file", type=Path, nargs="?", default=Path("class.secret"))
     keygen.add_argument("--force", action="store_true", help="replace an existing file")
     keygen.set_defaults(func=_cmd_keygen)
     return parser
+
+
+#: Subcommands with their own argument parsers: name -> ("module:function", help).
+#: The function takes the remaining arguments and returns the exit code.
+_DELEGATED: dict[str, tuple[str, str]] = {
+    "analyze": (
+        "smartsession.vision.analyze:main",
+        "analyse an image or video file; one JSON line per frame",
+    ),
+    "bench": (
+        "smartsession.bench:main",
+        "benchmarks (hub, agent, tui) printing JSON ratios against a baseline",
+    ),
+    "sessions": ("smartsession.report.commands:sessions_main", "list stored sessions"),
+    "report": ("smartsession.report.commands:report_main", "export a session report (html, csv, json, xlsx)"),
+    "purge": ("smartsession.report.commands:purge_main", "delete stored data by date or by student"),
+    "doctor": ("smartsession.doctor:main", "check this machine: config, secret, camera, models, network"),
+}
+
+
+def _delegate(target: str) -> Callable[[argparse.Namespace], int]:
+    module_name, _, function_name = target.partition(":")
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        function: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function_name)
+        return function(list(args.args))
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,15 +170,23 @@ def _run_until_signalled(main_coro: Callable[[asyncio.Event], object]) -> None:
     asyncio.run(runner())
 
 
-def _load(path: Path) -> tuple[Config, bytes]:
+#: Help of ``--insecure`` (hub, teacher, agent).
+_INSECURE_HELP = "plain ws:// without TLS (network.tls = false); for debugging only"
+
+
+def _load(path: Path, *, insecure: bool = False) -> tuple[Config, bytes]:
     config = load_config(path)
+    if insecure:
+        import msgspec
+
+        config = msgspec.structs.replace(config, network=msgspec.structs.replace(config.network, tls=False))
     return config, read_secret(config.secret_path)
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
     from smartsession.hub.service import run_hub
 
-    config, secret = _load(args.config)
+    config, secret = _load(args.config, insecure=args.insecure)
     _run_until_signalled(lambda stop: run_hub(config, secret, stop))
     return 0
 
@@ -145,7 +195,7 @@ def _cmd_teacher(args: argparse.Namespace) -> int:
     from smartsession.hub.service import Hub
     from smartsession.tui.app import create_app
 
-    config, secret = _load(args.config)
+    config, secret = _load(args.config, insecure=args.insecure)
     hub = Hub(config, secret)
     app = create_app(hub, config.tui, service=hub)
     app.run()
@@ -156,19 +206,22 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     import msgspec
 
     from smartsession.agent.runner import run_agent
-    from smartsession.agent.sources import SimulatedSource
+    from smartsession.agent.sources import SignalSource, SimulatedSource
     from smartsession.errors import AgentError
 
-    config, secret = _load(args.config)
-    if not args.simulate:
-        raise AgentError(
-            "this build has no camera pipeline yet; run with --simulate PROFILE "
-            "(attentive, glancer, distracted, confused, leaver, crowd, flaky_camera, mixed)"
-        )
-    try:
-        source = SimulatedSource(args.simulate, args.seed, config.agent.frame_rate)
-    except ValueError as exc:
-        raise AgentError(str(exc)) from None
+    config, secret = _load(args.config, insecure=args.insecure)
+    source: SignalSource
+    if args.simulate:
+        try:
+            source = SimulatedSource(args.simulate, args.seed, config.agent.frame_rate)
+        except ValueError as exc:
+            raise AgentError(str(exc)) from None
+    else:
+        from smartsession.agent.isolation import VisionProcess
+
+        camera = VisionProcess(config.camera, config.agent.frame_rate, loop_video=args.loop_video)
+        camera.start()  # raises AgentError when it cannot be isolated and that is not allowed
+        source = camera
 
     async def agent_main(stop: asyncio.Event) -> None:
         report = await run_agent(config, secret, source, stop)

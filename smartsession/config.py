@@ -49,6 +49,7 @@ class NetworkConfig(_Table, frozen=True):
 
     interfaces: tuple[str, ...] = ()
     discovery: bool = True
+    tls: bool = True
 
 
 class HubConfig(_Table, frozen=True):
@@ -61,13 +62,17 @@ class HubConfig(_Table, frozen=True):
     ping_interval: Seconds = 5.0
     ping_timeout: Seconds = 10.0
     join_timeout: Seconds = 10.0
+    tls_dir: str = ""
+    max_messages_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 50.0
+    message_burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 200
+    max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
 
 
 class StorageConfig(_Table, frozen=True):
     """The hub's SQLite store."""
 
     database: str = ""
-    batch_interval: Annotated[float, msgspec.Meta(gt=0.0, le=5.0)] = 0.05
+    batch_interval: Annotated[float, msgspec.Meta(gt=0.0, le=5.0)] = 0.01
     retention_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
 
 
@@ -79,8 +84,18 @@ class AgentConfig(_Table, frozen=True):
     hub_url: str = ""
     frame_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
     outbox_seconds: Seconds = 600.0
+    outbox_path: str = ""
     reconnect_initial: Seconds = 0.5
     reconnect_max: Seconds = 15.0
+
+
+class CameraConfig(_Table, frozen=True):
+    """A student machine's camera and its vision process."""
+
+    device: str = "0"
+    width: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 640
+    height: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 480
+    allow_unisolated: bool = False
 
 
 class TuiConfig(_Table, frozen=True):
@@ -91,6 +106,34 @@ class TuiConfig(_Table, frozen=True):
     sparkline: Literal["attention", "confusion"] = "attention"
 
 
+class ReportConfig(_Table, frozen=True):
+    """Reports after class (``smartsession report``, the TUI's export, the end-of-session email)."""
+
+    folder: str = ""
+    late_after_minutes: Annotated[float, msgspec.Meta(ge=0.0, le=600.0)] = 5.0
+
+
+class RosterConfig(_Table, frozen=True):
+    """The students expected in class: id -> name (reports list who never joined as absent)."""
+
+    students: dict[Ident, str] = msgspec.field(default_factory=dict)
+
+
+class EmailConfig(_Table, frozen=True):
+    """Mail the session summary and HTML report to the teacher when a session ends."""
+
+    enabled: bool = False
+    host: str = ""
+    port: Port = 587
+    starttls: bool = True
+    user: str = ""
+    password_file: str = ""
+    sender: str = msgspec.field(default="", name="from")
+    to: tuple[str, ...] = ()
+    attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+    timeout: Seconds = 20.0
+
+
 class Config(_Table, frozen=True):
     """A whole SmartSession config file."""
 
@@ -99,8 +142,12 @@ class Config(_Table, frozen=True):
     hub: HubConfig = msgspec.field(default_factory=HubConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
+    camera: CameraConfig = msgspec.field(default_factory=CameraConfig)
     engagement: EngagementSettings = msgspec.field(default_factory=EngagementSettings)
     tui: TuiConfig = msgspec.field(default_factory=TuiConfig)
+    report: ReportConfig = msgspec.field(default_factory=ReportConfig)
+    roster: RosterConfig = msgspec.field(default_factory=RosterConfig)
+    email: EmailConfig = msgspec.field(default_factory=EmailConfig)
     #: The folder of the file this came from; relative paths are resolved against it.
     base_dir: str = msgspec.field(default="", name="__base_dir__")
 
@@ -120,6 +167,13 @@ class Config(_Table, frozen=True):
         if self.storage.database:
             return self.path(self.storage.database)
         return Path(platformdirs.user_data_dir("smartsession")) / "smartsession.db"
+
+    @property
+    def report_folder(self) -> Path:
+        """Where reports go: ``report.folder``, or a ``reports`` folder beside the database."""
+        if self.report.folder:
+            return self.path(self.report.folder)
+        return self.database_path.parent / "reports"
 
     @property
     def student_id(self) -> str:

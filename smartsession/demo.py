@@ -125,6 +125,7 @@ interfaces = ["127.0.0.1"]
 [agent]
 student_id = "{student_id}"
 display_name = "{name}"
+outbox_path = "{student_id}.outbox.sqlite"
 """,
             encoding="utf-8",
         )

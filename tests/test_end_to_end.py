@@ -88,6 +88,7 @@ class Class:
             '[network]\ninterfaces = ["127.0.0.1"]\n'
             f'[agent]\nstudent_id = "{student_id}"\ndisplay_name = "Student {index}"\n'
             "reconnect_initial = 0.2\nreconnect_max = 1.0\n"
+            f'outbox_path = "{student_id}.outbox.sqlite"\n'
         )
         return self.start(
             "agent", "-c", str(config),

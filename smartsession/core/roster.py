@@ -10,13 +10,22 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from smartsession.core.protocol import Event, EventKind, Sample
+if TYPE_CHECKING:
+    from pathlib import Path
+
+from smartsession.core.protocol import Cues, Event, EventKind, Sample
 from smartsession.core.states import AlertReason, State
 
 #: Samples of history kept per student for sparklines (at 1 s intervals: 10 minutes).
 HISTORY = 600
+#: State changes kept per student for the detail screen's timeline.
+TIMELINE = 1000
+#: Connections (join .. leave) kept per student.
+CONNECTIONS = 100
+#: Least seconds between two live updates of the current segment's Confused share.
+SEGMENT_UPDATE_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,19 @@ class AlertRecord:
     ts: float
     reason: AlertReason
     detail: str
+
+
+@dataclass(frozen=True)
+class CueHistory:
+    """Per-sample histories of the observable cues, oldest first (at most `HISTORY`)."""
+
+    #: Head turned off centre, degrees: the larger of ``|yaw|`` and ``|pitch|``.
+    head_pose: tuple[float, ...] = ()
+    gaze_away: tuple[float, ...] = ()
+    faces: tuple[int, ...] = ()
+    #: Negative facial expression probability (FER), 0..1.
+    expression: tuple[float, ...] = ()
+    brow_down: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,11 +72,31 @@ class StudentSnapshot:
     attention_history: tuple[float, ...]
     confusion_history: tuple[float, ...]
     alerts: int
+    #: The cues of the latest sample.
+    cues: Cues = field(default_factory=Cues)
+    cue_history: CueHistory = field(default_factory=CueHistory)
+    #: When the shown state (Offline included) began.
+    state_since: float = 0.0
+    #: Every change of the shown state this session: (since, state), oldest first.
+    timeline: tuple[tuple[float, State], ...] = ()
+    #: Seconds spent in each state before `state_since` (the current span is not included).
+    time_in_state: tuple[tuple[State, float], ...] = ()
+    #: Connections this session: (connected_at, disconnected_at or None while connected).
+    connections: tuple[tuple[float, float | None], ...] = ()
 
     @property
     def main_reason(self) -> str:
         """The first reason, or "" when there is none."""
         return self.reasons[0] if self.reasons else ""
+
+    def durations(self, now: float) -> dict[State, float]:
+        """Seconds in each state this session up to ``now`` (every state present)."""
+        spent = dict.fromkeys(State, 0.0)
+        for state, seconds in self.time_in_state:
+            spent[state] += seconds
+        if self.timeline:
+            spent[self.state] += max(0.0, now - self.state_since)
+        return spent
 
 
 @dataclass(frozen=True)
@@ -71,7 +113,14 @@ class AlertRaised:
     alert: AlertRecord
 
 
-RosterEvent = StudentChanged | AlertRaised
+@dataclass(frozen=True)
+class SegmentChanged:
+    """A segment began or ended, or the current one's Confused share moved."""
+
+    segment: SegmentStats
+
+
+RosterEvent = StudentChanged | AlertRaised | SegmentChanged
 
 
 @dataclass
@@ -92,6 +141,37 @@ class _Student:
     alerts: int = 0
     attention_history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     confusion_history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    cues: Cues = field(default_factory=Cues)
+    head_pose_history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    gaze_history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    faces_history: deque[int] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    expression_history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    brow_history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    shown: State | None = None
+    state_since: float = 0.0
+    timeline: tuple[tuple[float, State], ...] = ()
+    time_in_state: dict[State, float] = field(default_factory=dict)
+    connections: tuple[tuple[float, float | None], ...] = ()
+
+    def show(self, now: float) -> None:
+        """Record a change of the shown state (Offline when not connected) at ``now``."""
+        shown = self.state if self.connected else State.OFFLINE
+        if shown is self.shown:
+            return
+        if self.shown is not None:
+            self.time_in_state[self.shown] = self.time_in_state.get(self.shown, 0.0) + max(
+                0.0, now - self.state_since
+            )
+        self.shown, self.state_since = shown, now
+        self.timeline = (*self.timeline[-(TIMELINE - 1) :], (now, shown))
+
+    def record_cues(self, cues: Cues, faces: int) -> None:
+        self.cues = cues
+        self.head_pose_history.append(round(max(abs(cues.yaw), abs(cues.pitch)), 1))
+        self.gaze_history.append(cues.gaze_away)
+        self.faces_history.append(faces)
+        self.expression_history.append(cues.negative_expression)
+        self.brow_history.append(cues.brow_down)
 
     def snapshot(self) -> StudentSnapshot:
         return StudentSnapshot(
@@ -111,6 +191,52 @@ class _Student:
             attention_history=tuple(self.attention_history),
             confusion_history=tuple(self.confusion_history),
             alerts=self.alerts,
+            cues=self.cues,
+            cue_history=CueHistory(
+                head_pose=tuple(self.head_pose_history),
+                gaze_away=tuple(self.gaze_history),
+                faces=tuple(self.faces_history),
+                expression=tuple(self.expression_history),
+                brow_down=tuple(self.brow_history),
+            ),
+            state_since=self.state_since,
+            timeline=self.timeline,
+            time_in_state=tuple(self.time_in_state.items()),
+            connections=self.connections,
+        )
+
+
+@dataclass(frozen=True)
+class SegmentStats:
+    """A teacher-marked lecture segment and how much of it the class spent Confused."""
+
+    index: int
+    label: str
+    started_at: float
+    #: When the next segment began; None for the current one.
+    ended_at: float | None
+    #: Samples received during the segment (every connected student), and how many were Confused.
+    samples: int
+    confused: int
+
+    @property
+    def confused_share(self) -> float:
+        """Share of the class's sampled time spent Confused in this segment (0 without samples)."""
+        return self.confused / self.samples if self.samples else 0.0
+
+
+@dataclass
+class _Segment:
+    index: int
+    label: str
+    started_at: float
+    ended_at: float | None = None
+    samples: int = 0
+    confused: int = 0
+
+    def stats(self) -> SegmentStats:
+        return SegmentStats(
+            self.index, self.label, self.started_at, self.ended_at, self.samples, self.confused
         )
 
 
@@ -121,6 +247,8 @@ class Roster:
         self.class_id = class_id
         self._students: dict[str, _Student] = {}
         self._alerts: list[AlertRecord] = []
+        self._segments: list[_Segment] = []
+        self._segment_shown_at = 0.0
 
     def join(self, student_id: str, name: str, host: str, now: float) -> list[RosterEvent]:
         """A student's agent authenticated; call `leave` when its connection ends."""
@@ -131,6 +259,8 @@ class Roster:
         student.name, student.host = name, host
         student.connected = True
         student.last_seen = now
+        student.connections = (*student.connections[-(CONNECTIONS - 1) :], (now, None))
+        student.show(now)
         return [StudentChanged(student.snapshot())]
 
     def leave(self, student_id: str, now: float) -> list[RosterEvent]:
@@ -139,6 +269,10 @@ class Roster:
         if student is None or not student.connected:
             return []
         student.connected = False
+        if student.connections:
+            connected_at, _ = student.connections[-1]
+            student.connections = (*student.connections[:-1], (connected_at, now))
+        student.show(now)
         return [StudentChanged(student.snapshot())]
 
     def apply(self, student_id: str, item: Sample | Event, now: float) -> list[RosterEvent]:
@@ -157,7 +291,17 @@ class Roster:
             student.samples += 1
             student.attention_history.append(item.attention)
             student.confusion_history.append(item.confusion)
-            return [StudentChanged(student.snapshot())]
+            student.record_cues(item.cues, item.faces)
+            student.show(now)
+            events: list[RosterEvent] = [StudentChanged(student.snapshot())]
+            if self._segments:
+                segment = self._segments[-1]
+                segment.samples += 1
+                segment.confused += item.state is State.CONFUSED
+                if now - self._segment_shown_at >= SEGMENT_UPDATE_INTERVAL:
+                    self._segment_shown_at = now
+                    events.append(SegmentChanged(segment.stats()))
+            return events
         if item.kind is EventKind.ALERT and item.reason is not None:
             record = AlertRecord(student_id, student.name, item.ts, item.reason, item.detail)
             self._alerts.append(record)
@@ -179,6 +323,27 @@ class Roster:
         for student in self._students.values():
             counts[student.state if student.connected else State.OFFLINE] += 1
         return counts
+
+    def mark_segment(self, label: str, now: float) -> list[RosterEvent]:
+        """End the current segment (if any) and start one called ``label`` at ``now``."""
+        events: list[RosterEvent] = []
+        if self._segments:
+            previous = self._segments[-1]
+            previous.ended_at = now
+            events.append(SegmentChanged(previous.stats()))
+        segment = _Segment(len(self._segments) + 1, label, now)
+        self._segments.append(segment)
+        self._segment_shown_at = now
+        events.append(SegmentChanged(segment.stats()))
+        return events
+
+    def segments(self) -> list[SegmentStats]:
+        """Every segment this session, oldest first (the last one is current)."""
+        return [segment.stats() for segment in self._segments]
+
+    def current_segment(self) -> SegmentStats | None:
+        """The segment under way, or None before the first mark."""
+        return self._segments[-1].stats() if self._segments else None
 
     def class_attention(self) -> float:
         """Mean attention of the connected students (0 when nobody is connected)."""
@@ -208,3 +373,27 @@ class ClassFeed(Protocol):
     def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
         """Call ``listener`` (on the event loop) for each event; returns an unsubscribe function."""
         ...
+
+    def status(self) -> HubStatus:
+        """How the hub itself is doing (storage, address), for the header."""
+        ...
+
+    async def mark_segment(self, label: str) -> None:
+        """Start a new lecture segment now ("slide 12: recursion"); it is stored with the session."""
+        ...
+
+    async def export_report(self) -> Path:
+        """Write this session's report (HTML) and return where it went."""
+        ...
+
+
+@dataclass(frozen=True)
+class HubStatus:
+    """The hub's own health as the TUI shows it."""
+
+    url: str = ""
+    tls: bool = False
+    session_id: str = ""
+    storage_ok: bool = True
+    storage_error: str = ""
+    connected: int = 0

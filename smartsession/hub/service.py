@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from smartsession.config import Config
-from smartsession.core.roster import AlertRecord, Roster, RosterEvent, StudentSnapshot
+from smartsession.core.roster import AlertRecord, HubStatus, Roster, RosterEvent, StudentSnapshot
 from smartsession.errors import HubError
+from smartsession.hub import retention
 from smartsession.hub.announcer import Announcer
 from smartsession.hub.server import HubServer
 from smartsession.hub.store import Store
+from smartsession.hub.tls import load_or_create, server_context
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,9 @@ class Hub:
         self._announcer: Announcer | None = None
         self._listeners: list[Listener] = []
         self._started = False
+        self._retention_task: asyncio.Task[None] | None = None
+        #: The end-of-session report/mail thread (see `mailer`), once `stop` started it.
+        self.mail_thread: threading.Thread | None = None
 
     # ClassFeed -------------------------------------------------------------------------
 
@@ -80,6 +87,32 @@ class Hub:
 
         return unsubscribe
 
+    async def mark_segment(self, label: str) -> None:
+        """Start a lecture segment now: stored with the session, shown live by the TUI."""
+        now = time.time()
+        self.store.add_segment(self.session_id, label, now)
+        self._publish(self.roster.mark_segment(label, now))
+
+    async def export_report(self) -> Path:
+        """Write this session's HTML report to the reports folder (off the loop); returns its path.
+
+        Raises `smartsession.errors.SmartSessionError` (a `ReportError`) or `OSError` when it cannot.
+        """
+        from smartsession.report.export import export_report
+
+        await self.store.flush(within=2.0)
+        path, _ = await asyncio.to_thread(
+            export_report,
+            self.config.database_path,
+            self.session_id,
+            "html",
+            folder=self.config.report_folder,
+            roster=self.config.roster.students,
+            late_after_minutes=self.config.report.late_after_minutes,
+        )
+        log.info("report of session %s written to %s", self.session_id, path)
+        return path
+
     def _publish(self, events: list[RosterEvent]) -> None:
         for event in events:
             for listener in list(self._listeners):
@@ -100,7 +133,23 @@ class Hub:
             host = "::1"
         if ":" in host:
             host = f"[{host}]"
-        return f"ws://{host}:{self.port}/"
+        return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}/"
+
+    @property
+    def tls(self) -> bool:
+        """True when agents connect with TLS (``network.tls``; off with ``--insecure``)."""
+        return self.config.network.tls
+
+    def status(self) -> HubStatus:
+        """The hub's own health for the TUI header: address, TLS, storage, connections."""
+        return HubStatus(
+            url=self.url if self.port else "",
+            tls=self.tls,
+            session_id=self.session_id,
+            storage_ok=self.store.healthy,
+            storage_error=self.store.last_error,
+            connected=len(self.connected),
+        )
 
     @property
     def connected(self) -> list[str]:
@@ -116,9 +165,29 @@ class Hub:
             return
         await self.store.open()
         try:
+            tls_context = None
+            if self.tls:
+                folder = self.config.path(self.config.hub.tls_dir) if self.config.hub.tls_dir else None
+                cert = await asyncio.to_thread(
+                    load_or_create, folder or self.config.database_path.parent, self.hub_id
+                )
+                tls_context = server_context(cert)
+                self.fingerprint = cert.fingerprint
+                log.info("TLS certificate fingerprint (SHA-256) %s", cert.fingerprint)
+            else:
+                log.warning(
+                    "INSECURE: TLS is off (--insecure / network.tls = false); telemetry crosses the "
+                    "network in clear text. Use this for debugging only."
+                )
             opened = await self.store.open_session(self.class_id, self.hub_id, time.time())
             self.session_id, self.resumed = opened
             log.info("%s session %s", "resumed" if self.resumed else "started", self.session_id)
+            days, keep = self.config.storage.retention_days, self.session_id
+            await self.store.call(lambda conn: retention.apply_retention(conn, days, time.time(), (keep,)))
+            if days > 0:
+                self._retention_task = asyncio.create_task(
+                    retention.run_daily(self.store, days, keep), name="retention"
+                )
             server = HubServer(
                 secret=self._secret,
                 class_id=self.class_id,
@@ -132,10 +201,13 @@ class Hub:
                 ping_interval=self.config.hub.ping_interval,
                 ping_timeout=self.config.hub.ping_timeout,
                 fingerprint=self.fingerprint,
+                max_messages_per_second=self.config.hub.max_messages_per_second,
+                message_burst=self.config.hub.message_burst,
+                max_unauthenticated=self.config.hub.max_unauthenticated,
             )
             self.store.on_commit = server.on_commit
             try:
-                self.port = await server.start(self.config.hub.host, self.config.hub.port)
+                self.port = await server.start(self.config.hub.host, self.config.hub.port, tls_context)
             except OSError as exc:
                 raise HubError(
                     f"cannot listen on {self.config.hub.host}:{self.config.hub.port}: {exc.strerror or exc}"
@@ -148,7 +220,7 @@ class Hub:
                     hub_id=self.hub_id,
                     port=self.port,
                     interfaces=self.config.network.interfaces,
-                    tls=False,
+                    tls=self.tls,
                     fingerprint=self.fingerprint,
                 )
                 await announcer.start()
@@ -164,8 +236,17 @@ class Hub:
             return
         self._started = False
         await self._shutdown(end=True)
+        if self.config.email.enabled and self.session_id:
+            # The report is written, then mailed, in a thread of its own: stop never waits.
+            from smartsession.hub.mailer import start_session_mail
+
+            self.mail_thread = start_session_mail(self.config, self.session_id)
 
     async def _shutdown(self, *, end: bool) -> None:
+        if self._retention_task is not None:
+            task, self._retention_task = self._retention_task, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         if self._announcer is not None:
             announcer, self._announcer = self._announcer, None
             try:

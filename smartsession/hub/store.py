@@ -2,9 +2,9 @@
 
 One writer thread owns the SQLite connection. The event loop only enqueues work
 (`Store.add_items`, `Store.record_join`, ...) and awaits reads (`Store.last_seq`, ...), which
-run on that same thread, so the loop never blocks on SQLite. Every
-``storage.batch_interval`` seconds (sooner when a batch is large) the writer commits what is
-queued in one transaction and reports the highest committed seq per student back to the
+run on that same thread, so the loop never blocks on SQLite. The writer commits what is
+queued in one transaction as soon as it is free, at most once per ``storage.batch_interval``
+seconds (group commit: low latency when idle, big batches under load) and reports the highest committed seq per student back to the
 loop (``on_commit``), which is what the hub acks.
 
 A failed commit (disk full, read-only file) never crashes anything: the batch is rolled
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Current schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: A session of this class idle for less than this (seconds) is resumed on hub start.
 RESUME_WINDOW = 600.0
 #: Commit at once when this many operations are queued.
@@ -102,6 +102,16 @@ _MIGRATIONS: tuple[str, ...] = (
         disconnected_at REAL
     );
     CREATE INDEX connections_session ON connections (session_id, student_id);
+    """,
+    # version 2: teacher-marked lecture segments
+    """
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        label TEXT NOT NULL
+    );
+    CREATE INDEX segments_session ON segments (session_id, started_at);
     """,
 )
 
@@ -349,7 +359,7 @@ class Store:
         self,
         path: Path,
         *,
-        batch_interval: float = 0.05,
+        batch_interval: float = 0.01,
         on_commit: Callable[[dict[str, int]], None] | None = None,
     ) -> None:
         self.path = path
@@ -447,6 +457,17 @@ class Store:
             ]
         )
 
+    def add_segment(self, session_id: str, label: str, now: float) -> None:
+        """Queue: the teacher started a lecture segment called ``label`` at ``now``."""
+        self._enqueue(
+            [
+                _SqlWrite(
+                    "INSERT INTO segments (session_id, started_at, label) VALUES (?, ?, ?)",
+                    (session_id, now, label),
+                )
+            ]
+        )
+
     def end_session(self, session_id: str, now: float) -> None:
         """Queue: the session ended cleanly (it will not be resumed)."""
         self._enqueue([_SqlWrite("UPDATE sessions SET ended_at = ? WHERE id = ?", (now, session_id))])
@@ -513,7 +534,9 @@ class Store:
             conn.close()
 
     def _serve(self, conn: sqlite3.Connection) -> None:
-        first_pending: float | None = None
+        # Group commit: an item that arrives while the writer is idle is committed at once;
+        # under load, commits are at least ``batch_interval`` apart and carry everything queued.
+        last_commit = float("-inf")
         retry_delay = self.batch_interval
         next_try = 0.0
         while True:
@@ -523,9 +546,7 @@ class Store:
                     if self._calls or self._stopping:
                         break
                     if self._pending:
-                        if first_pending is None:
-                            first_pending = now
-                        due = max(first_pending + self.batch_interval, next_try)
+                        due = max(last_commit + self.batch_interval, next_try)
                         if len(self._pending) >= BATCH_MAX and now >= next_try:
                             due = now
                         if now >= due:
@@ -544,13 +565,13 @@ class Store:
                     except BaseException as exc:
                         future.set_exception(exc)
             now = time.monotonic()
-            aged = first_pending is not None and now >= first_pending + self.batch_interval
+            aged = now >= last_commit + self.batch_interval
             if ops and (stopping or aged or len(ops) >= BATCH_MAX) and (stopping or now >= next_try):
                 if self._commit(conn, ops):
+                    last_commit = time.monotonic()
                     with self._cond:
                         for _ in range(len(ops)):
                             self._pending.popleft()
-                        first_pending = time.monotonic() if self._pending else None
                     retry_delay = self.batch_interval
                     next_try = 0.0
                 else:
