@@ -298,54 +298,79 @@ class _SqlWrite:
 _Op = _ItemWrite | _SqlWrite
 
 
-def _apply(conn: sqlite3.Connection, op: _Op) -> None:
-    if isinstance(op, _SqlWrite):
-        conn.execute(op.sql, op.params)
-        return
-    item = op.item
-    if isinstance(item, Sample):
-        conn.execute(
-            "INSERT OR IGNORE INTO samples (student_id, seq, session_id, ts, state, attention, confusion,"
-            " faces, alert, reasons, cues) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-            " WHERE NOT EXISTS (SELECT 1 FROM events WHERE student_id = ? AND seq = ?)",
-            (
-                op.student_id,
-                item.seq,
-                op.session_id,
-                item.ts,
-                item.state.value,
-                item.attention,
-                item.confusion,
-                item.faces,
-                item.alert.value if item.alert is not None else None,
-                msgspec.json.encode(item.reasons).decode(),
-                msgspec.json.encode(item.cues).decode(),
-                op.student_id,
-                item.seq,
-            ),
-        )
-    else:
-        conn.execute(
-            "INSERT OR IGNORE INTO events (student_id, seq, session_id, ts, kind, state, reason, detail)"
-            " SELECT ?, ?, ?, ?, ?, ?, ?, ?"
-            " WHERE NOT EXISTS (SELECT 1 FROM samples WHERE student_id = ? AND seq = ?)",
-            (
-                op.student_id,
-                item.seq,
-                op.session_id,
-                item.ts,
-                item.kind.value,
-                item.state.value,
-                item.reason.value if item.reason is not None else None,
-                item.detail,
-                op.student_id,
-                item.seq,
-            ),
-        )
-    conn.execute(
-        "UPDATE students SET last_seen = MAX(last_seen, ?) WHERE session_id = ? AND student_id = ?",
-        (op.now, op.session_id, op.student_id),
+_INSERT_SAMPLE = (
+    "INSERT OR IGNORE INTO samples (student_id, seq, session_id, ts, state, attention, confusion,"
+    " faces, alert, reasons, cues) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE student_id = ?1 AND seq = ?2)"
+)
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (student_id, seq, session_id, ts, kind, state, reason, detail)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, ?"
+    " WHERE NOT EXISTS (SELECT 1 FROM samples WHERE student_id = ?1 AND seq = ?2)"
+)
+_TOUCH_STUDENT = "UPDATE students SET last_seen = MAX(last_seen, ?) WHERE session_id = ? AND student_id = ?"
+
+
+def _sample_row(op: _ItemWrite, item: Sample) -> tuple[Any, ...]:
+    return (
+        op.student_id,
+        item.seq,
+        op.session_id,
+        item.ts,
+        item.state.value,
+        item.attention,
+        item.confusion,
+        item.faces,
+        item.alert.value if item.alert is not None else None,
+        msgspec.json.encode(item.reasons).decode(),
+        msgspec.json.encode(item.cues).decode(),
     )
+
+
+def _event_row(op: _ItemWrite, item: Event) -> tuple[Any, ...]:
+    return (
+        op.student_id,
+        item.seq,
+        op.session_id,
+        item.ts,
+        item.kind.value,
+        item.state.value,
+        item.reason.value if item.reason is not None else None,
+        item.detail,
+    )
+
+
+def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
+    """Apply queued writes in order (items in bulk); returns the highest seq per student."""
+    samples: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    seen: dict[tuple[str, str], float] = {}
+    acks: dict[str, int] = {}
+
+    def flush_items() -> None:
+        if samples:
+            conn.executemany(_INSERT_SAMPLE, samples)
+            samples.clear()
+        if events:
+            conn.executemany(_INSERT_EVENT, events)
+            events.clear()
+
+    for op in ops:
+        if isinstance(op, _SqlWrite):
+            flush_items()
+            conn.execute(op.sql, op.params)
+            continue
+        item = op.item
+        if isinstance(item, Sample):
+            samples.append(_sample_row(op, item))
+        else:
+            events.append(_event_row(op, item))
+        key = (op.session_id, op.student_id)
+        seen[key] = max(seen.get(key, op.now), op.now)
+        acks[op.student_id] = max(acks.get(op.student_id, 0), item.seq)
+    flush_items()
+    conn.executemany(_TOUCH_STUDENT, [(now, session, student) for (session, student), now in seen.items()])
+    return acks
 
 
 class Store:
@@ -584,13 +609,9 @@ class Store:
                 return
 
     def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> bool:
-        acks: dict[str, int] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for op in ops:
-                _apply(conn, op)
-                if isinstance(op, _ItemWrite):
-                    acks[op.student_id] = max(acks.get(op.student_id, 0), op.item.seq)
+            acks = _apply_batch(conn, ops)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
