@@ -341,19 +341,19 @@ def _event_row(op: _ItemWrite, item: Event) -> tuple[Any, ...]:
 
 
 def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
-    """Apply queued writes in order (items in bulk); returns the highest seq per student."""
-    samples: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
+    """Apply queued writes in order, runs of items in bulk; returns the highest seq per student.
+
+    Order matters: of a sample and an event with the same seq, the first one queued is kept.
+    """
+    rows: list[tuple[Any, ...]] = []
+    rows_sql = _INSERT_SAMPLE
     seen: dict[tuple[str, str], float] = {}
     acks: dict[str, int] = {}
 
     def flush_items() -> None:
-        if samples:
-            conn.executemany(_INSERT_SAMPLE, samples)
-            samples.clear()
-        if events:
-            conn.executemany(_INSERT_EVENT, events)
-            events.clear()
+        if rows:
+            conn.executemany(rows_sql, rows)
+            rows.clear()
 
     for op in ops:
         if isinstance(op, _SqlWrite):
@@ -361,10 +361,11 @@ def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
             conn.execute(op.sql, op.params)
             continue
         item = op.item
-        if isinstance(item, Sample):
-            samples.append(_sample_row(op, item))
-        else:
-            events.append(_event_row(op, item))
+        sql = _INSERT_SAMPLE if isinstance(item, Sample) else _INSERT_EVENT
+        if sql is not rows_sql:
+            flush_items()
+            rows_sql = sql
+        rows.append(_sample_row(op, item) if isinstance(item, Sample) else _event_row(op, item))
         key = (op.session_id, op.student_id)
         seen[key] = max(seen.get(key, op.now), op.now)
         acks[op.student_id] = max(acks.get(op.student_id, 0), item.seq)
