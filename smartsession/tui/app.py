@@ -35,7 +35,7 @@ from smartsession.tui.logs import TerminalLogGuard
 from smartsession.tui.messages import AlertArrived, SegmentUpdated, StudentUpdated
 from smartsession.tui.screens import AlertsScreen, ClassScreen, DetailScreen, HelpScreen, PromptScreen
 from smartsession.tui.widgets.class_header import HeaderData
-from smartsession.tui.widgets.student_tile import StudentTile
+from smartsession.tui.widgets.tile_grid import TileGrid
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ class SmartSessionApp(App[None]):
     TITLE = "SmartSession"
     CSS_PATH = [
         "widgets/class_header.tcss",
-        "widgets/student_tile.tcss",
         "widgets/tile_grid.tcss",
         "screens/class_screen.tcss",
         "screens/detail_screen.tcss",
@@ -72,6 +71,8 @@ class SmartSessionApp(App[None]):
     FLUSH_INTERVAL = 0.5
     #: Seconds between clock updates (session time, "seconds ago").
     TICK_INTERVAL = 1.0
+    #: Least seconds between two alert toasts (and bells); alerts in between share one toast.
+    ALERT_TOAST_INTERVAL = 2.0
 
     def __init__(
         self,
@@ -93,6 +94,8 @@ class SmartSessionApp(App[None]):
         self._last_alert: AlertRecord | None = None
         self._flash_until: dict[str, float] = {}
         self._flashing: frozenset[str] = frozenset()
+        self._unannounced: list[AlertRecord] = []
+        self._announced_at = -self.ALERT_TOAST_INTERVAL
         self._segments: dict[int, SegmentStats] = {}
         self._class_attention: tuple[float, ...] = ()
         self._elapsed = 0.0
@@ -188,7 +191,22 @@ class SmartSessionApp(App[None]):
         alert = message.alert
         self._last_alert = alert
         self._flash_until[alert.student_id] = self._clock() + self.FLASH_SECONDS
-        self.notify(f"{alert.name}: {alert.reason.label}", title="Alert", severity="warning")
+        self._flashing = frozenset(self._flash_until)
+        self._unannounced.append(alert)
+
+    def _announce_alerts(self) -> None:
+        """One toast (and bell) for the alerts since the last one, at most every `ALERT_TOAST_INTERVAL`."""
+        now = time.monotonic()
+        if not self._unannounced or now - self._announced_at < self.ALERT_TOAST_INTERVAL:
+            return
+        alerts, self._unannounced, self._announced_at = self._unannounced, [], now
+        if len(alerts) == 1:
+            message = f"{alerts[0].name}: {alerts[0].reason.label}"
+        else:
+            names = list(dict.fromkeys(alert.name for alert in reversed(alerts)))
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            message = f"{len(alerts)} new alerts: {', '.join(names[:3])}{more} (a: alerts screen)"
+        self.notify(message, title="Alert", severity="warning")
         if self.tui.bell:
             self.bell()
 
@@ -222,7 +240,7 @@ class SmartSessionApp(App[None]):
 
     # Actions ----------------------------------------------------------------------------
 
-    def on_student_tile_opened(self, message: StudentTile.Opened) -> None:
+    def on_tile_grid_opened(self, message: TileGrid.Opened) -> None:
         self.open_student(message.student_id)
 
     def open_student(self, student_id: str) -> None:
@@ -285,6 +303,7 @@ class SmartSessionApp(App[None]):
         self._dirty = False
         self.class_screen.show_students(self._students, self._clock(), self._flashing)
         self.refresh_header()
+        self._announce_alerts()
 
     def refresh_header(self) -> None:
         """Rebuild the header's data (cheap; the header redraws only when it differs)."""

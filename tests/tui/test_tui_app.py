@@ -162,6 +162,23 @@ async def test_new_alert_highlights_tile_logs_and_rings(feed: Any, clock: Any, t
         await wait_until(pilot, lambda: not tiles(app)["ada"].has_class("-flash"))
 
 
+async def test_a_burst_of_alerts_shares_one_toast_and_one_bell(feed: Any, clock: Any, t0: float) -> None:
+    app = create_app(feed, TuiConfig(bell=True), clock=clock)
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        for sid in ("ada", "alan", "ken"):
+            feed.alert(sid, t0 + 59, AlertReason.NO_FACE, "no face for 5 s")
+        await wait_until(
+            pilot, lambda: all(tiles(app)[sid].has_class("-flash") for sid in ("ada", "alan", "ken"))
+        )
+        await wait_until(pilot, lambda: any("3 new alerts" in n.message for n in app._notifications))
+        toasts = [n.message for n in app._notifications if n.title == "Alert"]
+        assert toasts == ["3 new alerts: Ken Thompson, Alan Turing, Ada Lovelace (a: alerts screen)"]
+        assert rings == [1]
+
+
 async def test_ages_tick_with_the_clock(feed: Any, clock: Any) -> None:
     app = create_app(feed, TuiConfig(), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
@@ -244,7 +261,12 @@ async def test_s_cycles_sort_orders(feed: Any, clock: Any) -> None:
         await pilot.press("s")
         assert grid.order == ["ada", "alan", "grace", "edsger", "barbara", "ken"]
         await pilot.pause()
-        assert [t.student.student_id for t in app.screen.query(StudentTile)] == grid.order
+        assert list(grid.tiles) == grid.order
+        await pilot.press("s")  # by name: the screen shows that order, row by row
+        await pilot.pause()
+        text = screen_text(app)
+        names = ["Ada Lovelace", "Alan Turing", "Barbara Liskov", "Edsger Dijkstra"]
+        assert [text.index(name) for name in names] == sorted(text.index(name) for name in names)
 
 
 async def test_focus_follows_the_student_when_the_order_changes(feed: Any, clock: Any) -> None:
@@ -253,8 +275,8 @@ async def test_focus_follows_the_student_when_the_order_changes(feed: Any, clock
         tiles(app)["ken"].focus()
         await pilot.press("s")  # by name: ken is last
         await pilot.pause()
-        focused = app.screen.focused
-        assert isinstance(focused, StudentTile) and focused.student.student_id == "ken"
+        assert app.screen.focused is app.class_screen.grid
+        assert app.class_screen.grid.focused_student == "ken"
 
 
 async def test_slash_filters_by_name_and_escape_clears(feed: Any, clock: Any) -> None:
@@ -268,7 +290,8 @@ async def test_slash_filters_by_name_and_escape_clears(feed: Any, clock: Any) ->
         assert '"ada"' in header_text(app)
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen.focused, StudentTile)
+        assert app.screen.focused is app.class_screen.grid
+        assert app.class_screen.grid.focused_student == "ada"
         assert app.class_screen.grid.order == ["ada"]
         await pilot.press("escape")
         await pilot.pause()
@@ -318,10 +341,8 @@ async def test_arrows_move_between_tiles(feed: Any, clock: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:  # 4 columns
         grid = app.class_screen.grid
 
-        def focused() -> str:
-            tile = app.screen.focused
-            assert isinstance(tile, StudentTile)
-            return tile.student.student_id
+        def focused() -> str | None:
+            return grid.focused_student
 
         assert focused() == "ada"
         await pilot.press("right")
@@ -339,6 +360,32 @@ async def test_arrows_move_between_tiles(feed: Any, clock: Any) -> None:
         await pilot.press("pageup")
         assert focused() == "ada"
         assert isinstance(grid, TileGrid)
+
+
+async def test_cursor_scrolls_into_view_and_clicks_hit_the_scrolled_tile(
+    make_feed: Any, clock: Any, t0: float
+) -> None:
+    feed = make_feed()
+    for i in range(60):
+        feed.join(f"s{i:02d}", f"Student {i:02d}", t0)
+        feed.sample(f"s{i:02d}", t0 + 1, State.FOCUSED)
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        grid = app.class_screen.grid
+        await pilot.press("end")
+        await pilot.pause()
+        assert grid.focused_student == "s59"
+        last = tiles(app)["s59"]
+        assert last.region.height == 6 and grid.region.contains_region(last.region)
+        assert "Student 59" in screen_text(app)
+        assert not tiles(app)["s00"].region  # scrolled out of view
+        await pilot.press("pageup")
+        assert grid.focused_student is not None and tiles(app)[grid.focused_student].region
+        shown = next(sid for sid, t in tiles(app).items() if t.region.height == 6)  # first whole tile
+        offset = tiles(app)[shown].region.offset - grid.region.offset
+        await pilot.click(TileGrid, offset=(offset.x + 3, offset.y + 2))
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.student_id == shown  # type: ignore[attr-defined]
 
 
 async def test_enter_opens_detail_and_escape_goes_back(feed: Any, clock: Any, t0: float) -> None:
@@ -371,7 +418,7 @@ async def test_enter_opens_detail_and_escape_goes_back(feed: Any, clock: Any, t0
 async def test_click_opens_detail(feed: Any, clock: Any) -> None:
     app = create_app(feed, TuiConfig(), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.click(StudentTile, offset=(3, 2))
+        await pilot.click(TileGrid, offset=(3, 2))  # inside the first tile
         await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert app.screen.student_id == "ada"  # type: ignore[attr-defined]
 
@@ -484,7 +531,7 @@ async def test_grid_reflows_with_width(feed: Any, clock: Any) -> None:
         assert len(rows) == 2  # 4 columns
         await pilot.resize_terminal(54, 40)
         await wait_until(pilot, lambda: len({t.region.y for t in tiles(app).values()}) == 3)
-        assert grid.styles.grid_size_columns == 2
+        assert isinstance(grid, TileGrid) and grid.columns == 2
 
 
 def test_student_updates_replace_queued_ones(feed: Any) -> None:

@@ -73,7 +73,8 @@ class ClassScreen(Screen[None]):
     # View keys --------------------------------------------------------------------------
 
     def _view_changed(self) -> None:
-        self.app.refresh_bindings()
+        # Only the header says what the view is; the footer's keys never change (refreshing
+        # the bindings would rebuild the footer and lay the screen out again on every key).
         refresh = getattr(self.app, "refresh_header", None)
         if refresh is not None:
             refresh()

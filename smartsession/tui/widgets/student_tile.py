@@ -1,27 +1,40 @@
 """One student's tile: name, state badge, main reason, sparkline, time since last message.
 
-The tile is a slot: the grid hands it whichever student belongs at its position (after
-sorting and filtering) with `show`. It draws itself in one `render` (no child widgets), so
-a full lab of tiles stays cheap to lay out and repaint.
+A tile is not a widget: the `TileGrid` draws every tile itself through Textual's line API,
+one `Strip` per tile line. A tile keeps its lines until something it shows changes (a new
+snapshot, the "seconds ago" text, the highlight, the cursor, the view), so a repaint of the
+grid only rebuilds the tiles that changed.
 """
 
 from __future__ import annotations
 
-from textual import events
-from textual.binding import Binding
-from textual.content import Content
-from textual.message import Message
-from textual.widget import Widget
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual.geometry import Region
+from textual.strip import Strip
 
 from smartsession.core.roster import StudentSnapshot
 from smartsession.core.states import State
-from smartsession.tui.labels import LabelMode, SparkSource, age_text, badge, fit, reason_text
-from smartsession.tui.widgets.spark import attention_colour, confusion_colour, spark_content
+from smartsession.tui.labels import age_text, badge, bar, bucket, fit, reason_text
+from smartsession.tui.widgets.spark import Colour, attention_colour, confusion_colour
+
+if TYPE_CHECKING:
+    from smartsession.tui.widgets.tile_grid import TileGrid
 
 #: Samples shown in a tile's sparkline (at 1 s per sample: the last two minutes).
 SPARK_WINDOW = 120
 #: Bars in a compact row's sparkline.
 COMPACT_SPARK = 4
+#: Lines of a tile: border, name and age, badge, reason, sparkline, border.
+TILE_HEIGHT = 6
+
+#: Resolves a Textual style (``"bold $success"``) on a background (``"$error 25%"`` or None);
+#: a leading ``~`` starts from the muted text colour.
+Palette = Callable[[str, "str | None"], RichStyle]
 
 _BADGE_STYLES: dict[State, str] = {
     State.FOCUSED: "bold $success",
@@ -32,45 +45,73 @@ _BADGE_STYLES: dict[State, str] = {
     State.PAUSED: "bold $text-secondary",
 }
 
+#: Border per state: (top left, top, top right, side, bottom left, bottom, bottom right), colour.
+_ROUND = ("╭", "─", "╮", "│", "╰", "─", "╯")
+_DASHED = ("┏", "╍", "┓", "╏", "┗", "╍", "┛")
+_HEAVY = ("┏", "━", "┓", "┃", "┗", "━", "┛")
+_BORDERS: dict[State, tuple[tuple[str, ...], str]] = {
+    State.FOCUSED: (_ROUND, "$success"),
+    State.CONFUSED: (_ROUND, "$warning"),
+    State.ALERT: (_HEAVY, "$error"),
+    State.CALIBRATING: (_DASHED, "$primary-lighten-2"),
+    State.PAUSED: (_DASHED, "$text-secondary"),
+    State.OFFLINE: (_DASHED, "$foreground 40%"),
+}
 
-class StudentTile(Widget, can_focus=True):
-    """A student at a glance; carries one CSS class per state (``-focused``, ``-alert``, ...)."""
 
-    BINDINGS = [Binding("enter", "open", "Details", show=False)]
+def _line(parts: Sequence[tuple[str, RichStyle]], width: int, pad: RichStyle) -> list[Segment]:
+    """``parts`` as segments, cut or padded to exactly ``width`` cells."""
+    out: list[Segment] = []
+    used = 0
+    for text, style in parts:
+        if used >= width:
+            break
+        length = cell_len(text)
+        if used + length > width:
+            text = Strip([Segment(text, style)]).crop(0, width - used).text
+            length = cell_len(text)
+        out.append(Segment(text, style))
+        used += length
+    if used < width:
+        out.append(Segment(" " * (width - used), pad))
+    return out
 
-    class Opened(Message):
-        """The teacher asked for this student's detail screen (Enter or a click)."""
 
-        def __init__(self, student_id: str) -> None:
-            super().__init__()
-            self.student_id = student_id
+def spark_parts(
+    values: Sequence[float], width: int, colour: Colour, style: Callable[[str], RichStyle]
+) -> list[tuple[str, RichStyle]]:
+    """Up to ``width`` bars on the fixed 0..1 scale, consecutive bars of one colour merged."""
+    parts: list[tuple[str, RichStyle]] = []
+    last = ""
+    for value in bucket(values, width):
+        markup = colour(min(1.0, max(0.0, value)))
+        char = bar(value)
+        if parts and markup == last:
+            parts[-1] = (parts[-1][0] + char, parts[-1][1])
+        else:
+            parts.append((char, style(markup)))
+            last = markup
+    return parts
 
-    def __init__(
-        self,
-        student: StudentSnapshot,
-        *,
-        now: float,
-        label_mode: LabelMode = "states",
-        sparkline: SparkSource = "attention",
-        compact: bool = False,
-        flash: bool = False,
-    ) -> None:
-        super().__init__()
-        self.label_mode: LabelMode = label_mode
-        self.spark_source: SparkSource = sparkline
-        self.compact = compact
+
+class StudentTile:
+    """A student at a glance, as the grid draws it; its classes name the state (``-alert``...)."""
+
+    def __init__(self, grid: TileGrid, student: StudentSnapshot, *, now: float, flash: bool = False) -> None:
+        self._grid = grid
         self.student = student
         self.now = now
         self.flash = flash
         self._age = self.age
-        self._apply_classes()
+        self._lines: list[Strip] = []
+        self._key: tuple[object, ...] = ()
 
     # What the tile shows, as text (tests and the bench read these) ----------------------
 
     @property
     def badge_text(self) -> str:
         """The badge as shown, e.g. "▲ CONFUSED"."""
-        return badge(self.student.state, self.label_mode).text
+        return badge(self.student.state, self._grid.label_mode).text
 
     @property
     def reason(self) -> str:
@@ -86,87 +127,129 @@ class StudentTile(Widget, can_focus=True):
     def history(self) -> tuple[float, ...]:
         """The samples behind the sparkline (the last `SPARK_WINDOW`)."""
         student = self.student
-        data = student.attention_history if self.spark_source == "attention" else student.confusion_history
-        return data[-SPARK_WINDOW:]
+        if self._grid.spark_source == "attention":
+            return student.attention_history[-SPARK_WINDOW:]
+        return student.confusion_history[-SPARK_WINDOW:]
+
+    @property
+    def classes(self) -> frozenset[str]:
+        """The state as a class (``-focused``, ``-alert``, ...), plus ``-flash`` and ``-compact``."""
+        names = {f"-{self.student.state.value}"}
+        if self.flash:
+            names.add("-flash")
+        if self._grid.compact:
+            names.add("-compact")
+        return frozenset(names)
+
+    def has_class(self, *names: str) -> bool:
+        """Whether the tile carries every one of ``names``."""
+        return self.classes.issuperset(names)
+
+    @property
+    def region(self) -> Region:
+        """Where the tile is on the screen (empty when scrolled out of view)."""
+        return self._grid.screen_region_of(self.student.student_id)
+
+    def focus(self) -> None:
+        """Put the grid's cursor (and the keyboard focus) on this tile."""
+        self._grid.focus_student(self.student.student_id)
 
     # Updates ----------------------------------------------------------------------------
 
-    def show(self, student: StudentSnapshot, now: float, *, flash: bool = False) -> None:
-        """Show ``student`` at time ``now``; repaints only when something visible changed."""
-        if student is self.student and flash == self.flash and age_text(now - student.last_seen) == self._age:
-            self.now = now
-            return
-        self.student, self.now, self.flash = student, now, flash
+    def show(self, student: StudentSnapshot, now: float, *, flash: bool = False) -> bool:
+        """Show ``student`` at time ``now``; True when something visible changed."""
+        self.now = now
+        if student is self.student and flash == self.flash and self.age == self._age:
+            return False
+        self.student, self.flash = student, flash
         self._age = self.age
-        self._apply_classes()
-        self.refresh()
+        self._lines = []
+        return True
 
-    def set_view(self, *, sparkline: SparkSource, compact: bool) -> None:
-        """Switch the sparkline source or the compact layout."""
-        if (sparkline, compact) != (self.spark_source, self.compact):
-            relayout = compact != self.compact
-            self.spark_source, self.compact = sparkline, compact
-            if relayout:
-                self._apply_classes()
-            self.refresh(layout=relayout)
-
-    def _apply_classes(self) -> None:
-        state = self.student.state
-        for each in State:
-            self.set_class(each is state, f"-{each.value}")
-        self.set_class(self.flash, "-flash")
-        self.set_class(self.compact, "-compact")
+    def invalidate(self) -> None:
+        """Forget the cached lines (the colours changed)."""
+        self._lines = []
 
     # Drawing ----------------------------------------------------------------------------
 
-    def render(self) -> Content:
-        width = self.content_size.width
-        if self.compact:
-            return self._render_compact(width)
+    def lines(self, width: int, palette: Palette, *, cursor: bool) -> list[Strip]:
+        """The tile's lines at ``width`` cells (cached until something shown changes)."""
+        grid = self._grid
+        key = (width, cursor, grid.compact, grid.spark_source, grid.label_mode)
+        if not self._lines or key != self._key:
+            self._key = key
+            if grid.compact:
+                self._lines = [Strip(self._compact(width, palette, cursor), width)]
+            else:
+                self._lines = [Strip(line, width) for line in self._tile(width, palette, cursor)]
+        return self._lines
+
+    def _background(self, cursor: bool) -> str | None:
+        if self._grid.compact and self.student.state is State.ALERT:
+            return "$error 20%"
+        if self.flash:
+            return "$error 40%" if cursor else "$error 25%"
+        return "$primary 30%" if cursor else None
+
+    def _tile(self, width: int, palette: Palette, cursor: bool) -> list[list[Segment]]:
         student = self.student
+        background = self._background(cursor)
+
+        def style(markup: str) -> RichStyle:
+            return palette(markup, background)
+
+        offline = student.state is State.OFFLINE
+        muted = style("$text-muted")
+        base = style("~") if offline else style("")
+        (tl, top, tr, side, bl, bottom, br), colour = _BORDERS[student.state]
+        edge = style(colour)
+        inner = max(0, width - 4)
         age = self.age
-        name = fit(student.name, max(1, width - len(age) - 1))
-        top = Content.assemble(
-            Content.styled(name, "bold"),
-            " " * max(1, width - len(name) - len(age)),
-            Content.styled(age, "$text-muted"),
-        )
-        mark = badge(student.state, self.label_mode)
-        colour = attention_colour if self.spark_source == "attention" else confusion_colour
-        spark = spark_content(self.history, width, colour)
-        if not student.connected:
-            spark = spark.stylize("dim")
-        return Content("\n").join(
+        name = fit(student.name, max(1, inner - len(age) - 1))
+        mark = badge(student.state, self._grid.label_mode)
+        spark_colour = attention_colour if self._grid.spark_source == "attention" else confusion_colour
+        dim = "" if student.connected else " dim"
+        spark = spark_parts(self.history, inner, spark_colour, lambda markup: style(markup + dim))
+        rows: list[list[tuple[str, RichStyle]]] = [
             [
-                top,
-                Content.styled(
+                (name, style("~bold" if offline else "bold")),
+                (" " * max(1, inner - len(name) - len(age)), base),
+                (age, muted),
+            ],
+            [
+                (
                     f" {mark.text} " if student.state is State.ALERT else mark.text,
-                    _BADGE_STYLES[student.state],
-                ),
-                Content.styled(fit(self.reason, width), "$text-muted"),
-                spark,
-            ]
-        )
-
-    def _render_compact(self, width: int) -> Content:
-        student = self.student
-        colour = attention_colour if self.spark_source == "attention" else confusion_colour
-        spark = spark_content(self.history, COMPACT_SPARK, colour)
-        name = fit(student.name, max(1, width - 3 - COMPACT_SPARK))
-        return Content.assemble(
-            Content.styled(badge(student.state, self.label_mode).symbol, _BADGE_STYLES[student.state]),
-            " ",
-            Content.styled(name, "bold" if student.connected else "italic $text-muted"),
-            " " * max(1, width - 2 - len(name) - spark.cell_length),
+                    style(_BADGE_STYLES[student.state]),
+                )
+            ],
+            [(fit(self.reason, inner), muted)],
             spark,
-        )
+        ]
+        left, right = [Segment(side, edge), Segment(" ", base)], [Segment(" ", base), Segment(side, edge)]
+        return [
+            [Segment(tl + top * max(0, width - 2) + tr, edge)],
+            *([*left, *_line(row, inner, base), *right] for row in rows),
+            [Segment(bl + bottom * max(0, width - 2) + br, edge)],
+        ]
 
-    # Input ------------------------------------------------------------------------------
+    def _compact(self, width: int, palette: Palette, cursor: bool) -> list[Segment]:
+        student = self.student
+        background = self._background(cursor)
 
-    def action_open(self) -> None:
-        self.post_message(self.Opened(self.student.student_id))
+        def style(markup: str) -> RichStyle:
+            return palette(markup, background)
 
-    def on_click(self, event: events.Click) -> None:
-        event.stop()
-        self.focus()
-        self.post_message(self.Opened(self.student.student_id))
+        inner = max(0, width - 1)
+        spark_colour = attention_colour if self._grid.spark_source == "attention" else confusion_colour
+        spark = spark_parts(self.history, COMPACT_SPARK, spark_colour, style)
+        spark_len = sum(len(text) for text, _ in spark)
+        name = fit(student.name, max(1, inner - 3 - COMPACT_SPARK))
+        base = style("")
+        parts = [
+            (badge(student.state, self._grid.label_mode).symbol, style(_BADGE_STYLES[student.state])),
+            (" ", base),
+            (name, style("bold" if student.connected else "italic $text-muted")),
+            (" " * max(1, inner - 2 - len(name) - spark_len), base),
+            *spark,
+        ]
+        return _line(parts, width, base)
