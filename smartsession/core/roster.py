@@ -275,8 +275,14 @@ class Roster:
         student.show(now)
         return [StudentChanged(student.snapshot())]
 
-    def apply(self, student_id: str, item: Sample | Event, now: float) -> list[RosterEvent]:
-        """Fold one sample or event from a joined student into the class state."""
+    def apply(
+        self, student_id: str, item: Sample | Event, now: float, *, report: bool = True
+    ) -> list[RosterEvent]:
+        """Fold one sample or event from a joined student into the class state.
+
+        With ``report=False`` (nobody listens, e.g. a headless hub) the state is updated the
+        same way but no events, hence no `StudentSnapshot`, are built; returns ``[]``.
+        """
         student = self._students.get(student_id)
         if student is None:
             return []
@@ -293,11 +299,15 @@ class Roster:
             student.confusion_history.append(item.confusion)
             student.record_cues(item.cues, item.faces)
             student.show(now)
-            events: list[RosterEvent] = [StudentChanged(student.snapshot())]
             if self._segments:
                 segment = self._segments[-1]
                 segment.samples += 1
                 segment.confused += item.state is State.CONFUSED
+            if not report:
+                return []
+            events: list[RosterEvent] = [StudentChanged(student.snapshot())]
+            if self._segments:
+                segment = self._segments[-1]
                 if now - self._segment_shown_at >= SEGMENT_UPDATE_INTERVAL:
                     self._segment_shown_at = now
                     events.append(SegmentChanged(segment.stats()))
@@ -306,6 +316,8 @@ class Roster:
             record = AlertRecord(student_id, student.name, item.ts, item.reason, item.detail)
             self._alerts.append(record)
             student.alerts += 1
+            if not report:
+                return []
             return [AlertRaised(record), StudentChanged(student.snapshot())]
         return []
 

@@ -116,7 +116,9 @@ class _Agent:
 class HubServer:
     """Accepts agents on a WebSocket port; call `start`, later `close`.
 
-    ``publish`` receives the roster events each message caused (on the loop).
+    ``publish`` receives the roster events each message caused (on the loop); ``listening``
+    says whether anyone wants them now (when it returns False, e.g. a headless hub, the roster
+    is updated without building events or snapshots).
     ``fingerprint`` is the TLS certificate fingerprint bound into proofs ("" without TLS).
     Wire `on_commit` as the store's ``on_commit`` so durable items get acked.
     """
@@ -139,6 +141,7 @@ class HubServer:
         max_messages_per_second: float = 50.0,
         message_burst: int = 200,
         max_unauthenticated: int = 100,
+        listening: Callable[[], bool] | None = None,
     ) -> None:
         self._secret = secret
         self.class_id = class_id
@@ -147,6 +150,7 @@ class HubServer:
         self._store = store
         self._roster = roster
         self._publish = publish
+        self._listening = listening
         self.max_agents = max_agents
         self.join_timeout = join_timeout
         self.ping_interval = ping_interval
@@ -168,7 +172,16 @@ class HubServer:
         return list(self._agents)
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
-        """Listen on ``host:port`` (0: any free port), with TLS when given; returns the port bound."""
+        """Listen on ``host:port`` (0: any free port), with TLS when given; returns the port bound.
+
+        TLS 1.3 session tickets are turned off on ``tls``: nothing resumes sessions (every
+        connection proves itself afresh), and tickets sent right after the handshake race with
+        a client that reads and writes its TLS socket from two threads (websockets' sync
+        client): its HTTP upgrade request was sometimes lost, and the connection closed after
+        ``open_timeout`` without a 101 and without a log line.
+        """
+        if tls is not None:
+            tls.num_tickets = 0
         self._server = await serve(
             self._handle,
             host,
@@ -294,10 +307,11 @@ class HubServer:
                 continue  # replaced: stored, but the newer connection drives the roster
             events: list[RosterEvent] = []
             applied = self._applied.get(student_id, 0)
+            report = self._listening is None or self._listening()
             for item in items:
                 if item.seq > applied:
                     applied = item.seq
-                    events.extend(self._roster.apply(student_id, item, now))
+                    events.extend(self._roster.apply(student_id, item, now, report=report))
             self._applied[student_id] = applied
             if events:
                 self._publish(events)

@@ -49,7 +49,11 @@ class Hub:
         self._secret = secret
         self.hub_id = config.hub.hub_id or default_hub_id()
         self.roster = Roster(config.class_.id)
-        self.store = Store(config.database_path, batch_interval=config.storage.batch_interval)
+        self.store = Store(
+            config.database_path,
+            batch_interval=config.storage.batch_interval,
+            synchronous=config.storage.synchronous,
+        )
         self.session_id = ""
         self.resumed = False
         self.port = 0
@@ -204,6 +208,7 @@ class Hub:
                 max_messages_per_second=self.config.hub.max_messages_per_second,
                 message_burst=self.config.hub.message_burst,
                 max_unauthenticated=self.config.hub.max_unauthenticated,
+                listening=lambda: bool(self._listeners),
             )
             self.store.on_commit = server.on_commit
             try:

@@ -10,6 +10,16 @@ loop (``on_commit``), which is what the hub acks.
 A failed commit (disk full, read-only file) never crashes anything: the batch is rolled
 back, kept queued and retried; `Store.healthy` and `Store.last_error` tell the TUI.
 
+Durability (``storage.synchronous``): with ``"normal"`` (the default) a commit is written to
+the WAL without an fsync, so an acked item survives a crash or kill of the hub process (the
+OS still has it) but the last commits before a power cut or OS crash may be lost; the file
+stays consistent either way. ``"full"`` adds an fsync per commit (also survives power loss),
+which costs milliseconds per commit and is what made send->ack latency spiky on busy disks.
+
+The writer thread is woken only when it sleeps with nothing queued or when `BATCH_MAX`
+operations are queued: under load it wakes on its own timer, so the event loop does not hand
+it the GIL for every message.
+
 Samples and events share one seq space per student; a (student_id, seq) stored in either
 table counts as stored, and a duplicate is ignored (``INSERT OR IGNORE``).
 """
@@ -124,8 +134,17 @@ def new_session_id(now: float) -> str:
 # Pure SQL helpers (any connection, any thread that owns it) -------------------------------
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating and migrating) the database at ``path``; autocommit mode, WAL."""
+#: Accepted values of ``storage.synchronous`` (SQLite ``PRAGMA synchronous``, in WAL mode).
+SYNCHRONOUS = ("normal", "full")
+
+
+def connect(path: Path, synchronous: str = "full") -> sqlite3.Connection:
+    """Open (creating and migrating) the database at ``path``; autocommit mode, WAL.
+
+    ``synchronous`` is ``"full"`` (an fsync per commit) or ``"normal"`` (see the module docstring).
+    """
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -133,7 +152,7 @@ def connect(path: Path) -> sqlite3.Connection:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             log.warning("database %s is not in WAL mode (%s)", path, mode)
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         migrate(conn)
     except BaseException:
         conn.close()
@@ -281,15 +300,17 @@ def open_or_resume_session(
 # Write operations queued for the writer thread ---------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _ItemWrite:
+    """Items of one message (a sample, an event or a batch) of one student."""
+
     session_id: str
     student_id: str
-    item: Sample | Event
+    items: tuple[Sample | Event, ...]
     now: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _SqlWrite:
     sql: str
     params: tuple[Any, ...]
@@ -360,15 +381,19 @@ def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
             flush_items()
             conn.execute(op.sql, op.params)
             continue
-        item = op.item
-        sql = _INSERT_SAMPLE if isinstance(item, Sample) else _INSERT_EVENT
-        if sql is not rows_sql:
-            flush_items()
-            rows_sql = sql
-        rows.append(_sample_row(op, item) if isinstance(item, Sample) else _event_row(op, item))
+        if not op.items:
+            continue
+        top = 0
+        for item in op.items:
+            sql = _INSERT_SAMPLE if isinstance(item, Sample) else _INSERT_EVENT
+            if sql is not rows_sql:
+                flush_items()
+                rows_sql = sql
+            rows.append(_sample_row(op, item) if isinstance(item, Sample) else _event_row(op, item))
+            top = max(top, item.seq)
         key = (op.session_id, op.student_id)
         seen[key] = max(seen.get(key, op.now), op.now)
-        acks[op.student_id] = max(acks.get(op.student_id, 0), item.seq)
+        acks[op.student_id] = max(acks.get(op.student_id, 0), top)
     flush_items()
     conn.executemany(_TOUCH_STUDENT, [(now, session, student) for (session, student), now in seen.items()])
     return acks
@@ -387,19 +412,27 @@ class Store:
         *,
         batch_interval: float = 0.01,
         on_commit: Callable[[dict[str, int]], None] | None = None,
+        synchronous: str = "normal",
     ) -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
         self.path = path
         self.batch_interval = batch_interval
+        self.synchronous = synchronous
         self.on_commit = on_commit
         #: False while the last commit failed; `last_error` says why.
         self.healthy = True
         self.last_error = ""
         self._cond = threading.Condition()
         self._pending: deque[_Op] = deque()
+        #: Writes in `_pending`, counting each item (sample or event) as one.
+        self._queued = 0
         self._calls: deque[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]]] = (
             deque()
         )
         self._stopping = False
+        #: True while the writer sleeps with nothing queued (only then must a write wake it).
+        self._idle = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -436,9 +469,9 @@ class Store:
 
     @property
     def pending(self) -> int:
-        """How many write operations wait for a commit."""
+        """How many writes (each item counts as one) wait for a commit."""
         with self._cond:
-            return len(self._pending)
+            return self._queued
 
     # writes (from the loop; never block) ------------------------------------------------
 
@@ -446,7 +479,13 @@ class Store:
         self, session_id: str, student_id: str, items: Iterable[Sample | Event], now: float
     ) -> None:
         """Queue samples/events of a student; committed in the next batch, then reported to ``on_commit``."""
-        self._enqueue([_ItemWrite(session_id, student_id, item, now) for item in items])
+        with self._cond:
+            op = _ItemWrite(session_id, student_id, tuple(items), now)
+            self._pending.append(op)
+            before = self._queued
+            self._queued += len(op.items)
+            if self._idle or before < BATCH_MAX <= self._queued:
+                self._cond.notify_all()
 
     def record_join(self, session_id: str, student_id: str, name: str, host: str, now: float) -> None:
         """Queue: a student joined (upsert into students, open a connection record)."""
@@ -501,7 +540,10 @@ class Store:
     def _enqueue(self, ops: list[_Op]) -> None:
         with self._cond:
             self._pending.extend(ops)
-            self._cond.notify_all()
+            before = self._queued
+            self._queued += len(ops)
+            if self._idle or before < BATCH_MAX <= self._queued:
+                self._cond.notify_all()
 
     # reads (awaited; run on the writer thread) ------------------------------------------
 
@@ -544,7 +586,7 @@ class Store:
 
     def _run(self, ready: concurrent.futures.Future[None]) -> None:
         try:
-            conn = connect(self.path)
+            conn = connect(self.path, self.synchronous)
         except BaseException as exc:
             ready.set_exception(exc)
             return
@@ -573,17 +615,22 @@ class Store:
                         break
                     if self._pending:
                         due = max(last_commit + self.batch_interval, next_try)
-                        if len(self._pending) >= BATCH_MAX and now >= next_try:
+                        if self._queued >= BATCH_MAX and now >= next_try:
                             due = now
                         if now >= due:
                             break
                         self._cond.wait(due - now)
                     else:
-                        self._cond.wait()
+                        self._idle = True
+                        try:
+                            self._cond.wait()
+                        finally:
+                            self._idle = False
                 calls = list(self._calls)
                 self._calls.clear()
                 stopping = self._stopping
                 ops = list(self._pending) if self._pending else []
+                queued = self._queued
             for fn, future in calls:
                 if future.set_running_or_notify_cancel():
                     try:
@@ -592,12 +639,13 @@ class Store:
                         future.set_exception(exc)
             now = time.monotonic()
             aged = now >= last_commit + self.batch_interval
-            if ops and (stopping or aged or len(ops) >= BATCH_MAX) and (stopping or now >= next_try):
+            if ops and (stopping or aged or queued >= BATCH_MAX) and (stopping or now >= next_try):
                 if self._commit(conn, ops):
                     last_commit = time.monotonic()
                     with self._cond:
                         for _ in range(len(ops)):
                             self._pending.popleft()
+                        self._queued -= queued
                     retry_delay = self.batch_interval
                     next_try = 0.0
                 else:
@@ -605,7 +653,7 @@ class Store:
                     retry_delay = min(retry_delay * 2, RETRY_MAX)
             if stopping:
                 if self._pending:
-                    lost = len(self._pending)
+                    lost = self._queued
                     log.error("store closed with %d writes not committed: %s", lost, self.last_error)
                 return
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from websockets.exceptions import ConnectionClosed, InvalidMessage
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from smartsession.config import ClassConfig, Config, HubConfig, NetworkConfig, StorageConfig
@@ -99,18 +99,7 @@ def open_ws(url: str) -> tuple[ClientConnection, str]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # the proofs bind the fingerprint instead
-    for attempt in range(3):
-        try:
-            ws = connect(
-                url, ssl=context, compression=None, open_timeout=TIMEOUT, close_timeout=1, max_size=None
-            )
-            break
-        except InvalidMessage:
-            # Seen rarely on a loaded machine: the server drops a fresh TLS connection before
-            # its HTTP response, with nothing logged. Not what this test is about; retry.
-            if attempt == 2:
-                raise
-            time.sleep(0.1)
+    ws = connect(url, ssl=context, compression=None, open_timeout=TIMEOUT, close_timeout=1, max_size=None)
     fingerprint = ""
     ssl_object = ws.socket.getpeercert(binary_form=True) if isinstance(ws.socket, ssl.SSLSocket) else None
     if ssl_object:
@@ -402,3 +391,17 @@ def test_after_fuzzing_the_steady_agent_lost_nothing(live: tuple[LiveHub, Steady
     steady = next(s for s in hub.read(hub.hub.students) if s.student_id == GOOD_ID)
     assert steady.connected
     assert GOOD_ID in hub.read(lambda: hub.hub.connected)
+
+
+def test_the_hub_sends_no_tls_session_tickets(live: tuple[LiveHub, SteadyAgent]) -> None:
+    # TLS 1.3 tickets arriving right after the handshake raced with this (threaded) client's
+    # first write and lost its HTTP request now and then: the hub does not send any.
+    hub, _ = live
+    if not hub.url.startswith("wss:"):
+        pytest.skip("TLS is off")
+    ws, fingerprint = open_ws(hub.url)
+    with ws:
+        join(ws, fingerprint, "ticketless")
+        assert isinstance(ws.socket, ssl.SSLSocket)
+        session = ws.socket.session
+        assert session is not None and not session.has_ticket

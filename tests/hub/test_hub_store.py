@@ -132,3 +132,31 @@ async def test_unusable_database_path_is_a_hub_error(tmp_path: Path) -> None:
     store = Store(tmp_path / "adir")
     with pytest.raises(HubError, match="cannot open database"):
         await store.open()
+
+
+@pytest.mark.parametrize(("synchronous", "pragma"), [("normal", 1), ("full", 2)])
+async def test_synchronous_setting_reaches_sqlite(tmp_path: Path, synchronous: str, pragma: int) -> None:
+    store = Store(tmp_path / "hub.db", synchronous=synchronous)
+    await store.open()
+    try:
+        assert await store.call(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0]) == pragma
+    finally:
+        await store.close()
+    with pytest.raises(ValueError, match="synchronous"):
+        Store(tmp_path / "hub.db", synchronous="off")
+
+
+async def test_items_of_many_messages_are_committed_and_acked_together(tmp_path: Path) -> None:
+    acks: list[dict[str, int]] = []
+    store = Store(tmp_path / "hub.db", batch_interval=0.05, on_commit=acks.append)
+    await store.open()
+    session, _ = await store.open_session("cs101", "h", NOW)
+    for seq in range(1, 51):
+        store.add_items(session, "a", [sample(seq)], NOW)
+    store.add_items(session, "b", [sample(1), alert_event(2), sample(3)], NOW)
+    assert await store.flush()
+    assert await store.seqs("a") == list(range(1, 51))
+    assert await store.seqs("b") == [1, 2, 3]
+    await eventually(lambda: {k: v for d in acks for k, v in d.items()} == {"a": 50, "b": 3})
+    assert store.pending == 0
+    await store.close()
