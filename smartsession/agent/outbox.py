@@ -3,24 +3,41 @@
 Ordered by seq (which is also production order). Bounded by time span: when the newest
 item is more than ``span`` seconds newer than the oldest, the oldest are dropped and
 counted in `Outbox.dropped`. No clock. In memory, or persisted when given a ``path``: a
-SQLite file (WAL) keeps the unacknowledged items, the highest seq ever produced and
-``sent_upto``, so an agent killed at any moment reloads them at start, replays what is
-unacknowledged and continues numbering after the highest seq it ever produced (a seq is
-never reused). Each change is one small transaction (``synchronous=NORMAL``: a killed
-process loses nothing; a power cut may lose the last instants). Call `Outbox.close` last.
+SQLite file (WAL, ``synchronous=NORMAL``) keeps the unacknowledged items, the highest seq
+ever produced and ``sent_upto``, so a restarted agent reloads them, replays what is
+unacknowledged and continues numbering after the highest seq it ever stored.
 
-Use: ``outbox.add(make_item(outbox.next_seq))``; the link calls `Outbox.welcome` after a
-successful join, sends `Outbox.pending_after` its cursor, calls `Outbox.mark_sent` and
-`Outbox.ack` as acks arrive.
+The file is written by a writer thread, never on the event loop: every method changes the
+memory state at once and queues the change; the writer applies everything queued in one
+transaction (so about one commit per burst, not per item), normally within milliseconds.
+What a SIGKILL can and cannot lose:
+
+* an item becomes *durable* when the writer has committed it; `pending_after` hands out
+  durable items only, and only after ``sent_upto`` covering them is committed too. So every
+  item a hub may have seen is in the file (or acknowledged), and a restart never renumbers
+  an item a hub already holds;
+* items added in the last moment before a SIGKILL (not yet committed: a few ms) are lost,
+  and their seqs may be used again after the restart; no hub has seen them.
+
+A power cut may lose the last instants (``synchronous=NORMAL``). Call `Outbox.close` last
+(it waits for the writer; from a coroutine run it with ``asyncio.to_thread``).
+
+Use: ``outbox.add(make_item(outbox.next_seq))``; set `Outbox.on_durable` to something
+that wakes the link (thread-safely: it is called from the writer thread); the link calls
+`Outbox.welcome` after a successful join, sends `Outbox.pending_after` its cursor, calls
+`Outbox.mark_sent` and `Outbox.ack` as acks arrive.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import sqlite3
+import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -46,8 +63,12 @@ class Outbox:
         self.next_seq = 1
         #: Highest seq the hub has acknowledged (or said it holds) on any connection.
         self.acked = 0
-        #: Highest seq ever handed to a connection; items above it were never sent anywhere.
-        self.sent_upto = 0
+        self._sent_upto = 0
+        #: Highest seq ``sent_upto`` is committed for (written by the writer thread only).
+        self._released = 0
+        self._release_requested = 0
+        #: Called from the writer thread after a commit that made more items sendable.
+        self.on_durable: Callable[[], None] | None = None
         #: How many unacknowledged items were dropped because the outbox spanned too long.
         self.dropped = 0
         #: Seq of the first and of the latest item added (0 before any), after any renumbering.
@@ -56,8 +77,9 @@ class Outbox:
         self._items: deque[Item] = deque()
         self._journal: _Journal | None = None
         if path is not None:
-            self._journal = _Journal(path)
-            items, produced, self.sent_upto, self.acked = self._journal.load()
+            self._journal = _Journal(path, self._committed)
+            items, produced, self._sent_upto, self.acked = self._journal.load()
+            self._released = self._release_requested = self._sent_upto
             self._items = deque(items)
             self.next_seq = max(produced, self._items[-1].seq if self._items else 0) + 1
             if self._items or produced:
@@ -68,11 +90,30 @@ class Outbox:
                     self.next_seq,
                 )
 
+    @property
+    def sent_upto(self) -> int:
+        """Highest seq that may have been handed to a connection; items above it were never
+        sent anywhere."""
+        return max(self._sent_upto, self._released)
+
     def close(self) -> None:
-        """Close the file behind a persisted outbox (nothing to do in memory)."""
+        """Write what is queued and close the file (nothing to do in memory). Blocks until
+        the writer is done: from a coroutine, ``await asyncio.to_thread(outbox.close)``."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+
+    def sync(self, timeout: float | None = None) -> bool:
+        """Block until everything queued so far is committed; False on timeout (for tests and
+        shutdown, never on the event loop)."""
+        return self._journal.sync(timeout) if self._journal is not None else True
+
+    def _committed(self, released: int) -> None:
+        """Writer thread: a batch is committed, with ``sent_upto`` up to ``released``."""
+        if released > self._released:
+            self._released = released
+            if self.on_durable is not None:
+                self.on_durable()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -101,14 +142,24 @@ class Outbox:
         self._trim(item.ts)
 
     def pending_after(self, seq: int) -> list[Item]:
-        """The items with a seq above ``seq``, in order (what a connection still has to send)."""
-        return [item for item in self._items if item.seq > seq]
+        """The items with a seq above ``seq``, in order (what a connection still has to send).
+
+        Persisted, only items that are durable with ``sent_upto`` committed for them; the
+        others are queued for that, and `on_durable` is called once they are.
+        """
+        if self._journal is None:
+            return [item for item in self._items if item.seq > seq]
+        if self._items and self._items[-1].seq > self._release_requested:
+            self._release_requested = self._items[-1].seq
+            self._journal.release(self._release_requested)
+        upto = self._released
+        return [item for item in self._items if seq < item.seq <= upto]
 
     def mark_sent(self, seq: int) -> None:
         """Record that every item up to ``seq`` is handed to a connection (call before sending)."""
-        if seq > self.sent_upto:
-            self.sent_upto = seq
-            if self._journal is not None:
+        if seq > self._sent_upto:
+            self._sent_upto = seq
+            if self._journal is not None and seq > self._released:
                 self._journal.set("sent_upto", seq)
 
     def ack(self, seq: int) -> int:
@@ -137,7 +188,7 @@ class Outbox:
             logger.info("hub already holds seq up to %d; renumbering %d unsent items", last_seq, len(self))
             self._items = deque(msgspec.structs.replace(item, seq=item.seq + shift) for item in self._items)
             if self._journal is not None:
-                self._journal.replace_all(self._items)
+                self._journal.replace_all(tuple(self._items))
             self.next_seq += shift
             self.last_seq += shift
             if self.first_seq > self.sent_upto:
@@ -170,9 +221,14 @@ def default_outbox_path(data_dir: Path, class_id: str, student_id: str, secret: 
 
 
 class _Journal:
-    """The SQLite file behind a persisted `Outbox` (items by seq, plus a few counters)."""
+    """The SQLite file behind a persisted `Outbox` (items by seq, plus a few counters).
 
-    def __init__(self, path: Path) -> None:
+    `load` runs in the caller's thread at start; every later change is queued and applied by
+    one writer thread, in order, a queue's worth per transaction. ``committed(released)`` is
+    called from that thread after each transaction.
+    """
+
+    def __init__(self, path: Path, committed: Callable[[int], None]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -188,6 +244,10 @@ class _Journal:
             raise AgentError(f"cannot open the outbox {path}: {exc}; check agent.outbox_path") from exc
         self.path = path
         self._error = ""
+        self._committed = committed
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="outbox writer", daemon=True)
+        self._thread.start()
 
     def load(self) -> tuple[list[Item], int, int, int]:
         """Items in seq order, the highest seq produced, ``sent_upto`` and ``acked``."""
@@ -203,51 +263,94 @@ class _Journal:
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         return items, int(meta.get("produced", 0)), int(meta.get("sent_upto", 0)), int(meta.get("acked", 0))
 
+    # Called from the owner's thread: queue the change.
+
     def add(self, item: Item) -> None:
-        try:
-            with self._conn:
-                self._conn.execute("BEGIN")
-                row = (item.seq, protocol.encode(item))
-                self._conn.execute("INSERT OR REPLACE INTO items VALUES (?, ?)", row)
-                self._set("produced", item.seq)
-        except sqlite3.Error as exc:
-            self._failed(exc)
+        self._queue.put(("add", item))
 
     def set(self, key: str, value: int) -> None:
-        try:
-            self._set(key, value)
-        except sqlite3.Error as exc:
-            self._failed(exc)
+        self._queue.put(("set", (key, value)))
+
+    def release(self, seq: int) -> None:
+        """Commit ``sent_upto`` >= ``seq``, then report ``seq`` as released."""
+        self._queue.put(("release", seq))
 
     def drop_upto(self, seq: int, acked: int) -> None:
-        try:
-            with self._conn:
-                self._conn.execute("BEGIN")
-                self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq,))
-                self._set("acked", acked)
-        except sqlite3.Error as exc:
-            self._failed(exc)
+        self._queue.put(("drop", (seq, acked)))
 
-    def replace_all(self, items: Iterable[Item]) -> None:
-        rows = [(item.seq, protocol.encode(item)) for item in items]
-        try:
-            with self._conn:
-                self._conn.execute("BEGIN")
-                self._conn.execute("DELETE FROM items")
-                self._conn.executemany("INSERT INTO items VALUES (?, ?)", rows)
-                if rows:
-                    self._set("produced", max(seq for seq, _ in rows))
-        except sqlite3.Error as exc:
-            self._failed(exc)
+    def replace_all(self, items: tuple[Item, ...]) -> None:
+        self._queue.put(("replace", items))
 
-    def _failed(self, exc: sqlite3.Error) -> None:
-        """A write failed (disk full, read-only): keep going in memory, say so once per error."""
-        if str(exc) != self._error:
-            logger.error("outbox %s: cannot write (%s); items stay in memory only", self.path, exc)
-        self._error = str(exc)
+    def sync(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued before this call is committed."""
+        done = threading.Event()
+        self._queue.put(("sync", done))
+        return done.wait(timeout)
 
     def close(self) -> None:
+        self._queue.put(("stop", None))
+        self._thread.join()
         self._conn.close()
+
+    # The writer thread.
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            released = self._write([op for op in batch if op[0] not in ("sync", "stop")])
+            if released:
+                try:
+                    self._committed(released)
+                except Exception:  # pragma: no cover - a callback bug must not stop the writer
+                    logger.exception("outbox %s: on_durable failed", self.path)
+            for kind, arg in batch:
+                if kind == "sync":
+                    arg.set()
+                stop = stop or kind == "stop"
+
+    def _write(self, ops: list[tuple[str, Any]]) -> int:
+        """Apply ``ops`` in one transaction; return the highest seq released by them (0: none).
+
+        On failure (disk full, read-only) the items stay in memory only (said once per
+        error), and releases still count, so the link keeps sending.
+        """
+        released = max((arg for kind, arg in ops if kind == "release"), default=0)
+        if not ops:
+            return 0
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                for kind, arg in ops:
+                    if kind == "add":
+                        self._conn.execute(
+                            "INSERT OR REPLACE INTO items VALUES (?, ?)", (arg.seq, protocol.encode(arg))
+                        )
+                        self._set("produced", arg.seq)
+                    elif kind == "set":
+                        self._set(*arg)
+                    elif kind == "release":
+                        self._set("sent_upto", arg)
+                    elif kind == "drop":
+                        seq, acked = arg
+                        self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq,))
+                        self._set("acked", acked)
+                    elif kind == "replace":
+                        rows = [(item.seq, protocol.encode(item)) for item in arg]
+                        self._conn.execute("DELETE FROM items")
+                        self._conn.executemany("INSERT INTO items VALUES (?, ?)", rows)
+                        if rows:
+                            self._set("produced", max(seq for seq, _ in rows))
+        except sqlite3.Error as exc:
+            if str(exc) != self._error:
+                logger.error("outbox %s: cannot write (%s); items stay in memory only", self.path, exc)
+            self._error = str(exc)
+        return released
 
     def _set(self, key: str, value: int) -> None:
         self._conn.execute(

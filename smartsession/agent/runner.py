@@ -49,6 +49,8 @@ class AgentReport(msgspec.Struct, frozen=True, kw_only=True):
     reconnects: int
     bad_hubs: int
     dropped: int
+    #: Frames read from the source (analysed frames, or camera-unavailable ones).
+    frames: int = 0
 
 
 def to_item(output: Reading | Change, seq: int) -> Item:
@@ -80,10 +82,17 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
     """
     outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, secret))
     link = Link(config, secret, outbox)
+    loop = asyncio.get_running_loop()
+
+    # The outbox's writer thread commits items, then they may be sent: wake the link then.
+    def wake_link() -> None:
+        loop.call_soon_threadsafe(link.wake)
+
+    outbox.on_durable = wake_link
     engine = EngagementEngine(config.engagement)
     link_task = asyncio.create_task(link.run(), name="agent link")
     stop_task = asyncio.create_task(stop.wait(), name="agent stop")
-    samples = events = invalid = 0
+    samples = events = invalid = frames = 0
     logger.info("monitoring is on for %s; only numbers leave this machine, never images", config.student_id)
     if not config.network.tls:
         logger.warning(
@@ -97,6 +106,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
             if link_task.done():
                 link_task.result()  # the link never ends by itself; surface its failure
             frame = await read  # finishes within one frame period even after stop
+            frames += 1
             for output in engine.update(frame):
                 seq = outbox.next_seq
                 try:
@@ -122,7 +132,8 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
             task.cancel()
         await asyncio.gather(link_task, stop_task, return_exceptions=True)
         source.close()
-        outbox.close()
+        outbox.on_durable = None
+        await asyncio.to_thread(outbox.close)
     report = AgentReport(
         student_id=config.student_id,
         first_seq=outbox.first_seq,
@@ -138,6 +149,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
         reconnects=link.reconnects,
         bad_hubs=link.bad_hubs,
         dropped=outbox.dropped,
+        frames=frames,
     )
     logger.info("agent stopped: %s", msgspec.json.encode(report).decode())
     return report

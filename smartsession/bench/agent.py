@@ -1,25 +1,36 @@
 """``smartsession bench agent [--quick] [--seconds S]``: the agent's vision cost, as JSON.
 
-* ``bare_landmarker_cpu_ms``: process CPU per frame of a bare FaceLandmarker on the
+* ``bare_landmarker_cpu_ms``: process CPU per frame of a bare MediaPipe FaceLandmarker
+  (its public ``detect``, with the BGR to RGB conversion any OpenCV caller needs) on the
   benchmark frames (real photos, one and two faces, 640x480);
 * ``pipeline_cpu_ms``: the same frames through everything the agent runs per frame
   (landmarker, people counter, FER, cue maths, engagement engine), frame times 0.2 s apart
   (5 fps) so the people counter runs on its normal schedule; ``overhead_ratio`` is their
   ratio (blocks of both are interleaved, medians taken: this machine is shared and noisy);
-* ``cpu_percent``: CPU of the isolated vision process plus this (agent) process over
-  ``--seconds`` at the default 5 analysed frames/s, in percent of one core;
-* ``rss_mb``: resident memory of the vision process plus this process at that time.
+* ``cpu_percent``: CPU of a real agent (``smartsession agent``, its own process) plus its
+  isolated vision process over ``--seconds`` of wall time at the default 5 analysed
+  frames/s, in percent of one core. The frames come from a video file read through the same
+  capture code a camera uses (`VideoSource`, cv2.VideoCapture, MJPG decoding); the agent
+  runs its whole loop (engine, persisted outbox, TLS link) to a real hub in another process,
+  whose CPU is not counted;
+* ``rss_mb``: resident memory of that agent plus its vision process at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,42 +52,140 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"bench agent: timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _write_config(folder: Path, video: str, port: int) -> Path:
+    from smartsession.config import write_secret
+
+    write_secret(folder / "class.secret")
+    config = folder / "bench.toml"
+    config.write_text(
+        f"""[class]
+id = "bench"
+secret_file = "class.secret"
+[network]
+interfaces = ["127.0.0.1"]
+discovery = false
+[hub]
+host = "127.0.0.1"
+port = {port}
+tls_dir = "tls"
+[storage]
+database = "hub.sqlite"
+[agent]
+student_id = "bench-pc"
+hub_url = "wss://127.0.0.1:{port}/"
+outbox_path = "outbox.sqlite"
+[camera]
+device = "{video}"
+allow_unisolated = true
+"""
+    )
+    return config
+
+
+def _log_seconds(text: str, first: str, last: str) -> float:
+    """Seconds between the log lines containing ``first`` and ``last`` (asctime stamps)."""
+
+    def stamp(marker: str) -> float:
+        line = next(line for line in text.splitlines() if marker in line)
+        when = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        return when.timestamp()
+
+    return stamp(last) - stamp(first)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def measure_live(frames: list[Any], seconds: float, frame_rate: float = 5.0) -> dict[str, Any]:
-    """CPU and memory of the isolated vision process plus this process at ``frame_rate``."""
-    from smartsession.agent.isolation import VisionProcess
-    from smartsession.config import CameraConfig
+    """CPU and memory of a real agent process plus its vision process at ``frame_rate``."""
     from smartsession.vision.benchdata import write_video
 
-    with tempfile.TemporaryDirectory(prefix="smartsession-bench-") as folder:
-        video = str(Path(folder) / "frames.avi")
+    with tempfile.TemporaryDirectory(prefix="smartsession-bench-") as name:
+        folder = Path(name)
+        video = str(folder / "frames.avi")
         write_video(video, frames, frame_rate, repeat=5)
-        source = VisionProcess(CameraConfig(device=video, allow_unisolated=True), frame_rate, loop_video=True)
+        port = _free_port()
+        config = _write_config(folder, video, port)
+        command = [sys.executable, "-m", "smartsession"]
+        hub_log, agent_log, report = folder / "hub.log", folder / "agent.log", folder / "report.json"
+        hub = subprocess.Popen(
+            [*command, "--log-file", str(hub_log), "hub", "-c", str(config)], stdin=subprocess.DEVNULL
+        )
+        agent: subprocess.Popen[bytes] | None = None
         try:
-            hello = source.start()
-            engine = EngagementEngine(EngagementSettings())
-            for _ in range(int(frame_rate)):  # warm up
-                engine.update(source.read())
-            pid = source.pid
-            assert pid is not None
-            child0, own0, wall0 = _proc_cpu_seconds(pid), time.process_time(), time.monotonic()
-            analysed = 0
-            while time.monotonic() - wall0 < seconds:
-                engine.update(source.read())
-                analysed += 1
+            _wait_for(lambda: hub_log.exists() and "TLS certificate" in hub_log.read_text(), "the hub")
+            agent = subprocess.Popen(
+                [
+                    *command,
+                    "--log-file",
+                    str(agent_log),
+                    "agent",
+                    "-c",
+                    str(config),
+                    "--loop-video",
+                    "--report",
+                    str(report),
+                ],
+                stdin=subprocess.DEVNULL,
+            )
+            _wait_for(lambda: agent_log.exists() and "joined hub" in agent_log.read_text(), "the agent")
+            time.sleep(1.0)  # warm up
+            pid = agent.pid
+            (vision,) = _children(pid)
+            vision0, agent0, wall0 = _proc_cpu_seconds(vision), _proc_cpu_seconds(pid), time.monotonic()
+            time.sleep(seconds)
+            vision_cpu = _proc_cpu_seconds(vision) - vision0
+            agent_cpu = _proc_cpu_seconds(pid) - agent0
             wall = time.monotonic() - wall0
-            child_cpu = _proc_cpu_seconds(pid) - child0
-            own_cpu = time.process_time() - own0
-            vision_rss, agent_rss = _rss_mb(pid), _rss_mb(os.getpid())
+            vision_rss, agent_rss = _rss_mb(vision), _rss_mb(pid)
+            _stop(agent)
+            result = json.loads(report.read_text())
+            log_text = agent_log.read_text()
+            isolated = "runs without network" in log_text
+            ran = _log_seconds(log_text, "monitoring is on", "agent stopped")
         finally:
-            source.close()
+            if agent is not None:
+                _stop(agent)
+            _stop(hub)
     return {
         "frame_rate": frame_rate,
         "seconds": round(wall, 2),
-        "analysed_fps": round(analysed / wall, 2),
-        "isolated": hello.isolated,
-        "vision_cpu_percent": round(100 * child_cpu / wall, 2),
-        "agent_cpu_percent": round(100 * own_cpu / wall, 2),
-        "cpu_percent": round(100 * (child_cpu + own_cpu) / wall, 2),
+        "analysed_fps": round(result["frames"] / ran, 2),
+        "isolated": isolated,
+        "items_acked": result["acked_seq"] - result["first_seq"] + 1 if result["acked_seq"] else 0,
+        "vision_cpu_percent": round(100 * vision_cpu / wall, 2),
+        "agent_cpu_percent": round(100 * agent_cpu / wall, 2),
+        "cpu_percent": round(100 * (vision_cpu + agent_cpu) / wall, 2),
         "vision_rss_mb": round(vision_rss, 1),
         "agent_rss_mb": round(agent_rss, 1),
         "rss_mb": round(vision_rss + agent_rss, 1),
@@ -85,22 +194,26 @@ def measure_live(frames: list[Any], seconds: float, frame_rate: float = 5.0) -> 
 
 def measure_per_frame(frames: list[Any], blocks: int, rounds: int) -> dict[str, Any]:
     """Interleaved blocks of bare landmarker and whole pipeline; CPU ms per frame (medians)."""
-    from smartsession.vision.landmarks import FaceLandmarker
+    from smartsession.vision.landmarks import create_mediapipe_landmarker, detect_public
     from smartsession.vision.pipeline import FrameAnalyzer
+
+    def run_bare(frame: Any) -> None:
+        detect_public(landmarker, frame)
 
     bare_ms: list[float] = []
     pipeline_ms: list[float] = []
-    with FaceLandmarker(max_faces=2) as landmarker, FrameAnalyzer() as analyzer:
+    landmarker = create_mediapipe_landmarker(max_faces=2)
+    with landmarker, FrameAnalyzer() as analyzer:
         engine = EngagementEngine(EngagementSettings())
         t = 0.0
         for frame in frames:  # warm up both
-            landmarker.detect(frame)
+            run_bare(frame)
             analyzer.analyze(frame, t)
         for _ in range(blocks):
             start = time.process_time()
             for _ in range(rounds):
                 for frame in frames:
-                    landmarker.detect(frame)
+                    run_bare(frame)
             bare_ms.append((time.process_time() - start) * 1000 / (rounds * len(frames)))
             start = time.process_time()
             for _ in range(rounds):

@@ -25,6 +25,11 @@ How a state is reached (all numbers from `EngagementSettings`):
   confusion score needs it, so both start once calibration is done.
 * An alert clears once its condition has been false for ``timing.alert_clear``. When
   several alerts are active the state names the first of `ALERT_PRIORITY`.
+* FER's expression probabilities are noisy frame to frame: they are smoothed (an
+  exponential moving average over frame time, time constant ``expression_smoothing``)
+  before the negative-expression cue feeds the confusion score, so one odd frame barely
+  moves it while a sustained expression does. A frame without expressions (no face, no
+  model) restarts the average.
 * Confusion uses hysteresis: Confused after the smoothed score stays at or above
   ``confused_enter`` for ``timing.confused_enter`` with a face in view, back to Focused
   after it stays below ``confused_leave`` for ``timing.confused_leave``. A no face or
@@ -40,7 +45,7 @@ import numpy as np
 
 from smartsession.core.protocol import MAX_REASONS, Cues, EventKind
 from smartsession.core.settings import EngagementSettings
-from smartsession.core.signals import CameraStatus, FrameSignals
+from smartsession.core.signals import EXPRESSIONS, NEGATIVE_EXPRESSIONS, CameraStatus, FrameSignals
 from smartsession.core.states import AlertReason, State
 
 #: Alert reasons, the one a tile shows first.
@@ -218,6 +223,8 @@ class EngagementEngine:
         self._baseline: list[float] = [0.0] * len(BASELINE_CUES)
         # Confusion.
         self._score: float | None = None
+        self._expressions: tuple[float, ...] = ()
+        self._expressions_t = 0.0
         self._confused = False
         self._enter = _Hold()
         self._leave = _Hold()
@@ -266,6 +273,7 @@ class EngagementEngine:
         )
         if not self._calibrated:
             self._calibrate(values, faces == 1, dt)
+        negative = self._smoothed_negative(frame, t) if has_face else self._smoothed_negative(None, t)
 
         # Per-frame conditions.
         base = self._baseline
@@ -287,7 +295,7 @@ class EngagementEngine:
             openness = _clip((1.0 - eye_closed) / max(1.0 - settings.eyes_closed, _EPS))
             attention = _clip(1.0 - 0.5 * off_screen * off_screen) * openness
             if self._calibrated:
-                components, deltas = self._components(frame, values)
+                components, deltas = self._components(frame, values, negative)
                 raw_score = _clip(sum(w * c for w, c in zip(self._weights, components, strict=True)))
                 if self._score is None:
                     self._score = raw_score
@@ -367,8 +375,26 @@ class EngagementEngine:
                 self._calibration_frames = []
         self._previous_single_face = single_face
 
+    def _smoothed_negative(self, frame: FrameSignals | None, t: float) -> float:
+        """The negative-expression cue from FER probabilities smoothed over frame time."""
+        raw = frame.expressions if frame is not None else ()
+        if len(raw) != len(EXPRESSIONS):
+            self._expressions = ()
+            return 0.0
+        probs = tuple(_clip(p) for p in raw)
+        tau = self._settings.expression_smoothing
+        if not self._expressions or tau <= 0.0:
+            self._expressions = probs
+        else:
+            alpha = 1.0 - math.exp(-max(t - self._expressions_t, 0.0) / tau)
+            self._expressions = tuple(
+                s + alpha * (p - s) for s, p in zip(self._expressions, probs, strict=True)
+            )
+        self._expressions_t = t
+        return _clip(sum(self._expressions[EXPRESSIONS.index(name)] for name in NEGATIVE_EXPRESSIONS))
+
     def _components(
-        self, frame: FrameSignals, values: tuple[float, ...]
+        self, frame: FrameSignals, values: tuple[float, ...], negative: float
     ) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Normalised confusion components in [0, 1] and the raw deltas behind them."""
         scales = self._settings.scales
@@ -379,7 +405,6 @@ class EngagementEngine:
         no_smile = 1.0 - _clip(frame.smile)
         lip_press = max(0.0, values[_LIP_PRESS] - base[_LIP_PRESS])
         eye_squint = max(0.0, values[_EYE_SQUINT] - base[_EYE_SQUINT])
-        negative = _clip(frame.negative_expression)
         deltas = (brow_down, brow_inner_up, tilt, no_smile, lip_press, eye_squint, negative)
         components = (
             _clip(brow_down / scales.brow_down),

@@ -64,6 +64,9 @@ class EngagementSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     pitch_away_deg: Degrees = 25.0
     gaze_away: UnitFloat = 0.5
     eyes_closed: UnitFloat = 0.6
+    #: Time constant (seconds) of the smoothing of FER's expression probabilities before they
+    #: count towards confusion (FER is noisy frame to frame); 0 turns it off.
+    expression_smoothing: Annotated[float, msgspec.Meta(ge=0.0, le=60.0)] = 1.5
     weights: ConfusionWeights = ConfusionWeights()
     scales: ConfusionScales = ConfusionScales()
     timing: Timing = Timing()

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from smartsession.vision.images import BGRImage, Box, to_rgb
+from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.litert import TFLiteModel
 from smartsession.vision.models import Model, model_bytes
 
@@ -94,17 +94,32 @@ def weighted_nms(
     return out
 
 
+def shrink(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
+    """``image`` resized down to ``width`` x ``height`` with area averaging.
+
+    OpenCV's area resize is fast only for whole-number factors (640x480 to 192x144 costs
+    about 1.8 ms, the same after an exact halving about 0.9 ms in all), so the image is first
+    halved exactly while it is at least twice the target in both directions.
+    """
+    h, w = image.shape[:2]
+    while h % 2 == 0 and w % 2 == 0 and w >= 2 * width and h >= 2 * height:
+        image = np.asarray(cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        h, w = image.shape[:2]
+    return np.asarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
 def letterbox(
     rgb: npt.NDArray[np.uint8], size: int = INPUT_SIZE
 ) -> tuple[npt.NDArray[np.uint8], float, int, int]:
     """Fit ``rgb`` into a size x size square keeping its aspect ratio (black bars).
 
     Returns the square, the scale applied and the x and y offsets of the image inside it.
+    Channel order is kept (the square is RGB for an RGB image, BGR for a BGR one).
     """
     h, w = rgb.shape[:2]
     scale = size / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    resized = shrink(rgb, nw, nh) if scale < 1.0 else cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
     square = np.zeros((size, size, 3), dtype=np.uint8)
     ox, oy = (size - nw) // 2, (size - nh) // 2
     square[oy : oy + nh, ox : ox + nw] = resized
@@ -124,8 +139,10 @@ class PeopleCounter:
 
     def detect(self, bgr: BGRImage) -> list[Detection]:
         """Faces in a BGR frame, best first, with boxes in the frame's pixels."""
-        square, scale, ox, oy = letterbox(to_rgb(bgr))
-        tensor = (square.astype(np.float32) / 127.5 - 1.0)[None]
+        check_bgr(bgr)
+        square, scale, ox, oy = letterbox(bgr)  # shrink first: converting the small square is cheaper
+        rgb = cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
+        tensor = (rgb.astype(np.float32) / 127.5 - 1.0)[None]
         outputs = self._model.run(tensor)
         raw_boxes, raw_scores = (
             (outputs[0], outputs[1]) if outputs[0].shape[-1] == 16 else (outputs[1], outputs[0])

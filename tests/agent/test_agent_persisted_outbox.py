@@ -146,3 +146,64 @@ def test_sigkill_while_the_hub_is_down_loses_nothing(tmp_path: Path) -> None:
     assert report["unacked"] == 0
     assert seqs == list(range(1, report["last_seq"] + 1)), (seqs, report)
     assert report["last_seq"] >= killed_with + 4
+
+
+KILL_ITSELF = """
+import os, signal, sys, time
+from pathlib import Path
+from smartsession.agent.outbox import Outbox
+from smartsession.core.protocol import Sample
+from smartsession.core.states import State
+
+outbox = Outbox(600.0, Path(sys.argv[1]))
+handed_out = 0
+for seq in range(1, 501):
+    time.sleep(0.001)  # a fast producer (the agent adds a few items a second)
+    outbox.add(Sample(seq=seq, ts=1000.0 + seq, state=State.FOCUSED, attention=1.0, confusion=0.0, faces=1))
+    pending = outbox.pending_after(handed_out)
+    if pending:
+        handed_out = pending[-1].seq
+        print(handed_out, flush=True)  # what a link could have sent to a hub by now
+os.kill(os.getpid(), signal.SIGKILL)  # no close(): the writer may still have items queued
+"""
+
+
+def test_sigkill_right_after_adding_loses_only_items_never_handed_out(tmp_path: Path) -> None:
+    """The writer thread commits a few ms after `add`: a SIGKILL may lose the newest items,
+    but never one `pending_after` handed out (a hub may hold it), and what is kept is a
+    gapless run, so the restarted agent goes on numbering after it."""
+    path = tmp_path / "outbox.sqlite"
+    result = subprocess.run(
+        [sys.executable, "-c", KILL_ITSELF, str(path)], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    handed_out = [int(line) for line in result.stdout.split()]
+    assert handed_out, "the writer never committed while 500 items were added"
+    again = Outbox(600.0, path)
+    try:
+        seqs = [item.seq for item in again.items]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert seqs[-1] >= handed_out[-1]
+        assert again.sent_upto >= handed_out[-1]  # no restart renumbers what a hub may hold
+        assert again.next_seq == seqs[-1] + 1
+    finally:
+        again.close()
+
+
+def test_pending_after_waits_for_the_commit_and_calls_on_durable(tmp_path: Path) -> None:
+    outbox = Outbox(600.0, tmp_path / "outbox.sqlite")
+    woken: list[int] = []
+    outbox.on_durable = lambda: woken.append(outbox.sent_upto)
+    try:
+        outbox.add(sample(1))
+        outbox.add(sample(2))
+        first = outbox.pending_after(0)  # usually empty: asks the writer to commit them first
+        assert outbox.sync(TIMEOUT)
+        assert [item.seq for item in outbox.pending_after(0)] == [1, 2]
+        assert first in ([], [sample(1), sample(2)])
+        assert woken and woken[-1] == 2
+    finally:
+        outbox.close()
+    with sqlite3.connect(tmp_path / "outbox.sqlite") as conn:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    assert meta["sent_upto"] == 2 and meta["produced"] == 2

@@ -396,3 +396,44 @@ def test_every_output_survives_the_protocol(
             if isinstance(item, Reading):
                 assert item.reasons and all(len(reason) < 40 for reason in item.reasons)
                 assert all(math.isfinite(x) for x in (item.attention, item.confusion))
+
+
+# Expression smoothing --------------------------------------------------------------------
+
+#: Only FER's negative expressions count, one to one.
+NEGATIVE_ONLY = EngagementSettings(
+    weights=ConfusionWeights(
+        brow_down=0.0,
+        brow_inner_up=0.0,
+        head_tilt=0.0,
+        no_smile=0.0,
+        lip_press=0.0,
+        eye_squint=0.0,
+        negative_expression=1.0,
+    ),
+    scales=ConfusionScales(negative_expression=1.0),
+)
+NEUTRAL = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
+ANGRY = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def spike_then_sustained(engine_settings: EngagementSettings) -> tuple[float, Run]:
+    """Highest reading confusion after a one-frame angry spike, and the run afterwards."""
+    run = Run(engine_settings)
+    run.feed(5.0, expressions=NEUTRAL)
+    assert run.engine.state is State.FOCUSED
+    before = len(run.items)
+    run.step(expressions=ANGRY)
+    run.feed(4.0, expressions=NEUTRAL)
+    return max(r.confusion for r in readings(run.items[before:])), run
+
+
+def test_a_one_frame_expression_spike_barely_moves_confusion_a_sustained_one_does() -> None:
+    smoothed, run = spike_then_sustained(NEGATIVE_ONLY)
+    raw, _ = spike_then_sustained(msgspec.structs.replace(NEGATIVE_ONLY, expression_smoothing=0.0))
+    assert smoothed < 0.06 and raw > 2 * smoothed  # one frame of "angry": at most 0.06 of 1.0
+    assert run.engine.state is State.FOCUSED
+    items = run.feed(8.0, expressions=ANGRY)
+    assert run.engine.state is State.CONFUSED
+    assert readings(items)[-1].confusion > 0.9
+    assert "negative expression" in " ".join(readings(items)[-1].reasons)
