@@ -34,6 +34,7 @@ import msgspec
 
 from smartsession.config import CameraConfig
 from smartsession.core.backoff import backoff_ceilings
+from smartsession.core.protocol import VisionMode
 from smartsession.core.signals import CameraStatus, FrameSignals
 from smartsession.errors import AgentError
 
@@ -239,6 +240,13 @@ class VisionProcess:
         self._delays: Iterator[float] = iter(())
         self._restart_at = 0.0
         self._closed = False
+
+    @property
+    def vision(self) -> VisionMode:
+        """Whether the running vision child is cut off the network (unknown before `start`)."""
+        if self.isolated is None:
+            return VisionMode.UNKNOWN
+        return VisionMode.ISOLATED if self.isolated else VisionMode.UNISOLATED
 
     @property
     def pid(self) -> int | None:

@@ -52,6 +52,7 @@ from smartsession.core.protocol import (
     Join,
     ProtocolError,
     Sample,
+    VisionMode,
     Welcome,
 )
 
@@ -86,8 +87,10 @@ class Link:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        vision: Callable[[], VisionMode] = lambda: VisionMode.UNKNOWN,
     ) -> None:
         self._config = config
+        self._vision = vision
         self._secret = secret
         self._outbox = outbox
         self._rng = rng or random.Random()
@@ -259,6 +262,7 @@ class Link:
             agent_version=smartsession.__version__[:32],
             nonce=nonce,
             proof=protocol.agent_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint),
+            vision=self._vision(),
         )
         await ws.send(protocol.encode(join))
         reply = protocol.decode_hub_message(await ws.recv())

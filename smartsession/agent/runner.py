@@ -81,7 +81,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
     is closed before this returns.
     """
     outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, secret))
-    link = Link(config, secret, outbox)
+    link = Link(config, secret, outbox, vision=lambda: source.vision)
     loop = asyncio.get_running_loop()
 
     # The outbox's writer thread commits items, then they may be sent: wake the link then.

@@ -10,11 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from smartsession.core.protocol import VisionMode
 from smartsession.core.signals import FrameSignals
 
 
 class SignalSource(Protocol):
     """A blocking source of frames; the runner calls `read` from a worker thread."""
+
+    @property
+    def vision(self) -> VisionMode:
+        """Where the frames come from; the agent reports it to the hub when it joins."""
+        ...
 
     def read(self) -> FrameSignals:
         """Block until the next frame is due and return it."""
@@ -48,6 +54,11 @@ class SimulatedSource:
         self._student = SimulatedStudent(profile, seed, start)
         self._due = start
         self._closed = False
+
+    @property
+    def vision(self) -> VisionMode:
+        """Always `VisionMode.SIMULATED`: no camera, no pixels."""
+        return VisionMode.SIMULATED
 
     def read(self) -> FrameSignals:
         """Sleep until the next frame is due, then return the simulated student's frame for now."""

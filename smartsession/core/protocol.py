@@ -107,8 +107,22 @@ class Error(_Message, tag="error", frozen=True):
 # agent -> hub ---------------------------------------------------------------------------
 
 
+class VisionMode(enum.StrEnum):
+    """Where an agent's signals come from, and whether its camera process is cut off the network."""
+
+    ISOLATED = "isolated"
+    UNISOLATED = "unisolated"
+    SIMULATED = "simulated"
+    UNKNOWN = "unknown"
+
+
 class Join(_Message, tag="join", frozen=True):
-    """The agent's answer to `Hello`: identity plus proof of the class secret."""
+    """The agent's answer to `Hello`: identity plus proof of the class secret.
+
+    ``vision`` tells the teacher whether the camera is analysed in a process without
+    network access (``isolated``), without that protection (``unisolated``, allowed only by
+    the agent's config), or whether the signals are simulated.
+    """
 
     v: Version
     student_id: Ident
@@ -117,6 +131,7 @@ class Join(_Message, tag="join", frozen=True):
     agent_version: Annotated[str, msgspec.Meta(max_length=32)]
     nonce: Nonce
     proof: Proof
+    vision: VisionMode = VisionMode.UNKNOWN
 
 
 class Cues(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -83,6 +83,8 @@ class StudentSnapshot:
     time_in_state: tuple[tuple[State, float], ...] = ()
     #: Connections this session: (connected_at, disconnected_at or None while connected).
     connections: tuple[tuple[float, float | None], ...] = ()
+    #: Where the agent's signals come from (`VisionMode` value: isolated, unisolated, ...).
+    vision: str = "unknown"
 
     @property
     def main_reason(self) -> str:
@@ -129,6 +131,7 @@ class _Student:
     name: str
     host: str
     joined_at: float
+    vision: str = "unknown"
     state: State = State.CALIBRATING
     alert: AlertReason | None = None
     reasons: tuple[str, ...] = ()
@@ -178,6 +181,7 @@ class _Student:
             student_id=self.student_id,
             name=self.name,
             host=self.host,
+            vision=self.vision,
             state=self.state if self.connected else State.OFFLINE,
             alert=self.alert if self.connected else None,
             reasons=self.reasons if self.connected else ("offline",),
@@ -250,13 +254,18 @@ class Roster:
         self._segments: list[_Segment] = []
         self._segment_shown_at = 0.0
 
-    def join(self, student_id: str, name: str, host: str, now: float) -> list[RosterEvent]:
-        """A student's agent authenticated; call `leave` when its connection ends."""
+    def join(
+        self, student_id: str, name: str, host: str, now: float, vision: str = "unknown"
+    ) -> list[RosterEvent]:
+        """A student's agent authenticated; call `leave` when its connection ends.
+
+        ``vision`` is what the agent reported about its camera process (see `VisionMode`).
+        """
         student = self._students.get(student_id)
         if student is None:
             student = _Student(student_id, name, host, joined_at=now)
             self._students[student_id] = student
-        student.name, student.host = name, host
+        student.name, student.host, student.vision = name, host, vision
         student.connected = True
         student.last_seen = now
         student.connections = (*student.connections[-(CONNECTIONS - 1) :], (now, None))

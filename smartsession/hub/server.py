@@ -52,6 +52,7 @@ from smartsession.core.protocol import (
     Item,
     Join,
     ProtocolError,
+    VisionMode,
     Welcome,
     agent_proof,
     decode_agent_message,
@@ -285,7 +286,11 @@ class HubServer:
         proof = hub_proof(self._secret, nonce, join.nonce, student_id, self.fingerprint)
         await ws.send(encode(Welcome(session_id=self.session_id, proof=proof, last_seq=last_seq)))
         log.info("student %r (%s) joined from %s, last seq %d", student_id, join.name, peer, last_seq)
-        self._publish(self._roster.join(student_id, join.name, join.host, now))
+        if join.vision is VisionMode.UNISOLATED:
+            log.warning(
+                "student %r analyses its camera WITHOUT network isolation (allowed by its config)", student_id
+            )
+        self._publish(self._roster.join(student_id, join.name, join.host, now, join.vision.value))
         return agent
 
     async def _receive(self, agent: _Agent) -> None:

@@ -15,6 +15,7 @@ from smartsession.agent import runner
 from smartsession.agent.runner import AgentReport, run_agent
 from smartsession.agent.sources import SimulatedSource
 from smartsession.config import AgentConfig, ClassConfig, Config, HubConfig, NetworkConfig, StorageConfig
+from smartsession.core.protocol import VisionMode
 from smartsession.core.signals import FrameSignals
 from smartsession.hub.service import Hub
 
@@ -54,6 +55,10 @@ class FastSource:
         time.sleep(0.005)
         self.now += seconds
 
+    @property
+    def vision(self) -> VisionMode:
+        return self.inner.vision
+
     def read(self) -> FrameSignals:
         return self.inner.read()
 
@@ -85,6 +90,8 @@ async def test_every_seq_produced_is_stored_exactly_once(tmp_path: Path) -> None
         async with asyncio.timeout(TIMEOUT):
             while not await enough():  # noqa: ASYNC110 - polling the store
                 await asyncio.sleep(0.05)
+        (student,) = hub.students()
+        assert student.vision == "simulated"  # the agent told the hub where its signals come from
         stop.set()
         report = await asyncio.wait_for(agent, TIMEOUT)
         await hub.store.flush()

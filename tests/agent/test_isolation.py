@@ -25,6 +25,7 @@ from smartsession.agent.isolation import Frame, Hello, MessageReader, VisionProc
 from smartsession.config import CameraConfig
 from smartsession.core import protocol
 from smartsession.core.engagement import Change, EngagementEngine
+from smartsession.core.protocol import VisionMode
 from smartsession.core.settings import EngagementSettings
 from smartsession.core.signals import EXPRESSIONS, CameraStatus, FrameSignals
 from smartsession.core.states import AlertReason, State
@@ -106,6 +107,7 @@ def test_vision_process_has_no_network_yet_streams_signals(
     try:
         hello = source.start()
         assert hello.isolated and source.isolated
+        assert source.vision is VisionMode.ISOLATED  # what the agent reports to the hub
         frames = [source.read() for _ in range(4)]
     finally:
         source.close()
@@ -131,6 +133,7 @@ def test_unisolated_child_is_refused_unless_allowed(
     try:
         hello = allowed.start()
         assert not hello.isolated and allowed.isolated is False
+        assert allowed.vision is VisionMode.UNISOLATED
         frame = allowed.read()
     finally:
         allowed.close()

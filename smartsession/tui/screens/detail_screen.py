@@ -34,6 +34,14 @@ from smartsession.tui.widgets.spark import (
     spark_content,
 )
 
+#: How the detail screen describes an agent's camera process (`VisionMode` values).
+VISION_TEXT = {
+    "isolated": "camera process without network",
+    "unisolated": "camera process NOT isolated from the network",
+    "simulated": "simulated signals",
+    "unknown": "camera isolation not reported",
+}
+
 
 class StudentSource(Protocol):
     """What the detail screen reads (the app): latest snapshots, alerts and the time."""
@@ -191,7 +199,7 @@ class DetailScreen(Screen[None]):
         self.title_line.update(
             Content.assemble(
                 Content.styled(student.name, "bold"),
-                f"  {student.student_id} on {student.host}  ",
+                f"  {student.student_id} on {student.host} ({VISION_TEXT.get(student.vision, student.vision)})  ",
                 Content.styled(mark.text, f"bold {STATE_STYLES[student.state]}"),
                 f" for {duration_text(now - student.state_since)}" if student.timeline else "",
             )
