@@ -2,8 +2,8 @@
 
 Two servers, each in its own process:
 
-- the **baseline**: a bare ``websockets`` server (``compression=None``) that decodes each
-  JSON frame and echoes it back;
+- the **baseline**: a bare ``websockets`` server (``compression=None``, no TLS) that decodes
+  each JSON frame and answers with cumulative acks, coalesced like the hub's;
 - the **hub**: a real `smartsession.hub.service.Hub` with a temporary config (real
   handshake and proofs, validation, roster, SQLite; TLS when the hub does it by default).
 
@@ -11,10 +11,10 @@ Both are driven with the same frames by separate load-generator processes (async
 many connections per process):
 
 1. saturation: ``--connections`` clients each keep up to ``--window`` items in flight
-   (as fast as echoes / acks allow) -> ``baseline_msgs_per_s``, ``hub_msgs_per_s`` and
+   (as fast as acks allow) -> ``baseline_msgs_per_s``, ``hub_msgs_per_s`` and
    ``ingest_ratio`` = hub / baseline;
 2. a paced class: ``--agents`` clients sending ``--rate`` samples/s each for ``--duration``
-   seconds -> ``p50_ms`` / ``p99_ms`` from send to ack (hub) or echo (``baseline_p50_ms``
+   seconds -> ``p50_ms`` / ``p99_ms`` from send to ack (hub and baseline: ``baseline_p50_ms``
    ...), the hub process's ``cpu_percent`` (of one core) and ``rss_mb``.
 
 At the end the hub's SQLite file is read: ``lost`` counts items sent but never stored,
@@ -147,10 +147,28 @@ def parse_args(argv: list[str]) -> Params:
 
 def _baseline_process(pipe: Connection) -> None:
     async def handler(ws: ServerConnection) -> None:
-        with contextlib.suppress(Exception):
-            async for frame in ws:
-                json.loads(frame)
-                await ws.send(frame)
+        # Decode every frame and answer with cumulative acks sent by a task of their own,
+        # coalesced while a send is in flight: the same answering pattern as the hub's.
+        latest = 0
+        wanted = asyncio.Event()
+
+        async def send_acks() -> None:
+            acked = 0
+            while True:
+                await wanted.wait()
+                wanted.clear()
+                if latest > acked:
+                    acked = latest
+                    await ws.send(f'{{"type":"ack","seq":{acked}}}')
+
+        acker = asyncio.create_task(send_acks())
+        try:
+            with contextlib.suppress(Exception):
+                async for frame in ws:
+                    latest = max(latest, int(json.loads(frame)["seq"]))
+                    wanted.set()
+        finally:
+            acker.cancel()
 
     async def run() -> None:
         async with serve(handler, "127.0.0.1", 0, compression=None, max_size=64 * 1024) as server:
