@@ -31,8 +31,17 @@ from smartsession.core.signals import EXPRESSIONS, CameraStatus, FrameSignals
 from smartsession.core.states import AlertReason, State
 from smartsession.errors import AgentError
 
-ISOLATED = probe_isolation().isolated
-needs_isolation = pytest.mark.skipif(not ISOLATED, reason="no network namespaces on this machine")
+PROBE = probe_isolation()
+ISOLATED = PROBE.isolated
+
+
+@pytest.fixture
+def needs_isolation() -> None:
+    """The tests that prove isolation fail, never skip, where the machine cannot isolate."""
+    probe = PROBE
+    if not probe.isolated:
+        pytest.fail(f"this machine cannot give the vision process an empty network namespace: {probe.detail}")
+
 
 MJPG = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
 
@@ -94,7 +103,7 @@ def test_server_is_reachable_from_the_test_itself(server: CountingServer) -> Non
     assert server.accepted == 1
 
 
-@needs_isolation
+@pytest.mark.usefixtures("needs_isolation")
 def test_vision_process_has_no_network_yet_streams_signals(
     face_video: Path, server: CountingServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -33,7 +33,7 @@ def rgb_pixels(image: Any) -> list[tuple[int, int, int]]:
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
-        pytest.skip("chromium is not installed (Debian package 'chromium', see scripts/system-packages)")
+        pytest.fail("chromium is not installed (Debian package 'chromium': run scripts/setup as root)")
     flags = [
         "--headless",
         "--no-sandbox",

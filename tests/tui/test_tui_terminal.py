@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/setup)")
+
+@pytest.fixture(autouse=True)
+def _tmux_installed() -> None:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed: run scripts/setup as root (scripts/system-packages)")
+
 
 SMARTSESSION = Path(sys.executable).with_name("smartsession")
 
