@@ -278,7 +278,7 @@ class Hub:
         await self.stop()
 
     async def summary(self) -> list[dict[str, Any]]:
-        """Per-student summary of this session (from the store; see `store.read_student_summaries`)."""
+        """Per-student summary of this session (from the store; see `schema.read_student_summaries`)."""
         return await self.store.student_summaries(self.session_id)
 
 

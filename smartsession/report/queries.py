@@ -1,4 +1,4 @@
-"""Reads over the hub's store (see `smartsession.hub.store` for the schema) into plain rows.
+"""Reads over the hub's store (see `smartsession.hub.schema` for the schema) into plain rows.
 
 Works on any `sqlite3.Connection`; the ``segments`` table (schema version 2) is optional.
 """

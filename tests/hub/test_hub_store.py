@@ -9,14 +9,14 @@ import pytest
 
 from smartsession.core.states import AlertReason, State
 from smartsession.errors import HubError
-from smartsession.hub.store import (
+from smartsession.hub.schema import (
     RESUME_WINDOW,
     SCHEMA_VERSION,
-    Store,
     connect,
     open_or_resume_session,
     read_seqs,
 )
+from smartsession.hub.store import Store
 
 from .wsagent import alert_event, eventually, sample
 

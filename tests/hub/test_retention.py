@@ -12,7 +12,7 @@ import msgspec
 
 from smartsession.config import Config
 from smartsession.hub import Hub, retention
-from smartsession.hub.store import connect
+from smartsession.hub.schema import connect
 
 DAY = 86400.0
 TABLES = ("samples", "events", "connections", "students")
