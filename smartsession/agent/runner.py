@@ -107,7 +107,8 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
                 link_task.result()  # the link never ends by itself; surface its failure
             frame = await read  # finishes within one frame period even after stop
             frames += 1
-            for output in engine.update(frame):
+            outputs = engine.update(frame)
+            for output in outputs:
                 seq = outbox.next_seq
                 try:
                     item = to_item(output, seq)
@@ -120,7 +121,8 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
                     samples += 1
                 else:
                     events += 1
-            link.wake()
+            if outputs:
+                link.wake()  # most frames add nothing: the engine emits once per interval
         if len(outbox):
             try:
                 async with asyncio.timeout(FLUSH_SECONDS):
