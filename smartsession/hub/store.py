@@ -17,9 +17,12 @@ OS still has it) but the last commits before a power cut or OS crash may be lost
 stays consistent either way. ``"full"`` adds an fsync per commit (also survives power loss),
 which costs milliseconds per commit and is what made send->ack latency spiky on busy disks.
 
-The writer thread is woken only when it sleeps with nothing queued or when `BATCH_MAX`
-operations are queued: under load it wakes on its own timer, so the event loop does not hand
-it the GIL for every message.
+The hub is bound by the GIL, which the loop and the writer share, so the writer keeps its
+share small: the loop queues a write without taking a lock, the writer is woken only when it
+sleeps with nothing queued or when `BATCH_MAX` operations are queued (under load it wakes on
+its own timer), rows go in as multi-row INSERTs (SQLite releases the GIL once per statement,
+not per row), and checkpoints of the write-ahead log run on a thread of their own
+(`smartsession.hub.checkpointer`), so no commit waits for their fsyncs.
 
 Samples and events share one seq space per student; a (student_id, seq) stored in either
 table counts as stored, and a duplicate is ignored (``INSERT OR IGNORE``).
@@ -30,20 +33,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
 from smartsession.core.protocol import Event, Sample
 from smartsession.errors import HubError
+from smartsession.hub.checkpointer import BACKSTOP_PAGES, WAL_SIZE_LIMIT, Checkpointer
 from smartsession.hub.schema import (
     SYNCHRONOUS,
     connect,
@@ -65,8 +70,7 @@ RETRY_MAX = 5.0
 # Write operations queued for the writer thread ---------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _ItemWrite:
+class _ItemWrite(NamedTuple):
     """Items of one message (a sample, an event or a batch) of one student."""
 
     session_id: str
@@ -75,8 +79,7 @@ class _ItemWrite:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
-class _SqlWrite:
+class _SqlWrite(NamedTuple):
     sql: str
     params: tuple[Any, ...]
 
@@ -84,16 +87,42 @@ class _SqlWrite:
 _Op = _ItemWrite | _SqlWrite
 
 
-_INSERT_SAMPLE = (
-    "INSERT OR IGNORE INTO samples (student_id, seq, session_id, ts, state, attention, confusion,"
-    " faces, alert, reasons, cues) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE student_id = ?1 AND seq = ?2)"
-)
-_INSERT_EVENT = (
-    "INSERT OR IGNORE INTO events (student_id, seq, session_id, ts, kind, state, reason, detail)"
-    " SELECT ?, ?, ?, ?, ?, ?, ?, ?"
-    " WHERE NOT EXISTS (SELECT 1 FROM samples WHERE student_id = ?1 AND seq = ?2)"
-)
+_SAMPLE_COLUMNS = "student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues"
+_EVENT_COLUMNS = "student_id, seq, session_id, ts, kind, state, reason, detail"
+#: Rows per multi-row INSERT, largest first. A run of items is cut into chunks of these
+#: sizes: each chunk is one statement (SQLite releases the GIL once per statement, not once
+#: per row, so the event loop is not slowed by a busy writer), and the few distinct
+#: statement texts stay in the connection's statement cache.
+_CHUNKS = (256, 64, 16, 4, 1)
+
+
+@functools.cache
+def _insert_sql(table: str, rows: int) -> str:
+    """``INSERT OR IGNORE`` of ``rows`` rows into ``table`` ("samples" or "events").
+
+    A row whose (student_id, seq) is already in the other table is skipped too: samples and
+    events share one seq space per student.
+    """
+    columns, other = (_SAMPLE_COLUMNS, "events") if table == "samples" else (_EVENT_COLUMNS, "samples")
+    row = "(" + ", ".join("?" * len(columns.split(", "))) + ")"
+    return (
+        f"INSERT OR IGNORE INTO {table} ({columns}) SELECT * FROM (VALUES {', '.join([row] * rows)}) AS v"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {other} AS o WHERE o.student_id = v.column1 AND o.seq = v.column2)"
+    )
+
+
+def _insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (in order) with as few multi-row statements as `_CHUNKS` allow."""
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
+    start = 0
+    for size in _CHUNKS:
+        if size > limit:
+            continue
+        while len(rows) - start >= size:
+            conn.execute(_insert_sql(table, size), tuple(chain.from_iterable(rows[start : start + size])))
+            start += size
+
+
 _TOUCH_STUDENT = "UPDATE students SET last_seen = MAX(last_seen, ?) WHERE session_id = ? AND student_id = ?"
 
 
@@ -132,13 +161,13 @@ def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
     Order matters: of a sample and an event with the same seq, the first one queued is kept.
     """
     rows: list[tuple[Any, ...]] = []
-    rows_sql = _INSERT_SAMPLE
+    rows_table = "samples"
     seen: dict[tuple[str, str], float] = {}
     acks: dict[str, int] = {}
 
     def flush_items() -> None:
         if rows:
-            conn.executemany(rows_sql, rows)
+            _insert_rows(conn, rows_table, rows)
             rows.clear()
 
     for op in ops:
@@ -150,10 +179,10 @@ def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
             continue
         top = 0
         for item in op.items:
-            sql = _INSERT_SAMPLE if isinstance(item, Sample) else _INSERT_EVENT
-            if sql is not rows_sql:
+            table = "samples" if isinstance(item, Sample) else "events"
+            if table != rows_table:
                 flush_items()
-                rows_sql = sql
+                rows_table = table
             rows.append(_sample_row(op, item) if isinstance(item, Sample) else _event_row(op, item))
             top = max(top, item.seq)
         key = (op.session_id, op.student_id)
@@ -175,7 +204,7 @@ class Store:
         self,
         path: Path,
         *,
-        batch_interval: float = 0.01,
+        batch_interval: float = 0.002,
         on_commit: Callable[[dict[str, int]], None] | None = None,
         synchronous: str = "normal",
     ) -> None:
@@ -189,9 +218,13 @@ class Store:
         self.healthy = True
         self.last_error = ""
         self._cond = threading.Condition()
+        #: Writes from the loop, appended without a lock (a deque's append and popleft are
+        #: atomic); only the writer thread takes them out.
         self._pending: deque[_Op] = deque()
-        #: Writes in `_pending`, counting each item (sample or event) as one.
-        self._queued = 0
+        #: Writes queued and writes committed so far, each item (sample or event) counting
+        #: as one; each counter has one writing thread (the loop, the writer).
+        self._added = 0
+        self._committed = 0
         self._calls: deque[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]]] = (
             deque()
         )
@@ -235,8 +268,7 @@ class Store:
     @property
     def pending(self) -> int:
         """How many writes (each item counts as one) wait for a commit."""
-        with self._cond:
-            return self._queued
+        return self._added - self._committed
 
     # writes (from the loop; never block) ------------------------------------------------
 
@@ -244,13 +276,8 @@ class Store:
         self, session_id: str, student_id: str, items: Iterable[Sample | Event], now: float
     ) -> None:
         """Queue samples/events of a student; committed in the next batch, then reported to ``on_commit``."""
-        with self._cond:
-            op = _ItemWrite(session_id, student_id, tuple(items), now)
-            self._pending.append(op)
-            before = self._queued
-            self._queued += len(op.items)
-            if self._idle or before < BATCH_MAX <= self._queued:
-                self._cond.notify_all()
+        op = _ItemWrite(session_id, student_id, tuple(items), now)
+        self._queue((op,), len(op.items))
 
     def record_join(self, session_id: str, student_id: str, name: str, host: str, now: float) -> None:
         """Queue: a student joined (upsert into students, open a connection record)."""
@@ -303,11 +330,17 @@ class Store:
         self._enqueue([_SqlWrite("UPDATE sessions SET ended_at = ? WHERE id = ?", (now, session_id))])
 
     def _enqueue(self, ops: list[_Op]) -> None:
-        with self._cond:
-            self._pending.extend(ops)
-            before = self._queued
-            self._queued += len(ops)
-            if self._idle or before < BATCH_MAX <= self._queued:
+        self._queue(ops, len(ops))
+
+    def _queue(self, ops: Iterable[_Op], count: int) -> None:
+        # No lock on this path (it runs for every message): the writer sets `_idle` before it
+        # looks at `_pending` for the last time and sleeps, so either it sees these ops or we
+        # see `_idle` and wake it.
+        before = self._added - self._committed
+        self._pending.extend(ops)
+        self._added += count
+        if self._idle or before < BATCH_MAX <= before + count:
+            with self._cond:
                 self._cond.notify_all()
 
     # reads (awaited; run on the writer thread) ------------------------------------------
@@ -355,10 +388,20 @@ class Store:
         except BaseException as exc:
             ready.set_exception(exc)
             return
+        try:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        except sqlite3.Error as exc:
+            conn.close()
+            ready.set_exception(exc)
+            return
+        checkpointer = Checkpointer(self.path, self.synchronous)
+        checkpointer.start()
         ready.set_result(None)
         try:
             self._serve(conn)
         finally:
+            checkpointer.stop()
             with self._cond:
                 calls = list(self._calls)
                 self._calls.clear()
@@ -374,28 +417,27 @@ class Store:
         next_try = 0.0
         while True:
             with self._cond:
-                while True:
+                while not (self._calls or self._stopping):
+                    self._idle = True  # before the last look at `_pending`: see `_queue`
+                    if not self._pending:
+                        self._cond.wait()
+                        continue
+                    self._idle = False
                     now = time.monotonic()
-                    if self._calls or self._stopping:
+                    due = max(last_commit + self.batch_interval, next_try)
+                    if self.pending >= BATCH_MAX and now >= next_try:
+                        due = now
+                    if now >= due:
                         break
-                    if self._pending:
-                        due = max(last_commit + self.batch_interval, next_try)
-                        if self._queued >= BATCH_MAX and now >= next_try:
-                            due = now
-                        if now >= due:
-                            break
-                        self._cond.wait(due - now)
-                    else:
-                        self._idle = True
-                        try:
-                            self._cond.wait()
-                        finally:
-                            self._idle = False
+                    self._cond.wait(due - now)
+                self._idle = False
                 calls = list(self._calls)
                 self._calls.clear()
                 stopping = self._stopping
-                ops = list(self._pending) if self._pending else []
-                queued = self._queued
+            # One C-level copy (the loop cannot append meanwhile); ops leave `_pending` only
+            # once committed, so a failed commit keeps them, in order, for the retry.
+            ops = list(self._pending)
+            count = sum(len(op.items) if isinstance(op, _ItemWrite) else 1 for op in ops)
             for fn, future in calls:
                 if future.set_running_or_notify_cancel():
                     try:
@@ -404,13 +446,12 @@ class Store:
                         future.set_exception(exc)
             now = time.monotonic()
             aged = now >= last_commit + self.batch_interval
-            if ops and (stopping or aged or queued >= BATCH_MAX) and (stopping or now >= next_try):
+            if ops and (stopping or aged or count >= BATCH_MAX) and (stopping or now >= next_try):
                 if self._commit(conn, ops):
                     last_commit = time.monotonic()
-                    with self._cond:
-                        for _ in range(len(ops)):
-                            self._pending.popleft()
-                        self._queued -= queued
+                    for _ in range(len(ops)):
+                        self._pending.popleft()
+                    self._committed += count
                     retry_delay = self.batch_interval
                     next_try = 0.0
                 else:
@@ -418,8 +459,7 @@ class Store:
                     retry_delay = min(retry_delay * 2, RETRY_MAX)
             if stopping:
                 if self._pending:
-                    lost = self._queued
-                    log.error("store closed with %d writes not committed: %s", lost, self.last_error)
+                    log.error("store closed with %d writes not committed: %s", self.pending, self.last_error)
                 return
 
     def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> bool:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from smartsession.core.protocol import Event, Sample
 from smartsession.core.states import AlertReason, State
 from smartsession.errors import HubError
+from smartsession.hub.checkpointer import BACKSTOP_PAGES
 from smartsession.hub.schema import (
     RESUME_WINDOW,
     SCHEMA_VERSION,
@@ -160,3 +162,71 @@ async def test_items_of_many_messages_are_committed_and_acked_together(tmp_path:
     await eventually(lambda: {k: v for d in acks for k, v in d.items()} == {"a": 50, "b": 3})
     assert store.pending == 0
     await store.close()
+
+
+@pytest.mark.parametrize("variable_limit", [None, 30])
+async def test_big_mixed_batches_are_stored_once_first_queued_wins(
+    tmp_path: Path, variable_limit: int | None
+) -> None:
+    """Runs of samples and events are cut into multi-row INSERTs; the rules stay per row.
+
+    With a limit of 30 bound variables per statement (old SQLite builds had 999) only
+    small statements fit, which must give the same rows.
+    """
+    path = tmp_path / "hub.db"
+    store = Store(path)
+    await store.open()
+    if variable_limit is not None:
+        await store.call(lambda conn: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variable_limit))
+    session, _ = await store.open_session("cs101", "h", NOW)
+    # 1 000 items in one message: every 7th an event, queued before a sample with the same
+    # seq that comes later in the same batch, plus repeats of seqs already queued.
+    items: list[Sample | Event] = []
+    for seq in range(1, 1001):
+        items.append(alert_event(seq) if seq % 7 == 0 else sample(seq))
+    items += [sample(seq) for seq in range(7, 1001, 7)]  # same seqs as the events: ignored
+    items += [alert_event(seq) for seq in range(1, 300, 7)]  # same seqs as samples: ignored
+    store.add_items(session, "a", items, NOW)
+    store.add_items(session, "a", [sample(seq) for seq in range(990, 1010)], NOW)
+    assert await store.flush()
+    await store.close()
+    conn = sqlite3.connect(path)
+    samples = [r[0] for r in conn.execute("SELECT seq FROM samples WHERE student_id = 'a' ORDER BY seq")]
+    events = [r[0] for r in conn.execute("SELECT seq FROM events WHERE student_id = 'a' ORDER BY seq")]
+    reasons = conn.execute("SELECT reasons FROM samples WHERE student_id = 'a' AND seq = 1009").fetchone()
+    conn.close()
+    assert events == list(range(7, 1001, 7))
+    assert samples == [seq for seq in range(1, 1010) if seq % 7 != 0 or seq > 1000]
+    assert reasons == ('["reason 1009"]',)
+
+
+async def test_the_log_is_checkpointed_beside_the_writer(tmp_path: Path) -> None:
+    """The checkpoint thread copies committed rows into the database file while the store runs.
+
+    Read with ``immutable=1`` SQLite ignores the write-ahead log, so rows show there only once
+    a checkpoint copied them; these few pages are far below the writer's own backstop.
+    """
+    path = tmp_path / "hub.db"
+    store = Store(path)
+    await store.open()
+    session, _ = await store.open_session("cs101", "h", NOW)
+    for seq in range(1, 201):
+        store.add_items(session, "a", [sample(seq)], NOW)
+    assert await store.flush()
+
+    def in_database_file() -> int:
+        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+        except sqlite3.OperationalError:  # not even the schema was copied yet
+            return 0
+        finally:
+            conn.close()
+
+    try:
+        await eventually(lambda: in_database_file() == 200)
+        assert await store.call(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == (
+            BACKSTOP_PAGES
+        )
+    finally:
+        await store.close()
