@@ -67,8 +67,14 @@ Version = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 Fingerprint = Annotated[str, msgspec.Meta(pattern="^([0-9a-f]{64})?$")]
 
 
-class _Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type"):
-    """Base of every wire message."""
+class _Message(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type", gc=False
+):
+    """Base of every wire message.
+
+    ``gc=False``: messages are immutable values that cannot form reference cycles, so the
+    garbage collector need not track them (the hub decodes thousands per second).
+    """
 
 
 # hub -> agent ---------------------------------------------------------------------------
@@ -134,7 +140,7 @@ class Join(_Message, tag="join", frozen=True):
     vision: VisionMode = VisionMode.UNKNOWN
 
 
-class Cues(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Cues(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """Interval means of the observable cues behind a sample (numbers only, no images)."""
 
     yaw: Angle = 0.0

@@ -170,7 +170,7 @@ class _Student:
 
     def record_cues(self, cues: Cues, faces: int) -> None:
         self.cues = cues
-        self.head_pose_history.append(round(max(abs(cues.yaw), abs(cues.pitch)), 1))
+        self.head_pose_history.append(max(abs(cues.yaw), abs(cues.pitch)))
         self.gaze_history.append(cues.gaze_away)
         self.faces_history.append(faces)
         self.expression_history.append(cues.negative_expression)

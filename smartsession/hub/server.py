@@ -294,30 +294,39 @@ class HubServer:
         return agent
 
     async def _receive(self, agent: _Agent) -> None:
-        student_id = agent.student_id
+        # The hot path (every message of every agent): names are looked up once, here.
+        student_id, session_id, bucket = agent.student_id, self.session_id, agent.bucket
+        add_items, apply, agents, applied_seqs = (
+            self._store.add_items,
+            self._roster.apply,
+            self._agents,
+            self._applied,
+        )
+        listening = self._listening
         async for frame in agent.ws:
-            if not agent.bucket.take(time.monotonic()):
+            if not bucket.take(time.monotonic()):
                 log.warning(
                     "student %r sends more than %g messages/s", student_id, self.max_messages_per_second
                 )
                 raise ProtocolError(CloseCode.RATE_LIMITED, "rate limit exceeded")
-            _check_size(frame)
+            if len(frame) > _SURELY_SMALL:
+                _check_size(frame)
             message = decode_agent_message(frame)
             if isinstance(message, Join):
                 raise ProtocolError(CloseCode.MALFORMED, "already joined")
             items: tuple[Item, ...] = message.items if isinstance(message, Batch) else (message,)
             now = time.time()
-            self._store.add_items(self.session_id, student_id, items, now)
-            if self._agents.get(student_id) is not agent:
+            add_items(session_id, student_id, items, now)
+            if agents.get(student_id) is not agent:
                 continue  # replaced: stored, but the newer connection drives the roster
+            applied = applied_seqs.get(student_id, 0)
+            report = listening is None or listening()
             events: list[RosterEvent] = []
-            applied = self._applied.get(student_id, 0)
-            report = self._listening is None or self._listening()
             for item in items:
                 if item.seq > applied:
                     applied = item.seq
-                    events.extend(self._roster.apply(student_id, item, now, report=report))
-            self._applied[student_id] = applied
+                    events += apply(student_id, item, now, report=report)
+            applied_seqs[student_id] = applied
             if events:
                 self._publish(events)
 
@@ -349,6 +358,10 @@ class HubServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+#: Frames of at most this many characters are under `MAX_FRAME_BYTES` even in UTF-8.
+_SURELY_SMALL = MAX_FRAME_BYTES // 4
 
 
 def _check_size(frame: str | bytes) -> None:
