@@ -89,41 +89,63 @@ _Op = _ItemWrite | _SqlWrite
 
 _SAMPLE_COLUMNS = "student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues"
 _EVENT_COLUMNS = "student_id, seq, session_id, ts, kind, state, reason, detail"
-#: Rows per multi-row INSERT, largest first. A run of items is cut into chunks of these
-#: sizes: each chunk is one statement (SQLite releases the GIL once per statement, not once
-#: per row, so the event loop is not slowed by a busy writer), and the few distinct
-#: statement texts stay in the connection's statement cache.
-_CHUNKS = (256, 64, 16, 4, 1)
+#: Rows per multi-row statement, largest first. A run of rows is cut into chunks of these
+#: sizes (a run of n rows takes n // 256 statements and at most eight more): each chunk
+#: is one statement (SQLite releases the GIL once per statement, not once per row, so the
+#: event loop is not slowed by a busy writer), and the few distinct statement texts stay in
+#: the connection's statement cache.
+_CHUNKS = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+#: ``UPDATE ... FROM`` exists from SQLite 3.33; older builds touch students one row at a time.
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 
 
 @functools.cache
-def _insert_sql(table: str, rows: int) -> str:
-    """``INSERT OR IGNORE`` of ``rows`` rows into ``table`` ("samples" or "events").
+def _chunk_sql(kind: str, rows: int) -> str:
+    """The statement that writes ``rows`` rows of ``kind`` ("samples", "events" or "touch").
 
-    A row whose (student_id, seq) is already in the other table is skipped too: samples and
-    events share one seq space per student.
+    "samples" and "events": ``INSERT OR IGNORE``; a row whose (student_id, seq) is already in
+    the other table is skipped too (samples and events share one seq space per student).
+    "touch": rows of (session_id, student_id, now) move ``students.last_seen`` forward.
     """
-    columns, other = (_SAMPLE_COLUMNS, "events") if table == "samples" else (_EVENT_COLUMNS, "samples")
-    row = "(" + ", ".join("?" * len(columns.split(", "))) + ")"
+    width = {"samples": _SAMPLE_COLUMNS, "events": _EVENT_COLUMNS, "touch": "a, b, c"}[kind].count(",") + 1
+    values = "VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
+    if kind == "touch":
+        return (
+            f"UPDATE students SET last_seen = MAX(last_seen, v.column3) FROM ({values}) AS v"
+            " WHERE students.session_id = v.column1 AND students.student_id = v.column2"
+        )
+    columns, other = (_SAMPLE_COLUMNS, "events") if kind == "samples" else (_EVENT_COLUMNS, "samples")
     return (
-        f"INSERT OR IGNORE INTO {table} ({columns}) SELECT * FROM (VALUES {', '.join([row] * rows)}) AS v"
+        f"INSERT OR IGNORE INTO {kind} ({columns}) SELECT * FROM ({values}) AS v"
         f" WHERE NOT EXISTS (SELECT 1 FROM {other} AS o WHERE o.student_id = v.column1 AND o.seq = v.column2)"
     )
 
 
-def _insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (in order) with as few multi-row statements as `_CHUNKS` allow."""
+def _write_rows(conn: sqlite3.Connection, kind: str, rows: list[tuple[Any, ...]]) -> None:
+    """Write ``rows`` of ``kind`` (in order) with as few statements as `_CHUNKS` allow."""
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
     start = 0
     for size in _CHUNKS:
         if size > limit:
             continue
         while len(rows) - start >= size:
-            conn.execute(_insert_sql(table, size), tuple(chain.from_iterable(rows[start : start + size])))
+            conn.execute(_chunk_sql(kind, size), tuple(chain.from_iterable(rows[start : start + size])))
             start += size
 
 
-_TOUCH_STUDENT = "UPDATE students SET last_seen = MAX(last_seen, ?) WHERE session_id = ? AND student_id = ?"
+def _touch_students(conn: sqlite3.Connection, rows: list[tuple[str, str, float]], update_from: bool) -> None:
+    """Move ``last_seen`` of each (session_id, student_id, now) forward to ``now``."""
+    if not rows:
+        return
+    if update_from:
+        _write_rows(conn, "touch", rows)
+    else:
+        conn.executemany(
+            "UPDATE students SET last_seen = MAX(last_seen, ?3) WHERE session_id = ?1 AND student_id = ?2",
+            rows,
+        )
 
 
 def _sample_row(op: _ItemWrite, item: Sample) -> tuple[Any, ...]:
@@ -167,7 +189,7 @@ def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
 
     def flush_items() -> None:
         if rows:
-            _insert_rows(conn, rows_table, rows)
+            _write_rows(conn, rows_table, rows)
             rows.clear()
 
     for op in ops:
@@ -189,7 +211,7 @@ def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
         seen[key] = max(seen.get(key, op.now), op.now)
         acks[op.student_id] = max(acks.get(op.student_id, 0), top)
     flush_items()
-    conn.executemany(_TOUCH_STUDENT, [(now, session, student) for (session, student), now in seen.items()])
+    _touch_students(conn, [(session, student, now) for (session, student), now in seen.items()], _UPDATE_FROM)
     return acks
 
 
@@ -204,7 +226,7 @@ class Store:
         self,
         path: Path,
         *,
-        batch_interval: float = 0.002,
+        batch_interval: float = 0.005,
         on_commit: Callable[[dict[str, int]], None] | None = None,
         synchronous: str = "normal",
     ) -> None:
