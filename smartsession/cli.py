@@ -184,18 +184,20 @@ def _load(path: Path, *, insecure: bool = False) -> tuple[Config, bytes]:
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
-    from smartsession.hub.service import run_hub
+    from smartsession.hub.service import run_hub, tune_gc_for_serving
 
     config, secret = _load(args.config, insecure=args.insecure)
+    tune_gc_for_serving()
     _run_until_signalled(lambda stop: run_hub(config, secret, stop))
     return 0
 
 
 def _cmd_teacher(args: argparse.Namespace) -> int:
-    from smartsession.hub.service import Hub
+    from smartsession.hub.service import Hub, tune_gc_for_serving
     from smartsession.tui.app import create_app
 
     config, secret = _load(args.config, insecure=args.insecure)
+    tune_gc_for_serving()
     hub = Hub(config, secret)
     app = create_app(hub, config.tui, service=hub)
     app.run()

@@ -72,7 +72,7 @@ class StorageConfig(_Table, frozen=True):
     """The hub's SQLite store."""
 
     database: str = ""
-    batch_interval: Annotated[float, msgspec.Meta(gt=0.0, le=5.0)] = 0.01
+    batch_interval: Annotated[float, msgspec.Meta(gt=0.0, le=5.0)] = 0.005
     synchronous: Literal["normal", "full"] = "normal"
     retention_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
 

