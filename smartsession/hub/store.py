@@ -20,8 +20,8 @@ which costs milliseconds per commit and is what made send->ack latency spiky on 
 The hub is bound by the GIL, which the loop and the writer share, so the writer keeps its
 share small: the loop queues a write without taking a lock, the writer is woken only when it
 sleeps with nothing queued or when `BATCH_MAX` operations are queued (under load it wakes on
-its own timer), rows go in as multi-row INSERTs (SQLite releases the GIL once per statement,
-not per row), and checkpoints of the write-ahead log run on a thread of their own
+its own timer), rows go in as multi-row statements (`smartsession.hub.batch`), and
+checkpoints of the write-ahead log run on a thread of their own
 (`smartsession.hub.checkpointer`), so no commit waits for their fsyncs.
 
 Samples and events share one seq space per student; a (student_id, seq) stored in either
@@ -33,21 +33,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
 import logging
 import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from itertools import chain
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
-
-import msgspec
+from typing import Any, TypeVar
 
 from smartsession.core.protocol import Event, Sample
 from smartsession.errors import HubError
+from smartsession.hub.batch import ItemWrite, Op, SqlWrite, apply_batch
 from smartsession.hub.checkpointer import BACKSTOP_PAGES, WAL_SIZE_LIMIT, Checkpointer
 from smartsession.hub.schema import (
     SYNCHRONOUS,
@@ -66,153 +63,6 @@ T = TypeVar("T")
 BATCH_MAX = 1000
 #: Longest wait between retries of a failed commit.
 RETRY_MAX = 5.0
-
-# Write operations queued for the writer thread ---------------------------------------------
-
-
-class _ItemWrite(NamedTuple):
-    """Items of one message (a sample, an event or a batch) of one student."""
-
-    session_id: str
-    student_id: str
-    items: tuple[Sample | Event, ...]
-    now: float
-
-
-class _SqlWrite(NamedTuple):
-    sql: str
-    params: tuple[Any, ...]
-
-
-_Op = _ItemWrite | _SqlWrite
-
-
-_SAMPLE_COLUMNS = "student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues"
-_EVENT_COLUMNS = "student_id, seq, session_id, ts, kind, state, reason, detail"
-#: Rows per multi-row statement, largest first. A run of rows is cut into chunks of these
-#: sizes (a run of n rows takes n // 256 statements and at most eight more): each chunk
-#: is one statement (SQLite releases the GIL once per statement, not once per row, so the
-#: event loop is not slowed by a busy writer), and the few distinct statement texts stay in
-#: the connection's statement cache.
-_CHUNKS = (256, 128, 64, 32, 16, 8, 4, 2, 1)
-
-
-#: ``UPDATE ... FROM`` exists from SQLite 3.33; older builds touch students one row at a time.
-_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
-
-
-@functools.cache
-def _chunk_sql(kind: str, rows: int) -> str:
-    """The statement that writes ``rows`` rows of ``kind`` ("samples", "events" or "touch").
-
-    "samples" and "events": ``INSERT OR IGNORE``; a row whose (student_id, seq) is already in
-    the other table is skipped too (samples and events share one seq space per student).
-    "touch": rows of (session_id, student_id, now) move ``students.last_seen`` forward.
-    """
-    width = {"samples": _SAMPLE_COLUMNS, "events": _EVENT_COLUMNS, "touch": "a, b, c"}[kind].count(",") + 1
-    values = "VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
-    if kind == "touch":
-        return (
-            f"UPDATE students SET last_seen = MAX(last_seen, v.column3) FROM ({values}) AS v"
-            " WHERE students.session_id = v.column1 AND students.student_id = v.column2"
-        )
-    columns, other = (_SAMPLE_COLUMNS, "events") if kind == "samples" else (_EVENT_COLUMNS, "samples")
-    return (
-        f"INSERT OR IGNORE INTO {kind} ({columns}) SELECT * FROM ({values}) AS v"
-        f" WHERE NOT EXISTS (SELECT 1 FROM {other} AS o WHERE o.student_id = v.column1 AND o.seq = v.column2)"
-    )
-
-
-def _write_rows(conn: sqlite3.Connection, kind: str, rows: list[tuple[Any, ...]]) -> None:
-    """Write ``rows`` of ``kind`` (in order) with as few statements as `_CHUNKS` allow."""
-    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
-    start = 0
-    for size in _CHUNKS:
-        if size > limit:
-            continue
-        while len(rows) - start >= size:
-            conn.execute(_chunk_sql(kind, size), tuple(chain.from_iterable(rows[start : start + size])))
-            start += size
-
-
-def _touch_students(conn: sqlite3.Connection, rows: list[tuple[str, str, float]], update_from: bool) -> None:
-    """Move ``last_seen`` of each (session_id, student_id, now) forward to ``now``."""
-    if not rows:
-        return
-    if update_from:
-        _write_rows(conn, "touch", rows)
-    else:
-        conn.executemany(
-            "UPDATE students SET last_seen = MAX(last_seen, ?3) WHERE session_id = ?1 AND student_id = ?2",
-            rows,
-        )
-
-
-def _sample_row(op: _ItemWrite, item: Sample) -> tuple[Any, ...]:
-    return (
-        op.student_id,
-        item.seq,
-        op.session_id,
-        item.ts,
-        item.state.value,
-        item.attention,
-        item.confusion,
-        item.faces,
-        item.alert.value if item.alert is not None else None,
-        msgspec.json.encode(item.reasons).decode(),
-        msgspec.json.encode(item.cues).decode(),
-    )
-
-
-def _event_row(op: _ItemWrite, item: Event) -> tuple[Any, ...]:
-    return (
-        op.student_id,
-        item.seq,
-        op.session_id,
-        item.ts,
-        item.kind.value,
-        item.state.value,
-        item.reason.value if item.reason is not None else None,
-        item.detail,
-    )
-
-
-def _apply_batch(conn: sqlite3.Connection, ops: list[_Op]) -> dict[str, int]:
-    """Apply queued writes in order, runs of items in bulk; returns the highest seq per student.
-
-    Order matters: of a sample and an event with the same seq, the first one queued is kept.
-    """
-    rows: list[tuple[Any, ...]] = []
-    rows_table = "samples"
-    seen: dict[tuple[str, str], float] = {}
-    acks: dict[str, int] = {}
-
-    def flush_items() -> None:
-        if rows:
-            _write_rows(conn, rows_table, rows)
-            rows.clear()
-
-    for op in ops:
-        if isinstance(op, _SqlWrite):
-            flush_items()
-            conn.execute(op.sql, op.params)
-            continue
-        if not op.items:
-            continue
-        top = 0
-        for item in op.items:
-            table = "samples" if isinstance(item, Sample) else "events"
-            if table != rows_table:
-                flush_items()
-                rows_table = table
-            rows.append(_sample_row(op, item) if isinstance(item, Sample) else _event_row(op, item))
-            top = max(top, item.seq)
-        key = (op.session_id, op.student_id)
-        seen[key] = max(seen.get(key, op.now), op.now)
-        acks[op.student_id] = max(acks.get(op.student_id, 0), top)
-    flush_items()
-    _touch_students(conn, [(session, student, now) for (session, student), now in seen.items()], _UPDATE_FROM)
-    return acks
 
 
 class Store:
@@ -242,7 +92,7 @@ class Store:
         self._cond = threading.Condition()
         #: Writes from the loop, appended without a lock (a deque's append and popleft are
         #: atomic); only the writer thread takes them out.
-        self._pending: deque[_Op] = deque()
+        self._pending: deque[Op] = deque()
         #: Writes queued and writes committed so far, each item (sample or event) counting
         #: as one; each counter has one writing thread (the loop, the writer).
         self._added = 0
@@ -298,20 +148,20 @@ class Store:
         self, session_id: str, student_id: str, items: Iterable[Sample | Event], now: float
     ) -> None:
         """Queue samples/events of a student; committed in the next batch, then reported to ``on_commit``."""
-        op = _ItemWrite(session_id, student_id, tuple(items), now)
+        op = ItemWrite(session_id, student_id, tuple(items), now)
         self._queue((op,), len(op.items))
 
     def record_join(self, session_id: str, student_id: str, name: str, host: str, now: float) -> None:
         """Queue: a student joined (upsert into students, open a connection record)."""
         self._enqueue(
             [
-                _SqlWrite(
+                SqlWrite(
                     "INSERT INTO students (session_id, student_id, name, host, first_seen, last_seen)"
                     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, student_id) DO UPDATE SET"
                     " name = excluded.name, host = excluded.host, last_seen = excluded.last_seen",
                     (session_id, student_id, name, host, now, now),
                 ),
-                _SqlWrite(
+                SqlWrite(
                     "INSERT INTO connections (session_id, student_id, connected_at, disconnected_at)"
                     " VALUES (?, ?, ?, NULL)",
                     (session_id, student_id, now),
@@ -323,12 +173,12 @@ class Store:
         """Queue: the connection of a student that joined at ``connected_at`` ended."""
         self._enqueue(
             [
-                _SqlWrite(
+                SqlWrite(
                     "UPDATE connections SET disconnected_at = ? WHERE session_id = ? AND student_id = ?"
                     " AND connected_at = ? AND disconnected_at IS NULL",
                     (now, session_id, student_id, connected_at),
                 ),
-                _SqlWrite(
+                SqlWrite(
                     "UPDATE students SET last_seen = MAX(last_seen, ?)"
                     " WHERE session_id = ? AND student_id = ?",
                     (now, session_id, student_id),
@@ -340,7 +190,7 @@ class Store:
         """Queue: the teacher started a lecture segment called ``label`` at ``now``."""
         self._enqueue(
             [
-                _SqlWrite(
+                SqlWrite(
                     "INSERT INTO segments (session_id, started_at, label) VALUES (?, ?, ?)",
                     (session_id, now, label),
                 )
@@ -349,12 +199,12 @@ class Store:
 
     def end_session(self, session_id: str, now: float) -> None:
         """Queue: the session ended cleanly (it will not be resumed)."""
-        self._enqueue([_SqlWrite("UPDATE sessions SET ended_at = ? WHERE id = ?", (now, session_id))])
+        self._enqueue([SqlWrite("UPDATE sessions SET ended_at = ? WHERE id = ?", (now, session_id))])
 
-    def _enqueue(self, ops: list[_Op]) -> None:
+    def _enqueue(self, ops: list[Op]) -> None:
         self._queue(ops, len(ops))
 
-    def _queue(self, ops: Iterable[_Op], count: int) -> None:
+    def _queue(self, ops: Iterable[Op], count: int) -> None:
         # No lock on this path (it runs for every message): the writer sets `_idle` before it
         # looks at `_pending` for the last time and sleeps, so either it sees these ops or we
         # see `_idle` and wake it.
@@ -459,7 +309,7 @@ class Store:
             # One C-level copy (the loop cannot append meanwhile); ops leave `_pending` only
             # once committed, so a failed commit keeps them, in order, for the retry.
             ops = list(self._pending)
-            count = sum(len(op.items) if isinstance(op, _ItemWrite) else 1 for op in ops)
+            count = sum(len(op.items) if isinstance(op, ItemWrite) else 1 for op in ops)
             for fn, future in calls:
                 if future.set_running_or_notify_cancel():
                     try:
@@ -484,10 +334,10 @@ class Store:
                     log.error("store closed with %d writes not committed: %s", self.pending, self.last_error)
                 return
 
-    def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> bool:
+    def _commit(self, conn: sqlite3.Connection, ops: list[Op]) -> bool:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            acks = _apply_batch(conn, ops)
+            acks = apply_batch(conn, ops)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

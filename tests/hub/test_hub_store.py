@@ -18,7 +18,7 @@ from smartsession.hub.schema import (
     open_or_resume_session,
     read_seqs,
 )
-from smartsession.hub.store import Store, _touch_students
+from smartsession.hub.store import Store
 
 from .wsagent import alert_event, eventually, sample
 
@@ -230,18 +230,3 @@ async def test_the_log_is_checkpointed_beside_the_writer(tmp_path: Path) -> None
         )
     finally:
         await store.close()
-
-
-@pytest.mark.parametrize("update_from", [True, False])
-def test_touching_students_only_moves_last_seen_forward(tmp_path: Path, update_from: bool) -> None:
-    """One ``UPDATE ... FROM (VALUES ...)`` per chunk on SQLite >= 3.33, row by row before that."""
-    conn = connect(tmp_path / "hub.db")
-    for student in ("a", "b", "c"):
-        conn.execute(
-            "INSERT INTO students VALUES ('s', ?, ?, 'pc', ?, ?)", (student, student.upper(), NOW, NOW + 10)
-        )
-    rows = [("s", "a", NOW + 20), ("s", "b", NOW + 5), ("other", "c", NOW + 99), ("s", "nobody", NOW + 99)]
-    _touch_students(conn, rows, update_from)
-    seen = dict(conn.execute("SELECT student_id, last_seen FROM students ORDER BY student_id").fetchall())
-    conn.close()
-    assert seen == {"a": NOW + 20, "b": NOW + 10, "c": NOW + 10}
