@@ -19,10 +19,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
-import os
 import signal
 import socket
 import statistics
@@ -34,30 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from smartsession.bench.procfs import children, cpu_seconds, rss_mb
 from smartsession.core.engagement import EngagementEngine
 from smartsession.core.settings import EngagementSettings
 
 TARGETS = {"overhead_ratio": 1.25, "cpu_percent": 12.0, "rss_mb": 350.0}
-
-
-def _proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            found.extend(int(child) for child in (task / "children").read_text().split())
-    return found
 
 
 def _free_port() -> int:
@@ -161,13 +140,13 @@ def measure_live(frames: list[Any], seconds: float, frame_rate: float = 5.0) -> 
             _wait_for(lambda: agent_log.exists() and "joined hub" in agent_log.read_text(), "the agent")
             time.sleep(1.0)  # warm up
             pid = agent.pid
-            (vision,) = _children(pid)
-            vision0, agent0, wall0 = _proc_cpu_seconds(vision), _proc_cpu_seconds(pid), time.monotonic()
+            (vision,) = children(pid)
+            vision0, agent0, wall0 = cpu_seconds(vision), cpu_seconds(pid), time.monotonic()
             time.sleep(seconds)
-            vision_cpu = _proc_cpu_seconds(vision) - vision0
-            agent_cpu = _proc_cpu_seconds(pid) - agent0
+            vision_cpu = cpu_seconds(vision) - vision0
+            agent_cpu = cpu_seconds(pid) - agent0
             wall = time.monotonic() - wall0
-            vision_rss, agent_rss = _rss_mb(vision), _rss_mb(pid)
+            vision_rss, agent_rss = rss_mb(vision), rss_mb(pid)
             _stop(agent)
             result = json.loads(report.read_text())
             log_text = agent_log.read_text()

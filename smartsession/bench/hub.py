@@ -7,8 +7,8 @@ Two servers, each in its own process:
 - the **hub**: a real `smartsession.hub.service.Hub` with a temporary config (real
   handshake and proofs, validation, roster, SQLite; TLS when the hub does it by default).
 
-Both are driven with the same frames by separate load-generator processes (asyncio clients,
-many connections per process):
+Both are driven with the same frames by separate load-generator processes
+(`smartsession.bench.hub_load`: asyncio clients, many connections per process):
 
 1. saturation: ``--connections`` clients each keep up to ``--window`` items in flight
    (as fast as acks allow), baseline and hub taking turns for ``--rounds`` rounds (so a
@@ -31,58 +31,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import multiprocessing
 import os
-import random
-import secrets
 import sqlite3
-import ssl
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from smartsession.core.protocol import (
-    PROTOCOL_VERSION,
-    Error,
-    Join,
-    Welcome,
-    agent_proof,
-    decode_hub_message,
-    encode,
-    hub_proof,
-    proofs_match,
-)
-
-#: Seconds any single network step may take before the bench gives up.
-STEP_TIMEOUT = 60.0
-#: Handshakes in flight at once per load process.
-CONNECT_CONCURRENCY = 32
-#: Seconds of load before the saturation measurement starts.
-WARMUP = 0.5
-
-_SECRET = bytes(range(32))
-
-_SAMPLE = (
-    '{"type":"sample","seq":%d,"ts":%.3f,"state":"focused","attention":0.82,"confusion":0.12,'
-    '"faces":1,"alert":null,"reasons":["looking at the screen"],"cues":{"yaw":2.5,"pitch":-3.1,'
-    '"roll":0.4,"gaze_away":0.05,"brow_down":0.1,"smile":0.2,"face_share":0.3}}'
-)
-
-
-def sample_frame(seq: int) -> str:
-    """One valid protocol v1 sample as a JSON text frame (about 260 bytes)."""
-    return _SAMPLE % (seq, time.time())
+from smartsession.bench.hub_load import SECRET, STEP_TIMEOUT, load_process
+from smartsession.bench.procfs import cpu_seconds, rss_mb, steal_ticks
 
 
 @dataclass
@@ -222,181 +188,18 @@ def _hub_process(pipe: Connection, folder: str, max_agents: int, batch_interval:
     tune_gc_for_serving()  # as ``smartsession hub`` does
 
     async def run() -> None:
-        async with Hub(config, _SECRET) as hub:
+        async with Hub(config, SECRET) as hub:
             pipe.send({"url": hub.url, "pid": os.getpid(), "batch_interval": config.storage.batch_interval})
             await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
 
     asyncio.run(run())
 
 
-# Load generators (each runs in its own process) -----------------------------------------
-
-
-@dataclass
-class _Client:
-    """One load connection: what it sent, what came back, and when."""
-
-    student_id: str
-    ws: ClientConnection
-    sent: int = 0
-    acked: int = 0
-    send_times: dict[int, float] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
-    progress: asyncio.Event = field(default_factory=asyncio.Event)
-    error: str = ""
-
-    async def receive(self) -> None:
-        try:
-            async for frame in self.ws:
-                message = json.loads(frame)
-                kind = message.get("type")
-                if kind not in ("ack", "sample"):
-                    self.error = f"{kind}: {message.get('message', '')}"
-                    continue
-                seq = int(message["seq"])
-                now = time.monotonic()
-                if seq > self.acked:
-                    if self.send_times:
-                        for s in range(self.acked + 1, seq + 1):
-                            sent_at = self.send_times.pop(s, None)
-                            if sent_at is not None:
-                                self.latencies.append((now - sent_at) * 1000.0)
-                    self.acked = seq
-                    self.progress.set()
-        except Exception as exc:
-            self.error = self.error or f"{type(exc).__name__}: {exc}"
-        self.progress.set()
-
-
-def _client_ssl(url: str) -> ssl.SSLContext | None:
-    if not url.startswith("wss:"):
-        return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # The HMAC proofs bind the certificate's fingerprint; no CA is involved (docs/protocol.md).
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-async def _open(url: str, student_id: str, hub: bool) -> _Client:
-    ws = await connect(url, compression=None, ssl=_client_ssl(url), open_timeout=STEP_TIMEOUT, max_size=None)
-    if hub:
-        fingerprint = ""
-        ssl_object = ws.transport.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            fingerprint = hashlib.sha256(ssl_object.getpeercert(binary_form=True)).hexdigest()
-        async with asyncio.timeout(STEP_TIMEOUT):
-            hello = json.loads(await ws.recv())
-            nonce = secrets.token_hex(16)
-            proof = agent_proof(_SECRET, hello["nonce"], nonce, student_id, fingerprint)
-            join = Join(
-                v=PROTOCOL_VERSION,
-                student_id=student_id,
-                name=student_id,
-                host="bench",
-                agent_version="bench",
-                nonce=nonce,
-                proof=proof,
-            )
-            await ws.send(encode(join))
-            welcome = decode_hub_message(await ws.recv())
-        if isinstance(welcome, Error):
-            raise RuntimeError(f"hub refused {student_id}: {welcome.code} {welcome.message}")
-        if not isinstance(welcome, Welcome):
-            raise RuntimeError(f"expected a welcome, got {welcome!r}")
-        expected = hub_proof(_SECRET, hello["nonce"], nonce, student_id, fingerprint)
-        if not proofs_match(expected, welcome.proof):
-            raise RuntimeError("the hub's proof does not match")
-    return _Client(student_id=student_id, ws=ws)
-
-
-async def _saturate(client: _Client, window: int, stop_at: float) -> None:
-    while time.monotonic() < stop_at and not client.error:
-        while client.sent - client.acked >= window:
-            client.progress.clear()
-            if client.error or client.ws.close_code is not None:
-                return
-            await client.progress.wait()
-        client.sent += 1
-        await client.ws.send(sample_frame(client.sent))
-
-
-async def _paced(client: _Client, rate: float, start: float, stop_at: float) -> None:
-    period = 1.0 / rate
-    due = start + random.uniform(0.0, period)
-    while due < stop_at and not client.error:
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        client.sent += 1
-        client.send_times[client.sent] = time.monotonic()
-        await client.ws.send(sample_frame(client.sent))
-        due += period
-
-
-async def _drain(client: _Client, within: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(within):
-            while client.acked < client.sent and not client.error:
-                client.progress.clear()
-                if client.ws.close_code is not None:
-                    break
-                await client.progress.wait()
-
-
-async def _load(pipe: Connection, job: dict[str, Any]) -> None:
-    loop = asyncio.get_running_loop()
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-    async def open_one(student_id: str) -> _Client:
-        async with gate:
-            return await _open(job["url"], student_id, job["hub"])
-
-    clients = await asyncio.gather(*(open_one(sid) for sid in job["students"]))
-    receivers = [asyncio.create_task(c.receive()) for c in clients]
-    pipe.send({"ready": len(clients)})
-    start, stop_at, mark_a, mark_b = await loop.run_in_executor(None, pipe.recv)
-    await asyncio.sleep(max(0.0, start - time.monotonic()))
-    marks: list[int] = []
-
-    async def sample_marks() -> None:
-        for mark in (mark_a, mark_b):
-            await asyncio.sleep(max(0.0, mark - time.monotonic()))
-            marks.append(sum(c.acked for c in clients))
-
-    marker = asyncio.create_task(sample_marks())
-    if job["mode"] == "saturate":
-        senders = [_saturate(c, job["window"], stop_at) for c in clients]
-    else:
-        senders = [_paced(c, job["rate"], start, stop_at) for c in clients]
-    await asyncio.gather(*senders)
-    await marker
-    await asyncio.gather(*(_drain(c, 30.0) for c in clients))
-    await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
-    for task in receivers:
-        task.cancel()
-    await asyncio.gather(*receivers, return_exceptions=True)
-    pipe.send(
-        {
-            "acked_in_window": marks[1] - marks[0] if len(marks) == 2 else 0,
-            "sent": {c.student_id: c.sent for c in clients},
-            "unacked": sum(c.sent - c.acked for c in clients),
-            "latencies": [x for c in clients for x in c.latencies],
-            "errors": sorted({c.error for c in clients if c.error}),
-        }
-    )
-
-
-def _load_process(pipe: Connection, job: dict[str, Any]) -> None:
-    try:
-        asyncio.run(_load(pipe, job))
-    except BaseException as exc:
-        pipe.send({"failed": f"{type(exc).__name__}: {exc}"})
-        raise
-
-
 # The orchestration ----------------------------------------------------------------------
 
+
+#: Seconds of load before the saturation measurement starts.
+WARMUP = 0.5
 
 _ctx = multiprocessing.get_context("spawn")
 
@@ -424,29 +227,6 @@ class _Server:
             self.process.join()
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_ticks() -> tuple[int, int]:
-    """(steal, total) clock ticks of the whole machine so far, from ``/proc/stat``.
-
-    Steal is time the hypervisor gave this VM's CPUs to someone else: a share of it during
-    a latency measurement says the machine, not the code, was slow.
-    """
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
 def _run_load(
     url: str, hub: bool, mode: str, students: list[str], params: Params, seconds: float, server_pid: int
 ) -> dict[str, Any]:
@@ -465,7 +245,7 @@ def _run_load(
                 "window": params.window,
                 "rate": params.rate,
             }
-            process = _ctx.Process(target=_load_process, args=(child, job), daemon=True)
+            process = _ctx.Process(target=load_process, args=(child, job), daemon=True)
             process.start()
             workers.append((process, parent))
         for _, pipe in workers:
@@ -480,10 +260,10 @@ def _run_load(
         for _, pipe in workers:
             pipe.send((start, mark_b, mark_a, mark_b))
         time.sleep(max(0.0, mark_a - time.monotonic()))
-        cpu_a, wall_a, ticks_a = _cpu_seconds(server_pid), time.monotonic(), _cpu_ticks()
+        cpu_a, wall_a, ticks_a = cpu_seconds(server_pid), time.monotonic(), steal_ticks()
         time.sleep(max(0.0, mark_b - time.monotonic()))
-        cpu_b, wall_b, ticks_b = _cpu_seconds(server_pid), time.monotonic(), _cpu_ticks()
-        rss = _rss_mb(server_pid)
+        cpu_b, wall_b, ticks_b = cpu_seconds(server_pid), time.monotonic(), steal_ticks()
+        rss = rss_mb(server_pid)
         results = []
         for _, pipe in workers:
             if not pipe.poll(STEP_TIMEOUT * 2):
