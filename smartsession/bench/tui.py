@@ -48,6 +48,9 @@ class BenchFeed:
     def alerts(self) -> list[Any]:
         return self.roster.alerts()
 
+    def segments(self) -> list[Any]:
+        return self.roster.segments()
+
     def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)

@@ -391,6 +391,10 @@ class ClassFeed(Protocol):
         """Every alert this session, oldest first."""
         ...
 
+    def segments(self) -> list[SegmentStats]:
+        """Every lecture segment this session, oldest first."""
+        ...
+
     def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
         """Call ``listener`` (on the event loop) for each event; returns an unsubscribe function."""
         ...

@@ -19,7 +19,14 @@ from types import TracebackType
 from typing import Any
 
 from smartsession.config import Config
-from smartsession.core.roster import AlertRecord, HubStatus, Roster, RosterEvent, StudentSnapshot
+from smartsession.core.roster import (
+    AlertRecord,
+    HubStatus,
+    Roster,
+    RosterEvent,
+    SegmentStats,
+    StudentSnapshot,
+)
 from smartsession.errors import HubError
 from smartsession.hub import retention
 from smartsession.hub.announcer import Announcer
@@ -100,6 +107,10 @@ class Hub:
     def alerts(self) -> list[AlertRecord]:
         """Every alert this session, oldest first."""
         return self.roster.alerts()
+
+    def segments(self) -> list[SegmentStats]:
+        """Every lecture segment this session, oldest first."""
+        return self.roster.segments()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` on the loop for each roster event; returns an unsubscribe function."""

@@ -126,6 +126,7 @@ class SmartSessionApp(App[None]):
         alerts = self.feed.alerts()
         self._alert_count = len(alerts)
         self._last_alert = alerts[-1] if alerts else None
+        self._segments = {segment.index: segment for segment in self.feed.segments()}
         self._dirty = True
         self._redraw()
         self._tick()

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from smartsession.core.protocol import Cues, Event, EventKind, Sample
-from smartsession.core.roster import AlertRecord, HubStatus, Roster, RosterEvent, StudentSnapshot
+from smartsession.core.roster import (
+    AlertRecord,
+    HubStatus,
+    Roster,
+    RosterEvent,
+    SegmentStats,
+    StudentSnapshot,
+)
 from smartsession.core.states import AlertReason, State
 
 #: Every scripted time is relative to this (2024-09-02 09:00:00 UTC).
@@ -53,6 +60,9 @@ class ScriptedFeed:
 
     def alerts(self) -> list[AlertRecord]:
         return self.roster.alerts()
+
+    def segments(self) -> list[SegmentStats]:
+        return self.roster.segments()
 
     def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
         self._listeners.append(listener)

@@ -496,6 +496,18 @@ async def test_m_marks_a_segment_and_shares_are_live(feed: Any, clock: Any, t0: 
         await wait_until(pilot, lambda: any("Could not mark" in n.message for n in app._notifications))
 
 
+async def test_segments_marked_before_the_view_opened_are_shown(feed: Any, clock: Any, t0: float) -> None:
+    """The teacher restarts the view (or the hub marked segments first): nothing is forgotten."""
+    feed.mark("intro", t0 + 10)
+    feed.sample("alan", t0 + 11, State.CONFUSED, confusion=0.8)
+    feed.mark("recursion", t0 + 20)
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: "§2 recursion confused" in header_text(app))
+        assert "§1 " in header_text(app)
+        assert [segment.label for segment in app.segments] == ["intro", "recursion"]
+
+
 async def test_e_exports_in_a_worker_and_says_where(feed: Any, clock: Any) -> None:
     app = create_app(feed, TuiConfig(), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
