@@ -43,6 +43,7 @@ import math
 import msgspec
 import numpy as np
 
+from smartsession.core.interval import COMPONENTS, Interval, clip
 from smartsession.core.protocol import MAX_REASONS, Cues, EventKind
 from smartsession.core.settings import EngagementSettings
 from smartsession.core.signals import EXPRESSIONS, NEGATIVE_EXPRESSIONS, CameraStatus, FrameSignals
@@ -57,7 +58,7 @@ ALERT_PRIORITY: tuple[AlertReason, ...] = (
     AlertReason.LOOKING_AWAY,
 )
 
-#: Cues the calibration baseline removes, in the order of `_Baseline` values.
+#: Cues the calibration baseline removes, in the order of `EngagementEngine.baseline`.
 BASELINE_CUES: tuple[str, ...] = (
     "brow_down",
     "brow_inner_up",
@@ -71,21 +72,8 @@ BASELINE_CUES: tuple[str, ...] = (
 )
 _BROW_DOWN, _BROW_INNER_UP, _EYE_SQUINT, _LIP_PRESS, _PITCH, _YAW, _ROLL, _GAZE_X, _GAZE_Y = range(9)
 
-#: Confusion components, in the order `_components` returns them.
-_COMPONENTS: tuple[str, ...] = (
-    "brow_down",
-    "brow_inner_up",
-    "head_tilt",
-    "no_smile",
-    "lip_press",
-    "eye_squint",
-    "negative_expression",
-)
-
 #: Time constant of the confusion score's smoothing, in seconds.
 CONFUSION_SMOOTHING = 1.0
-#: A normalised cue must reach this (interval mean) to be named in a reading's reasons.
-_CUE_REASON_MIN = 0.3
 #: Longest gap between frames that still counts towards calibration, in seconds.
 _CALIBRATION_MAX_STEP = 1.0
 #: Reasons are cut to this length so they fit a tile.
@@ -127,13 +115,6 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
 
 
-def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
-    """``value`` within [low, high]; a non-finite value counts as 0."""
-    if not math.isfinite(value):
-        value = 0.0
-    return low if value < low else high if value > high else value
-
-
 class _Hold:
     """How long a condition has held without a break, in frame time."""
 
@@ -167,24 +148,6 @@ class _Alert:
         self.started = 0.0
 
 
-class _Interval:
-    """Sums over the frames of the interval being collected."""
-
-    def __init__(self, start: float) -> None:
-        self.start = start
-        self.frames = 0
-        self.face_frames = 0
-        self.attention = 0.0
-        self.confusion = 0.0
-        self.faces: list[int] = []
-        # Raw cues over face frames, in `Cues` field order (without face_share).
-        self.cues = [0.0] * 12
-        # Normalised confusion components and their raw deltas over calibrated face frames.
-        self.scored_frames = 0
-        self.components = [0.0] * len(_COMPONENTS)
-        self.deltas = [0.0] * len(_COMPONENTS)
-
-
 class EngagementEngine:
     """Turns a student's frames into readings and changes; one engine per student.
 
@@ -193,16 +156,7 @@ class EngagementEngine:
 
     def __init__(self, settings: EngagementSettings) -> None:
         self._settings = settings
-        weights = settings.weights
-        raw = (
-            weights.brow_down,
-            weights.brow_inner_up,
-            weights.head_tilt,
-            weights.no_smile,
-            weights.lip_press,
-            weights.eye_squint,
-            weights.negative_expression,
-        )
+        raw: tuple[float, ...] = tuple(getattr(settings.weights, name) for name in COMPONENTS)
         total = sum(raw)
         self._weights = tuple(w / total for w in raw) if total > 0 else tuple(0.0 for _ in raw)
         self._thresholds = {
@@ -228,7 +182,7 @@ class EngagementEngine:
         self._confused = False
         self._enter = _Hold()
         self._leave = _Hold()
-        self._interval: _Interval | None = None
+        self._interval: Interval | None = None
 
     @property
     def state(self) -> State:
@@ -255,21 +209,21 @@ class EngagementEngine:
         dt = 0.0 if self._last_t is None else t - self._last_t
         self._last_t = t
         if self._interval is None:
-            self._interval = _Interval(t)
+            self._interval = Interval(t)
         camera_ok = frame.camera is CameraStatus.OK
         faces = min(max(frame.faces, 0), 64) if camera_ok else 0
         has_face = faces >= 1
 
         values = (
-            _clip(frame.brow_down),
-            _clip(frame.brow_inner_up),
-            _clip(frame.eye_squint),
-            _clip(frame.lip_press),
-            _clip(frame.pitch, -180.0, 180.0),
-            _clip(frame.yaw, -180.0, 180.0),
-            _clip(frame.roll, -180.0, 180.0),
-            _clip(frame.gaze_x, -1.0, 1.0),
-            _clip(frame.gaze_y, -1.0, 1.0),
+            clip(frame.brow_down),
+            clip(frame.brow_inner_up),
+            clip(frame.eye_squint),
+            clip(frame.lip_press),
+            clip(frame.pitch, -180.0, 180.0),
+            clip(frame.yaw, -180.0, 180.0),
+            clip(frame.roll, -180.0, 180.0),
+            clip(frame.gaze_x, -1.0, 1.0),
+            clip(frame.gaze_y, -1.0, 1.0),
         )
         if not self._calibrated:
             self._calibrate(values, faces == 1, dt)
@@ -283,7 +237,7 @@ class EngagementEngine:
         components: tuple[float, ...] = ()
         deltas: tuple[float, ...] = ()
         if has_face:
-            eye_closed = _clip(frame.eye_closed)
+            eye_closed = clip(frame.eye_closed)
             eyes_closed = eye_closed > settings.eyes_closed
             off_screen = max(
                 abs(values[_YAW] - base[_YAW]) / settings.yaw_away_deg,
@@ -292,11 +246,11 @@ class EngagementEngine:
                 / max(settings.gaze_away, _EPS),
             )
             looking_away = self._calibrated and off_screen > 1.0
-            openness = _clip((1.0 - eye_closed) / max(1.0 - settings.eyes_closed, _EPS))
-            attention = _clip(1.0 - 0.5 * off_screen * off_screen) * openness
+            openness = clip((1.0 - eye_closed) / max(1.0 - settings.eyes_closed, _EPS))
+            attention = clip(1.0 - 0.5 * off_screen * off_screen) * openness
             if self._calibrated:
                 components, deltas = self._components(frame, values, negative)
-                raw_score = _clip(sum(w * c for w, c in zip(self._weights, components, strict=True)))
+                raw_score = clip(sum(w * c for w, c in zip(self._weights, components, strict=True)))
                 if self._score is None:
                     self._score = raw_score
                 else:
@@ -358,7 +312,7 @@ class EngagementEngine:
         if t - interval.start >= settings.interval - _EPS:
             out.append(self._reading(t, state, primary))
             start = interval.start + settings.interval
-            self._interval = _Interval(start if t - start < settings.interval else t)
+            self._interval = Interval(start if t - start < settings.interval else t)
         return out
 
     # Calibration and scores ---------------------------------------------------------------
@@ -381,7 +335,7 @@ class EngagementEngine:
         if len(raw) != len(EXPRESSIONS):
             self._expressions = ()
             return 0.0
-        probs = tuple(_clip(p) for p in raw)
+        probs = tuple(clip(p) for p in raw)
         tau = self._settings.expression_smoothing
         if not self._expressions or tau <= 0.0:
             self._expressions = probs
@@ -391,7 +345,7 @@ class EngagementEngine:
                 s + alpha * (p - s) for s, p in zip(self._expressions, probs, strict=True)
             )
         self._expressions_t = t
-        return _clip(sum(self._expressions[EXPRESSIONS.index(name)] for name in NEGATIVE_EXPRESSIONS))
+        return clip(sum(self._expressions[EXPRESSIONS.index(name)] for name in NEGATIVE_EXPRESSIONS))
 
     def _components(
         self, frame: FrameSignals, values: tuple[float, ...], negative: float
@@ -402,18 +356,18 @@ class EngagementEngine:
         brow_down = max(0.0, values[_BROW_DOWN] - base[_BROW_DOWN])
         brow_inner_up = max(0.0, values[_BROW_INNER_UP] - base[_BROW_INNER_UP])
         tilt = min(abs(values[_ROLL] - base[_ROLL]), 180.0)
-        no_smile = 1.0 - _clip(frame.smile)
+        no_smile = 1.0 - clip(frame.smile)
         lip_press = max(0.0, values[_LIP_PRESS] - base[_LIP_PRESS])
         eye_squint = max(0.0, values[_EYE_SQUINT] - base[_EYE_SQUINT])
         deltas = (brow_down, brow_inner_up, tilt, no_smile, lip_press, eye_squint, negative)
         components = (
-            _clip(brow_down / scales.brow_down),
-            _clip(brow_inner_up / scales.brow_inner_up),
-            _clip(tilt / scales.head_tilt_deg),
+            clip(brow_down / scales.brow_down),
+            clip(brow_inner_up / scales.brow_inner_up),
+            clip(tilt / scales.head_tilt_deg),
             no_smile,
-            _clip(lip_press / scales.lip_press),
-            _clip(eye_squint / scales.eye_squint),
-            _clip(negative / scales.negative_expression),
+            clip(lip_press / scales.lip_press),
+            clip(eye_squint / scales.eye_squint),
+            clip(negative / scales.negative_expression),
         )
         return components, deltas
 
@@ -472,72 +426,43 @@ class EngagementEngine:
     ) -> None:
         interval = self._interval
         assert interval is not None
-        interval.frames += 1
-        interval.faces.append(faces)
-        interval.attention += attention
-        interval.confusion += self._score if self._score is not None else 0.0
-        if faces == 0:
-            return
-        interval.face_frames += 1
-        raw = (
-            values[_YAW],
-            values[_PITCH],
-            values[_ROLL],
-            _clip(math.hypot(values[_GAZE_X], values[_GAZE_Y])),
-            values[_BROW_DOWN],
-            values[_BROW_INNER_UP],
-            values[_EYE_SQUINT],
-            values[_LIP_PRESS],
-            _clip(frame.smile),
-            _clip(frame.eye_closed),
-            _clip(frame.jaw_open),
-            _clip(frame.negative_expression),
-        )
-        interval.cues = [s + v for s, v in zip(interval.cues, raw, strict=True)]
-        if components:
-            interval.scored_frames += 1
-            interval.components = [s + c for s, c in zip(interval.components, components, strict=True)]
-            interval.deltas = [s + d for s, d in zip(interval.deltas, deltas, strict=True)]
+        raw: tuple[float, ...] = ()
+        if faces:
+            raw = (
+                values[_YAW],
+                values[_PITCH],
+                values[_ROLL],
+                clip(math.hypot(values[_GAZE_X], values[_GAZE_Y])),
+                values[_BROW_DOWN],
+                values[_BROW_INNER_UP],
+                values[_EYE_SQUINT],
+                values[_LIP_PRESS],
+                clip(frame.smile),
+                clip(frame.eye_closed),
+                clip(frame.jaw_open),
+                clip(frame.negative_expression),
+            )
+        confusion = self._score if self._score is not None else 0.0
+        interval.add(faces, attention, confusion, raw, components, deltas)
 
     def _reading(self, t: float, state: State, primary: AlertReason | None) -> Reading:
         interval = self._interval
         assert interval is not None
         n = max(interval.frames, 1)
-        faces = sorted(interval.faces)[len(interval.faces) // 2]
-        if interval.face_frames:
-            m = [s / interval.face_frames for s in interval.cues]
-            cues = Cues(
-                yaw=_clip(m[0], -180.0, 180.0),
-                pitch=_clip(m[1], -180.0, 180.0),
-                roll=_clip(m[2], -180.0, 180.0),
-                gaze_away=_clip(m[3]),
-                brow_down=_clip(m[4]),
-                brow_inner_up=_clip(m[5]),
-                eye_squint=_clip(m[6]),
-                lip_press=_clip(m[7]),
-                smile=_clip(m[8]),
-                eye_closed=_clip(m[9]),
-                jaw_open=_clip(m[10]),
-                negative_expression=_clip(m[11]),
-                face_share=_clip(interval.face_frames / n),
-            )
-        else:
-            cues = Cues()
-        confusion = _clip(interval.confusion / n)
+        confusion = clip(interval.confusion / n)
         return Reading(
             ts=t,
             state=state,
-            attention=_clip(interval.attention / n),
+            attention=clip(interval.attention / n),
             confusion=confusion,
-            faces=faces,
+            faces=interval.median_faces(),
             alert=primary,
-            reasons=self._reasons(t, state, primary, confusion, max(interval.faces)),
-            cues=cues,
+            reasons=self._reasons(t, state, confusion, interval),
+            cues=interval.cues(),
         )
 
-    def _reasons(
-        self, t: float, state: State, primary: AlertReason | None, confusion: float, most_faces: int
-    ) -> tuple[str, ...]:
+    def _reasons(self, t: float, state: State, confusion: float, interval: Interval) -> tuple[str, ...]:
+        most_faces = max(interval.faces)
         reasons: list[str] = []
         active = [reason for reason in ALERT_PRIORITY if self._alerts[reason].active]
         for reason in active:
@@ -546,7 +471,7 @@ class EngagementEngine:
             reasons.append(
                 f"calibrating {self._calibration_time:.0f}/{self._settings.calibration_seconds:g} s"
             )
-        cue_reasons = self._cue_reasons()
+        cue_reasons = interval.cue_reasons(self._weights)
         if state is State.CONFUSED:
             reasons.extend(cue_reasons)
             reasons.append(f"confusion {confusion:.2f}")
@@ -570,29 +495,3 @@ class EngagementEngine:
         if since is None:
             return reason.label
         return f"{reason.label} {t - since:.0f} s"
-
-    def _cue_reasons(self) -> list[str]:
-        """The confusion cues that stood out over the interval, strongest contribution first."""
-        interval = self._interval
-        assert interval is not None
-        if not interval.scored_frames:
-            return []
-        n = interval.scored_frames
-        found: list[tuple[float, str]] = []
-        for i, name in enumerate(_COMPONENTS):
-            level = interval.components[i] / n
-            if self._weights[i] <= 0.0 or level < _CUE_REASON_MIN:
-                continue
-            delta = interval.deltas[i] / n
-            text = {
-                "brow_down": f"brow lowered {delta:.2f}",
-                "brow_inner_up": f"inner brow raised {delta:.2f}",
-                "head_tilt": f"head tilt {delta:.0f}°",
-                "no_smile": "no smile",
-                "lip_press": f"lips pressed {delta:.2f}",
-                "eye_squint": f"eyes squinted {delta:.2f}",
-                "negative_expression": f"negative expression {delta:.2f}",
-            }[name]
-            found.append((self._weights[i] * level, text))
-        found.sort(key=lambda item: -item[0])
-        return [text for _, text in found]
