@@ -1,7 +1,7 @@
 """The report of one session, computed from its stored rows (pure: no I/O, no clock).
 
 Call `build_report` with the rows from `queries.read_session`; writers turn the result into
-files, and `SessionReport.tables` gives the flat tables CSV and xlsx use.
+files (`smartsession.report.tables` flattens it for CSV and xlsx).
 
 Definitions (also stated in every report):
 
@@ -149,129 +149,6 @@ class SessionReport:
     def present(self) -> list[StudentReport]:
         """Students who joined (on time or late)."""
         return [s for s in self.students if s.status != "absent"]
-
-    def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
-        """The report as flat tables: name -> (header, rows); times as local ``YYYY-MM-DD HH:MM:SS``."""
-        from smartsession.report.format import clock, num
-
-        session: list[list[Any]] = [
-            ["session_id", self.session_id],
-            ["class_id", self.class_id],
-            ["hub_id", self.hub_id],
-            ["started", clock(self.started_at)],
-            ["ended", clock(self.ended_at) if self.ended_at is not None else "(not ended cleanly)"],
-            ["duration_minutes", num(self.duration_minutes)],
-            ["sample_interval_seconds", num(self.interval)],
-            ["late_after_minutes", num(self.late_after_minutes)],
-            ["not_attending_means_attention_below", num(self.attention_low)],
-            *[[k, v] for k, v in self.counts.items()],
-            ["meaning", self.meaning],
-        ]
-        state_cols = [f"minutes_{s}" for s in STATES]
-        reasons = sorted({r for s in self.students for r in s.alerts_by_reason})
-        students_header = [
-            "student_id",
-            "name",
-            "status",
-            "expected",
-            "joined",
-            "left",
-            "late_by_minutes",
-            "minutes_connected",
-            "minutes_face_on_screen",
-            *state_cols,
-            "alerts",
-            *[f"alerts_{r}" for r in reasons],
-            "mean_attention",
-            "mean_confusion",
-            "peak_confusion",
-            "samples",
-        ]
-        students = [
-            [
-                s.student_id,
-                s.name,
-                s.status,
-                "yes" if s.expected else "no",
-                clock(s.joined),
-                clock(s.left),
-                num(s.late_minutes) if s.status == "late" else "",
-                num(s.minutes_connected),
-                num(s.minutes_face),
-                *[num(s.minutes_by_state.get(st, 0.0)) for st in STATES],
-                sum(s.alerts_by_reason.values()),
-                *[s.alerts_by_reason.get(r, 0) for r in reasons],
-                num(s.mean_attention),
-                num(s.mean_confusion),
-                num(s.peak_confusion),
-                s.samples,
-            ]
-            for s in self.students
-        ]
-        alerts = [
-            [a.student_id, a.name, clock(a.ts), a.reason, a.detail, clock(a.cleared_at)] for a in self.alerts
-        ]
-        segments = [
-            [
-                g.index,
-                g.label,
-                clock(g.start),
-                clock(g.end),
-                num((g.end - g.start) / 60.0),
-                g.students,
-                g.samples,
-                num(g.confused_share),
-                num(g.not_attending_share),
-                num(g.mean_attention),
-                num(g.mean_confusion),
-            ]
-            for g in self.segments
-        ]
-        timeline = [
-            [
-                clock(p.start),
-                num((p.start - self.started_at) / 60.0),
-                p.students,
-                p.samples,
-                num(p.mean_attention),
-                num(p.mean_confusion),
-                num(p.confused_share),
-            ]
-            for p in self.timeline
-        ]
-        return {
-            "session": (["key", "value"], session),
-            "students": (students_header, students),
-            "alerts": (["student_id", "name", "time", "reason", "detail", "cleared"], alerts),
-            "segments": (
-                [
-                    "segment",
-                    "label",
-                    "start",
-                    "end",
-                    "minutes",
-                    "students",
-                    "samples",
-                    "confused_share",
-                    "not_attending_share",
-                    "mean_attention",
-                    "mean_confusion",
-                ],
-                segments,
-            ),
-            "class_timeline": (
-                [
-                    "start",
-                    "minute_of_session",
-                    "students",
-                    "samples",
-                    "mean_attention",
-                    "mean_confusion",
-                    "confused_share",
-                ],
-                timeline,
-            ),
-        }
 
 
 def build_report(

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 from smartsession.report.model import SessionReport
+from smartsession.report.tables import tables
 
 #: The formats `write` knows, with their file suffix.
 FORMATS: dict[str, str] = {"html": ".html", "csv": ".zip", "json": ".json", "xlsx": ".xlsx"}
@@ -28,7 +29,7 @@ def write_json(report: SessionReport, path: Path) -> None:
 def write_csv(report: SessionReport, path: Path) -> None:
     """A zip holding ``<table>.csv`` for each table (UTF-8 with BOM, so spreadsheets read accents)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, (header, rows) in report.tables().items():
+        for name, (header, rows) in tables(report).items():
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\r\n")
             writer.writerow(header)
@@ -43,7 +44,7 @@ def write_xlsx(report: SessionReport, path: Path) -> None:
 
     book = Workbook()
     first = True
-    for name, (header, rows) in report.tables().items():
+    for name, (header, rows) in tables(report).items():
         if first:
             sheet = book.active
             assert sheet is not None
