@@ -127,6 +127,7 @@ class EmailConfig(_Table, frozen=True):
     host: str = ""
     port: Port = 587
     starttls: bool = True
+    ca_file: str = ""
     user: str = ""
     password_file: str = ""
     sender: str = msgspec.field(default="", name="from")

@@ -2,7 +2,8 @@
 
 Checks the config file, the class secret's permissions, the shipped models' sha256, that
 the configured camera opens and delivers a frame, that the vision process can be cut off
-the network, and which interface addresses zeroconf will use. Exit 0 when every check
+the network, which interface addresses zeroconf will use, and the report email settings
+(recipients, password file, CA file; nothing is sent). Exit 0 when every check
 passes, 1 otherwise (a warning, such as running without isolation where the config allows
 it, does not fail).
 """
@@ -10,6 +11,7 @@ it, does not fail).
 from __future__ import annotations
 
 import argparse
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from smartsession.config import Config, load_config, read_secret
 from smartsession.errors import SmartSessionError
+from smartsession.hub.mailer import read_password
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -135,6 +138,34 @@ def check_interfaces(config: Config) -> Check:
     return Check("zeroconf interfaces", OK, "zeroconf uses " + ", ".join(used))
 
 
+def check_email(config: Config) -> Check:
+    """The end-of-session mail settings, without sending anything: recipients, login, CA file."""
+    email = config.email
+    if not email.enabled:
+        return Check("report email", OK, "off (email.enabled = false)")
+    if not (email.host and email.to):
+        return Check("report email", FAIL, "email.enabled is true but email.host or email.to is empty")
+    if email.user:
+        if not email.password_file:
+            return Check("report email", FAIL, "email.user is set but email.password_file is empty")
+        try:
+            read_password(config)
+        except OSError as exc:
+            return Check("report email", FAIL, f"cannot read email.password_file: {exc}")
+    where = f"to {', '.join(email.to)} via {email.host}:{email.port}"
+    if not email.starttls:
+        return Check("report email", WARN, f"{where} unencrypted (email.starttls = false)")
+    trust = "the system's trust store"
+    if email.ca_file:
+        ca_file = config.path(email.ca_file)
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except OSError as exc:  # ssl.SSLError included: not a PEM certificate
+            return Check("report email", FAIL, f"cannot use email.ca_file {ca_file}: {exc}")
+        trust = str(ca_file)
+    return Check("report email", OK, f"{where}, STARTTLS checked against {trust}")
+
+
 def run_checks(path: Path | None) -> list[Check]:
     """Every check, in checklist order."""
     first, config = check_config(path)
@@ -148,6 +179,7 @@ def run_checks(path: Path | None) -> list[Check]:
             lambda: check_camera(cfg),
             lambda: check_isolation(cfg),
             lambda: check_interfaces(cfg),
+            lambda: check_email(cfg),
         ]
     for step in steps:
         try:

@@ -41,15 +41,27 @@ def send_mail(
     message: EmailMessage,
     *,
     password: str = "",
+    ca_file: Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
-    """Send ``message`` through the configured server, up to ``email.attempts`` times; True if sent."""
+    """Send ``message`` through the configured server, up to ``email.attempts`` times; True if sent.
+
+    With STARTTLS the server's certificate and host name are verified against ``ca_file``
+    (``email.ca_file`` resolved), or the system's trust store when it is None.
+    """
+    context = None
+    if email.starttls:
+        try:
+            context = ssl.create_default_context(cafile=ca_file)
+        except OSError as exc:  # ssl.SSLError included: not a PEM certificate
+            log.error("mail not sent: cannot use email.ca_file %s: %s", ca_file, exc)
+            return False
     delay = RETRY_FIRST
     for attempt in range(1, email.attempts + 1):
         try:
             with smtplib.SMTP(email.host, email.port, timeout=email.timeout) as smtp:
-                if email.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                if context is not None:
+                    smtp.starttls(context=context)
                 if email.user:
                     smtp.login(email.user, password)
                 smtp.send_message(message)
@@ -111,7 +123,8 @@ def mail_session_report(config: Config, session_id: str) -> Path | None:
             summary_text(report),
             path,
         )
-        send_mail(email, message, password=read_password(config))
+        ca_file = config.path(email.ca_file) if email.ca_file else None
+        send_mail(email, message, password=read_password(config), ca_file=ca_file)
     except Exception:
         log.exception("could not mail the report %s", path)
     return path

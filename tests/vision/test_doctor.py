@@ -38,7 +38,16 @@ def test_all_ok_with_a_video_as_camera(tmp_path: Path) -> None:
     result = doctor("-c", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    for name in ("config", "class secret", "models", "camera", "network isolation", "zeroconf interfaces"):
+    names = (
+        "config",
+        "class secret",
+        "models",
+        "camera",
+        "network isolation",
+        "zeroconf interfaces",
+        "report email",
+    )
+    for name in names:
         assert any(name in line for line in lines), (name, lines)
     assert "delivers 320x240 frames" in result.stdout
     assert lines[-1] == "all checks passed"
