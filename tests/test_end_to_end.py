@@ -23,7 +23,8 @@ from smartsession.config import write_secret
 from smartsession.core.simulate import PROFILES
 
 AGENTS = 8
-CLASS_ID = "e2e-class"
+#: Per test run, so two runs on one machine never meet on zeroconf.
+CLASS_ID = f"e2e-{os.getpid()}"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

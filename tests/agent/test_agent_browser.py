@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -15,9 +16,11 @@ from smartsession.core.discovery import SERVICE_TYPE, txt_record
 from smartsession.errors import AgentError
 
 TIMEOUT = 10.0
+#: Class ids (and so advert names) of this test run: two runs on one machine must not meet.
+CLASS, OTHER = f"physics{os.getpid()}", f"chemistry{os.getpid()}"
 
 
-def make_config(class_id: str = "physics", hub_url: str = "") -> Config:
+def make_config(class_id: str = CLASS, hub_url: str = "") -> Config:
     return Config(
         class_=ClassConfig(id=class_id),
         network=NetworkConfig(interfaces=("127.0.0.1",)),
@@ -57,9 +60,9 @@ async def until(browser: HubBrowser, predicate: object) -> list[Candidate]:
 
 
 async def test_finds_hub_of_its_class_only(zc: AsyncZeroconf) -> None:
-    other = service("other-hub1", 4001, txt_record("chemistry", "hub1", tls=False))
-    bad_txt = service("junk-hub", 4002, {b"proto": b"1", b"class": b"physics", b"hub": b"bad id!"})
-    mine = service("physics-hub2", 4003, txt_record("physics", "hub2", tls=False))
+    other = service(f"{OTHER}-hub1", 4001, txt_record(OTHER, "hub1", tls=False))
+    bad_txt = service(f"{CLASS}-junk", 4002, {b"proto": b"1", b"class": CLASS.encode(), b"hub": b"bad id!"})
+    mine = service(f"{CLASS}-hub2", 4003, txt_record(CLASS, "hub2", tls=False))
     async with HubBrowser(make_config()) as browser:
         await asyncio.gather(*(register(zc, info) for info in (other, bad_txt, mine)))
         async with asyncio.timeout(TIMEOUT):
@@ -75,23 +78,23 @@ async def test_finds_hub_of_its_class_only(zc: AsyncZeroconf) -> None:
 
 async def test_exclude_waits_for_another_hub(zc: AsyncZeroconf) -> None:
     async with HubBrowser(make_config()) as browser:
-        await register(zc, service("physics-a", 4011, txt_record("physics", "a", tls=False)))
+        await register(zc, service(f"{CLASS}-a", 4011, txt_record(CLASS, "a", tls=False)))
         await until(browser, lambda cs: len(cs) == 1)
         waiter = asyncio.create_task(browser.next_candidate(exclude={"ws://127.0.0.1:4011/"}))
         await asyncio.sleep(0.1)
         assert not waiter.done()
-        await register(zc, service("physics-b", 4012, txt_record("physics", "b", tls=False)))
+        await register(zc, service(f"{CLASS}-b", 4012, txt_record(CLASS, "b", tls=False)))
         async with asyncio.timeout(TIMEOUT):
             candidate = await waiter
         assert candidate.url == "ws://127.0.0.1:4012/"
 
 
 async def test_new_port_is_found(zc: AsyncZeroconf) -> None:
-    info = service("physics-hub", 4021, txt_record("physics", "hub", tls=False))
+    info = service(f"{CLASS}-hub", 4021, txt_record(CLASS, "hub", tls=False))
     async with HubBrowser(make_config()) as browser:
         await register(zc, info)
         await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4021/"])
-        moved = service("physics-hub", 4022, txt_record("physics", "hub", tls=False))
+        moved = service(f"{CLASS}-hub", 4022, txt_record(CLASS, "hub", tls=False))
         await (await zc.async_update_service(moved))
         await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4022/"])
 
@@ -100,13 +103,13 @@ async def test_restart_without_goodbye_on_new_port() -> None:
     """A hub that crashed (no goodbye) and came back on another port replaces the old advert."""
     async with HubBrowser(make_config()) as browser:
         first = AsyncZeroconf(interfaces=["127.0.0.1"])
-        await register(first, service("physics-hub", 4031, txt_record("physics", "hub", tls=False)))
+        await register(first, service(f"{CLASS}-hub", 4031, txt_record(CLASS, "hub", tls=False)))
         await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4031/"])
         # crash: close the sockets without sending goodbyes
         await first.zeroconf._async_close()
         second = AsyncZeroconf(interfaces=["127.0.0.1"])
         try:
-            await register(second, service("physics-hub", 4032, txt_record("physics", "hub", tls=False)))
+            await register(second, service(f"{CLASS}-hub", 4032, txt_record(CLASS, "hub", tls=False)))
             await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4032/"])
         finally:
             await second.async_close()

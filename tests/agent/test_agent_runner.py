@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ TIMEOUT = 15.0
 
 def make_config(tmp_path: Path, *, hub_url: str = "") -> Config:
     return Config(
-        class_=ClassConfig(id="cs101"),
+        class_=ClassConfig(id=f"cs101-{os.getpid()}"),  # per run: zeroconf is shared by the machine
         network=NetworkConfig(interfaces=("127.0.0.1",)),
         hub=HubConfig(host="127.0.0.1", port=0, hub_id="testhub", join_timeout=5.0),
         storage=StorageConfig(database=str(tmp_path / "hub.db"), batch_interval=0.02),

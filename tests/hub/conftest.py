@@ -10,6 +10,8 @@ import pytest
 from smartsession.config import ClassConfig, Config, HubConfig, NetworkConfig, StorageConfig
 from smartsession.hub import Hub
 
+from .wsagent import CLASS_ID
+
 SECRET = bytes(range(32))
 
 
@@ -23,7 +25,7 @@ def make_config(tmp_path: Path) -> Callable[..., Config]:
     def make(**hub: Any) -> Config:
         discovery = hub.pop("discovery", False)
         return Config(
-            class_=ClassConfig(id="cs101"),
+            class_=ClassConfig(id=CLASS_ID),
             network=NetworkConfig(interfaces=("127.0.0.1",), discovery=discovery),
             hub=msgspec.structs.replace(
                 HubConfig(host="127.0.0.1", port=0, hub_id="testhub", join_timeout=5.0), **hub

@@ -14,7 +14,7 @@ from smartsession.core.discovery import SERVICE_TYPE, HubAdvert, parse_advert
 from smartsession.hub import Hub
 from smartsession.hub.announcer import Announcer, instance_name
 
-from .wsagent import eventually
+from .wsagent import CLASS_ID, eventually
 
 
 class Watcher:
@@ -50,13 +50,13 @@ async def test_announcer_is_seen_then_says_goodbye() -> None:
     watcher = Watcher(zc)
     browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE, handlers=[watcher.on_change])
     try:
-        announcer = Announcer(class_id="cs101", hub_id="room12", port=45678, interfaces=["127.0.0.1"])
+        announcer = Announcer(class_id=CLASS_ID, hub_id="room12", port=45678, interfaces=["127.0.0.1"])
         await announcer.start()
         name = announcer.name
-        assert name == instance_name("cs101", "room12") == f"cs101-room12.{SERVICE_TYPE}"
+        assert name == instance_name(CLASS_ID, "room12") == f"{CLASS_ID}-room12.{SERVICE_TYPE}"
         await eventually(lambda: name in watcher.adverts)
         advert = watcher.adverts[name]
-        assert (advert.class_id, advert.hub_id, advert.port) == ("cs101", "room12", 45678)
+        assert (advert.class_id, advert.hub_id, advert.port) == (CLASS_ID, "room12", 45678)
         assert advert.address == "127.0.0.1"
         assert not advert.tls and advert.fingerprint == ""
         assert advert.url == "ws://127.0.0.1:45678/"
@@ -76,7 +76,7 @@ async def test_hub_announces_its_bound_port(make_config: Callable[..., Config], 
     try:
         hub = Hub(make_config(discovery=True), secret)
         await hub.start()
-        name = instance_name("cs101", "testhub")
+        name = instance_name(CLASS_ID, "testhub")
         await eventually(lambda: name in watcher.adverts)
         assert watcher.adverts[name].port == hub.port
         assert watcher.adverts[name].url == hub.url

@@ -26,7 +26,7 @@ from smartsession.hub.server import TokenBucket
 from smartsession.hub.tls import load_or_create, server_context
 
 from .proxy import Relay
-from .wsagent import eventually, expect_refusal, join_agent, open_ws, recv, sample
+from .wsagent import CLASS_ID, eventually, expect_refusal, join_agent, open_ws, recv, sample
 
 TIMEOUT = 15.0
 
@@ -144,11 +144,11 @@ async def test_advertised_fingerprint_must_match_the_certificate(
         try:
             info = AsyncServiceInfo(
                 SERVICE_TYPE,
-                f"cs101-liar.{SERVICE_TYPE}",
+                f"{CLASS_ID}-liar.{SERVICE_TYPE}",
                 port=hub.port,
-                properties=txt_record("cs101", "liar", tls=True, fingerprint="ab" * 32),
+                properties=txt_record(CLASS_ID, "liar", tls=True, fingerprint="ab" * 32),
                 parsed_addresses=["127.0.0.1"],
-                server="liar.local.",
+                server=f"{CLASS_ID}-liar.local.",
             )
             await (await zc.async_register_service(info, cooperating_responders=True))
             outbox = Outbox(600.0)
@@ -268,11 +268,11 @@ async def test_hung_hub_is_noticed_by_pings_and_the_agent_moves_on(
             async def advertise(name: str, port: int) -> None:
                 info = AsyncServiceInfo(
                     SERVICE_TYPE,
-                    f"{name}.{SERVICE_TYPE}",
+                    f"{CLASS_ID}-{name}.{SERVICE_TYPE}",
                     port=port,
-                    properties=txt_record("cs101", name, tls=True, fingerprint=hub.fingerprint),
+                    properties=txt_record(CLASS_ID, name, tls=True, fingerprint=hub.fingerprint),
                     parsed_addresses=["127.0.0.1"],
-                    server=f"{name}.local.",
+                    server=f"{CLASS_ID}-{name}.local.",
                 )
                 await (await zc.async_register_service(info, cooperating_responders=True))
 

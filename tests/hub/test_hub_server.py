@@ -23,7 +23,17 @@ from smartsession.errors import HubError
 from smartsession.hub import Hub
 from smartsession.hub.server import WIRE_MAX_SIZE
 
-from .wsagent import alert_event, eventually, expect_refusal, join_agent, make_join, open_ws, recv, sample
+from .wsagent import (
+    CLASS_ID,
+    alert_event,
+    eventually,
+    expect_refusal,
+    join_agent,
+    make_join,
+    open_ws,
+    recv,
+    sample,
+)
 
 
 async def test_happy_path_stores_acks_and_updates_roster(hub: Hub, secret: bytes) -> None:
@@ -32,7 +42,7 @@ async def test_happy_path_stores_acks_and_updates_roster(hub: Hub, secret: bytes
     hub.subscribe(lambda event: 1 / 0)  # a broken listener must not break the hub
 
     agent = await join_agent(hub.url, secret, "alice")
-    assert agent.hello.class_id == "cs101"
+    assert agent.hello.class_id == CLASS_ID
     assert agent.hello.hub_id == "testhub"
     assert agent.welcome.session_id == hub.session_id
     assert agent.welcome.last_seq == 0

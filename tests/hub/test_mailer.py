@@ -37,6 +37,8 @@ from smartsession.config import AgentConfig, Config, EmailConfig, ReportConfig
 from smartsession.doctor import FAIL, OK, WARN, Check, check_email
 from smartsession.hub import Hub, mailer
 
+from .wsagent import CLASS_ID
+
 RECORD_SECONDS = 4.0
 
 
@@ -247,7 +249,7 @@ async def test_report_mailed_with_attachment_intact(
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert inbox.envelopes[0].rcpt_tos == ["teacher@school.example"]
-    assert "SmartSession report: cs101" in message["Subject"]
+    assert f"SmartSession report: {CLASS_ID}" in message["Subject"]
     body = message.get_body(("plain",))
     assert body is not None and "Present: 1" in body.get_content() and "not verdicts" in body.get_content()
     attachments = list(message.iter_attachments())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from smartsession.core.protocol import (
 from smartsession.core.states import AlertReason, State
 
 TIMEOUT = 5.0
+#: The class of the test hubs; per test run, so two runs on one machine never meet on zeroconf.
+CLASS_ID = f"cs101-{os.getpid()}"
 
 
 def sample(seq: int, state: State = State.FOCUSED, alert: AlertReason | None = None) -> Sample:
