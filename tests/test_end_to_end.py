@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import stored_seqs, wait_for
 
 from smartsession.config import write_secret
 from smartsession.core.simulate import PROFILES
@@ -25,32 +25,6 @@ from smartsession.core.simulate import PROFILES
 AGENTS = 8
 #: Per test run, so two runs on one machine never meet on zeroconf.
 CLASS_ID = f"e2e-{os.getpid()}"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def stored_seqs(db: Path) -> dict[str, list[int]]:
-    """Every stored seq per student (samples and events share one sequence)."""
-    if not db.exists():
-        return {}
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            rows = conn.execute(
-                "SELECT student_id, seq FROM samples UNION ALL SELECT student_id, seq FROM events"
-            ).fetchall()
-    except sqlite3.OperationalError:
-        return {}
-    seqs: dict[str, list[int]] = {}
-    for student_id, seq in rows:
-        seqs.setdefault(student_id, []).append(seq)
-    return seqs
 
 
 class Class:

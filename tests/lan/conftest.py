@@ -21,16 +21,15 @@ import os
 import re
 import secrets
 import signal
-import sqlite3
 import struct
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from smartsession.config import write_secret
 
@@ -47,17 +46,6 @@ TOOLS = ("ip", "dbus-daemon", "avahi-daemon", "avahi-browse", "avahi-publish", "
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), capture_output=True, text=True, timeout=30, check=check)
-
-
-def wait_for(
-    condition: Callable[[], object], timeout: float, what: str, details: Callable[[], str] = str
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{details()}")
 
 
 @dataclass
@@ -299,26 +287,6 @@ def lan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lan]:
         yield network
     finally:
         network.teardown()
-
-
-def stored(db: Path) -> dict[str, list[int]]:
-    """Every stored seq per student (read-only; {} while the file does not exist yet)."""
-    if not db.exists():
-        return {}
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-            rows = conn.execute(
-                "SELECT student_id, seq FROM samples UNION ALL SELECT student_id, seq FROM events"
-            ).fetchall()
-    except sqlite3.OperationalError:
-        return {}
-    seqs: dict[str, list[int]] = {}
-    for student_id, seq in rows:
-        seqs.setdefault(str(student_id), []).append(int(seq))
-    return seqs
-
-
-# A tiny pcap reader (tcpdump -w, Ethernet) ---------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import stored_seqs, wait_for
 
 from .conftest import (
     CLASS_ID,
@@ -25,8 +26,6 @@ from .conftest import (
     Lan,
     Packet,
     read_pcap,
-    stored,
-    wait_for,
 )
 
 #: Items each student must have stored before the run counts as streaming.
@@ -58,10 +57,10 @@ def class_run(lan: Lan) -> Iterator[ClassRun]:
     agents = [lan.start_agent(host, host) for host in STUDENTS]
     db = lan.folder / "teacher.db"
     wait_for(
-        lambda: all(len(stored(db).get(s, [])) >= ENOUGH for s in STUDENTS),
+        lambda: all(len(stored_seqs(db).get(s, [])) >= ENOUGH for s in STUDENTS),
         60,
         "samples from every student host",
-        lambda: f"stored: {stored(db)}\n{lan.logs()}",
+        lambda: f"stored: {stored_seqs(db)}\n{lan.logs()}",
     )
     try:
         yield ClassRun(lan, db, pcap, capture)
@@ -73,7 +72,7 @@ def class_run(lan: Lan) -> Iterator[ClassRun]:
 
 
 def test_agents_on_three_hosts_find_the_hub_by_mdns_and_stream(class_run: ClassRun) -> None:
-    seqs = stored(class_run.db)
+    seqs = stored_seqs(class_run.db)
     for student in STUDENTS:
         assert len(seqs[student]) >= ENOUGH, seqs
         assert len(seqs[student]) == len(set(seqs[student]))
@@ -152,7 +151,7 @@ def test_student_hosts_send_only_mdns_and_hub_traffic_and_no_images(class_run: C
         else:
             strangers.append(packet)
     assert not strangers, f"unexpected packets from student hosts: {strangers[:5]}"
-    items = stored(class_run.db)
+    items = stored_seqs(class_run.db)
     for student, counts in seen.items():
         assert counts["mdns"] > 0, (student, counts)
         assert counts["hub"] > 0, (student, counts)
@@ -190,10 +189,10 @@ def test_an_agent_finds_a_hub_announced_by_avahi_publish(lan: Lan) -> None:
         agent = lan.start_agent("s1", "s1-avahi", class_id=class_id)
         db = lan.folder / "avahi-hub.db"
         wait_for(
-            lambda: len(stored(db).get("s1-avahi", [])) >= 2,
+            lambda: len(stored_seqs(db).get("s1-avahi", [])) >= 2,
             60,
             "the agent to find the avahi-published hub and stream",
-            lambda: f"stored: {stored(db)}\n{lan.logs()}",
+            lambda: f"stored: {stored_seqs(db)}\n{lan.logs()}",
         )
     finally:
         for process in (agent, publisher, hub):
