@@ -165,6 +165,14 @@ def read_seqs(conn: sqlite3.Connection, student_id: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def read_segments(conn: sqlite3.Connection, session_id: str) -> list[tuple[float, str]]:
+    """The lecture segments of a session as (started_at, label), in the order they began."""
+    rows = conn.execute(
+        "SELECT started_at, label FROM segments WHERE session_id = ? ORDER BY started_at, id", (session_id,)
+    ).fetchall()
+    return [(float(started_at), str(label)) for started_at, label in rows]
+
+
 def read_student_summaries(conn: sqlite3.Connection, session_id: str) -> list[dict[str, Any]]:
     """Per student of a session, in join order.
 

@@ -217,6 +217,10 @@ class Hub:
             opened = await self.store.open_session(self.class_id, self.hub_id, time.time())
             self.session_id, self.resumed = opened
             log.info("%s session %s", "resumed" if self.resumed else "started", self.session_id)
+            if self.resumed:
+                # The segments marked before the restart stay numbered as the report numbers them.
+                for started_at, label in await self.store.segments(self.session_id):
+                    self._publish(self.roster.mark_segment(label, started_at))
             days, keep = self.config.storage.retention_days, self.session_id
             await self.store.call(lambda conn: retention.apply_retention(conn, days, time.time(), (keep,)))
             if days > 0:

@@ -51,6 +51,7 @@ from smartsession.hub.schema import (
     connect,
     open_or_resume_session,
     read_last_seq,
+    read_segments,
     read_seqs,
     read_student_summaries,
 )
@@ -234,6 +235,10 @@ class Store:
     async def seqs(self, student_id: str) -> list[int]:
         """Every committed seq of a student, ascending."""
         return await self.call(lambda conn: read_seqs(conn, student_id))
+
+    async def segments(self, session_id: str) -> list[tuple[float, str]]:
+        """The committed lecture segments of a session as (started_at, label), oldest first."""
+        return await self.call(lambda conn: read_segments(conn, session_id))
 
     async def student_summaries(self, session_id: str) -> list[dict[str, Any]]:
         """Per-student summary of a session; see `read_student_summaries`."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smartsession.errors import SmartSessionError
+from smartsession.hub.schema import read_segments
 
 
 class ReportError(SmartSessionError):
@@ -204,11 +205,5 @@ def read_session(conn: sqlite3.Connection, session: SessionInfo) -> SessionData:
     )
     segments: tuple[SegmentRow, ...] = ()
     if has_table(conn, "segments"):
-        segments = tuple(
-            SegmentRow(float(a), str(b))
-            for a, b in conn.execute(
-                "SELECT started_at, label FROM segments WHERE session_id = ? ORDER BY started_at, id",
-                (sid,),
-            )
-        )
+        segments = tuple(SegmentRow(started_at, label) for started_at, label in read_segments(conn, sid))
     return SessionData(session, students, samples, events, connections, segments)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
@@ -21,6 +22,7 @@ from smartsession.core.roster import AlertRaised, RosterEvent, StudentChanged
 from smartsession.core.states import AlertReason, State
 from smartsession.errors import HubError
 from smartsession.hub import Hub
+from smartsession.hub.schema import connect, open_or_resume_session
 from smartsession.hub.server import WIRE_MAX_SIZE
 
 from .wsagent import (
@@ -281,6 +283,34 @@ async def test_stop_closes_agents_and_ends_session(make_config: Callable[..., Co
         again = await join_agent(second.url, secret, "alice")
         assert again.welcome.last_seq == 2
         await again.close()
+
+
+async def test_a_hub_restarted_mid_class_keeps_the_segments_numbered(
+    make_config: Callable[..., Config], secret: bytes
+) -> None:
+    """A crash (no clean end) and a restart resume the session with its segments, in order."""
+    config = make_config()
+    conn = connect(config.database_path)
+    now = time.time()
+    session, _ = open_or_resume_session(conn, CLASS_ID, "testhub", now - 120)
+    for started_at, label in ((now - 100, "intro"), (now - 50, "recursion")):
+        conn.execute(
+            "INSERT INTO segments (session_id, started_at, label) VALUES (?, ?, ?)",
+            (session, started_at, label),
+        )
+    conn.commit()
+    conn.close()
+    async with Hub(config, secret) as hub:
+        assert hub.resumed and hub.session_id == session
+        assert [(s.index, s.label) for s in hub.segments()] == [(1, "intro"), (2, "recursion")]
+        await hub.mark_segment("exercises")
+        assert [(s.index, s.label) for s in hub.segments()][-1] == (3, "exercises")
+        assert await hub.store.flush()
+        assert await hub.store.segments(session) == [
+            (now - 100, "intro"),
+            (now - 50, "recursion"),
+            (hub.segments()[-1].started_at, "exercises"),
+        ]
 
 
 async def test_port_in_use_is_a_hub_error(make_config: Callable[..., Config], secret: bytes) -> None:
