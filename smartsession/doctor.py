@@ -11,7 +11,6 @@ it, does not fail).
 from __future__ import annotations
 
 import argparse
-import ssl
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from pathlib import Path
 
 from smartsession.config import Config, load_config, read_secret
 from smartsession.errors import SmartSessionError
-from smartsession.hub.mailer import read_password
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -140,6 +138,8 @@ def check_interfaces(config: Config) -> Check:
 
 def check_email(config: Config) -> Check:
     """The end-of-session mail settings, without sending anything: recipients, login, CA file."""
+    from smartsession.hub.mailer import read_password, starttls_context
+
     email = config.email
     if not email.enabled:
         return Check("report email", OK, "off (email.enabled = false)")
@@ -159,9 +159,9 @@ def check_email(config: Config) -> Check:
     if email.ca_file:
         ca_file = config.path(email.ca_file)
         try:
-            ssl.create_default_context(cafile=ca_file)
-        except OSError as exc:  # ssl.SSLError included: not a PEM certificate
-            return Check("report email", FAIL, f"cannot use email.ca_file {ca_file}: {exc}")
+            starttls_context(ca_file)
+        except SmartSessionError as exc:
+            return Check("report email", FAIL, str(exc))
         trust = str(ca_file)
     return Check("report email", OK, f"{where}, STARTTLS checked against {trust}")
 

@@ -35,8 +35,6 @@ class Checkpointer:
         self.path = path
         self.synchronous = synchronous
         self.interval = interval
-        #: Checkpoints that ran (whether or not they copied anything).
-        self.runs = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -75,7 +73,6 @@ class Checkpointer:
                         log.warning("checkpoint of %s failed (will retry): %s", self.path, exc)
                     last_error = str(exc)
                     continue
-                self.runs += 1
                 if last_error:
                     log.info("checkpoints of %s work again", self.path)
                     last_error = ""

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from smartsession.config import Config, EmailConfig
+from smartsession.errors import HubError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,17 @@ def build_message(email: EmailConfig, subject: str, body: str, attachment: Path)
     return message
 
 
+def starttls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The TLS context that checks the mail server: against ``ca_file``, else the system's CAs.
+
+    Raises `HubError` naming ``email.ca_file`` when that file is missing or not PEM.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except OSError as exc:  # ssl.SSLError included: not a PEM certificate
+        raise HubError(f"cannot use email.ca_file {ca_file}: {exc}") from exc
+
+
 def send_mail(
     email: EmailConfig,
     message: EmailMessage,
@@ -52,9 +64,9 @@ def send_mail(
     context = None
     if email.starttls:
         try:
-            context = ssl.create_default_context(cafile=ca_file)
-        except OSError as exc:  # ssl.SSLError included: not a PEM certificate
-            log.error("mail not sent: cannot use email.ca_file %s: %s", ca_file, exc)
+            context = starttls_context(ca_file)
+        except HubError as exc:
+            log.error("mail not sent: %s", exc)
             return False
     delay = RETRY_FIRST
     for attempt in range(1, email.attempts + 1):
