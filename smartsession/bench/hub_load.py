@@ -159,6 +159,10 @@ async def _drain(client: _Client, within: float) -> None:
 
 
 async def _load(pipe: Connection, job: dict[str, Any]) -> None:
+    """Connect ``job["students"]`` to ``job["url"]`` (with the proofs when ``job["hub"]``), say
+    ready, take (start, stop, mark a, mark b) from ``pipe``, run ``job["mode"]`` ("saturate"
+    with ``job["window"]``, else paced at ``job["rate"]``), drain, and send back the results.
+    """
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 

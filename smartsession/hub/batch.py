@@ -39,6 +39,8 @@ Op = ItemWrite | SqlWrite
 
 _SAMPLE_COLUMNS = "student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues"
 _EVENT_COLUMNS = "student_id, seq, session_id, ts, kind, state, reason, detail"
+#: Values per row of each kind of chunk ("touch": session_id, student_id, now).
+_WIDTHS = {"samples": len(_SAMPLE_COLUMNS.split(", ")), "events": len(_EVENT_COLUMNS.split(", ")), "touch": 3}
 #: Rows per multi-row statement, largest first. A run of rows is cut into chunks of these
 #: sizes (a run of n rows takes n // 256 statements and at most eight more): each chunk
 #: is one statement (SQLite releases the GIL once per statement, not once per row, so the
@@ -59,7 +61,7 @@ def _chunk_sql(kind: str, rows: int) -> str:
     the other table is skipped too (samples and events share one seq space per student).
     "touch": rows of (session_id, student_id, now) move ``students.last_seen`` forward.
     """
-    width = {"samples": _SAMPLE_COLUMNS, "events": _EVENT_COLUMNS, "touch": "a, b, c"}[kind].count(",") + 1
+    width = _WIDTHS[kind]
     values = "VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
     if kind == "touch":
         return (
