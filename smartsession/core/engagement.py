@@ -48,15 +48,7 @@ from smartsession.core.protocol import MAX_REASONS, Cues, EventKind
 from smartsession.core.settings import EngagementSettings
 from smartsession.core.signals import EXPRESSIONS, NEGATIVE_EXPRESSIONS, CameraStatus, FrameSignals
 from smartsession.core.states import AlertReason, State
-
-#: Alert reasons, the one a tile shows first.
-ALERT_PRIORITY: tuple[AlertReason, ...] = (
-    AlertReason.CAMERA_UNAVAILABLE,
-    AlertReason.NO_FACE,
-    AlertReason.MULTIPLE_FACES,
-    AlertReason.EYES_CLOSED,
-    AlertReason.LOOKING_AWAY,
-)
+from smartsession.core.timers import ALERT_PRIORITY, EPS, AlertTimers, Hold
 
 #: Cues the calibration baseline removes, in the order of `EngagementEngine.baseline`.
 BASELINE_CUES: tuple[str, ...] = (
@@ -78,7 +70,6 @@ CONFUSION_SMOOTHING = 1.0
 _CALIBRATION_MAX_STEP = 1.0
 #: Reasons are cut to this length so they fit a tile.
 REASON_CHARS = 39
-_EPS = 1e-9
 
 
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,39 +106,6 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
 
 
-class _Hold:
-    """How long a condition has held without a break, in frame time."""
-
-    __slots__ = ("since",)
-
-    def __init__(self) -> None:
-        self.since: float | None = None
-
-    def update(self, condition: bool, t: float) -> float | None:
-        """Record this frame; return how long the condition has held, None when it does not."""
-        if not condition:
-            self.since = None
-            return None
-        if self.since is None:
-            self.since = t
-        return t - self.since
-
-    def reset(self) -> None:
-        self.since = None
-
-
-class _Alert:
-    """One alert reason: its onset and clearing timers."""
-
-    __slots__ = ("active", "off", "on", "started")
-
-    def __init__(self) -> None:
-        self.on = _Hold()
-        self.off = _Hold()
-        self.active = False
-        self.started = 0.0
-
-
 class EngagementEngine:
     """Turns a student's frames into readings and changes; one engine per student.
 
@@ -159,14 +117,14 @@ class EngagementEngine:
         raw: tuple[float, ...] = tuple(getattr(settings.weights, name) for name in COMPONENTS)
         total = sum(raw)
         self._weights = tuple(w / total for w in raw) if total > 0 else tuple(0.0 for _ in raw)
-        self._thresholds = {
+        thresholds = {
             AlertReason.CAMERA_UNAVAILABLE: settings.timing.camera_unavailable,
             AlertReason.NO_FACE: settings.timing.no_face,
             AlertReason.MULTIPLE_FACES: settings.timing.multiple_faces,
             AlertReason.EYES_CLOSED: settings.timing.eyes_closed,
             AlertReason.LOOKING_AWAY: settings.timing.looking_away,
         }
-        self._alerts = {reason: _Alert() for reason in ALERT_PRIORITY}
+        self._alerts = AlertTimers(thresholds, settings.timing.alert_clear)
         self._state = State.CALIBRATING
         self._last_t: float | None = None
         # Calibration.
@@ -180,8 +138,8 @@ class EngagementEngine:
         self._expressions: tuple[float, ...] = ()
         self._expressions_t = 0.0
         self._confused = False
-        self._enter = _Hold()
-        self._leave = _Hold()
+        self._enter = Hold()
+        self._leave = Hold()
         self._interval: Interval | None = None
 
     @property
@@ -243,10 +201,10 @@ class EngagementEngine:
                 abs(values[_YAW] - base[_YAW]) / settings.yaw_away_deg,
                 abs(values[_PITCH] - base[_PITCH]) / settings.pitch_away_deg,
                 math.hypot(values[_GAZE_X] - base[_GAZE_X], values[_GAZE_Y] - base[_GAZE_Y])
-                / max(settings.gaze_away, _EPS),
+                / max(settings.gaze_away, EPS),
             )
             looking_away = self._calibrated and off_screen > 1.0
-            openness = clip((1.0 - eye_closed) / max(1.0 - settings.eyes_closed, _EPS))
+            openness = clip((1.0 - eye_closed) / max(1.0 - settings.eyes_closed, EPS))
             attention = clip(1.0 - 0.5 * off_screen * off_screen) * openness
             if self._calibrated:
                 components, deltas = self._components(frame, values, negative)
@@ -264,7 +222,7 @@ class EngagementEngine:
             AlertReason.EYES_CLOSED: eyes_closed,
             AlertReason.LOOKING_AWAY: looking_away,
         }
-        started, cleared = self._update_alerts(conditions, t)
+        started, cleared = self._alerts.update(conditions, t)
         if AlertReason.NO_FACE in started or AlertReason.CAMERA_UNAVAILABLE in started:
             self._forget_confusion()
         self._update_confusion(has_face, t)
@@ -309,7 +267,7 @@ class EngagementEngine:
 
         self._accumulate(frame, values, faces, attention, components, deltas)
         interval = self._interval
-        if t - interval.start >= settings.interval - _EPS:
+        if t - interval.start >= settings.interval - EPS:
             out.append(self._reading(t, state, primary))
             start = interval.start + settings.interval
             self._interval = Interval(start if t - start < settings.interval else t)
@@ -324,7 +282,7 @@ class EngagementEngine:
                 self._calibration_time += min(dt, _CALIBRATION_MAX_STEP)
             # The median shrugs off glances and blinks during calibration.
             self._baseline = [float(v) for v in np.median(np.array(self._calibration_frames), axis=0)]
-            if self._calibration_time >= self._settings.calibration_seconds - _EPS:
+            if self._calibration_time >= self._settings.calibration_seconds - EPS:
                 self._calibrated = True
                 self._calibration_frames = []
         self._previous_single_face = single_face
@@ -371,25 +329,6 @@ class EngagementEngine:
         )
         return components, deltas
 
-    def _update_alerts(
-        self, conditions: dict[AlertReason, bool], t: float
-    ) -> tuple[list[AlertReason], list[AlertReason]]:
-        started: list[AlertReason] = []
-        cleared: list[AlertReason] = []
-        clear_after = self._settings.timing.alert_clear
-        for reason, condition in conditions.items():
-            alert = self._alerts[reason]
-            held = alert.on.update(condition, t)
-            absent = alert.off.update(not condition, t)
-            if not alert.active and held is not None and held >= self._thresholds[reason] - _EPS:
-                alert.active = True
-                alert.started = t
-                started.append(reason)
-            elif alert.active and absent is not None and absent >= clear_after - _EPS:
-                alert.active = False
-                cleared.append(reason)
-        return started, cleared
-
     def _update_confusion(self, has_face: bool, t: float) -> None:
         settings = self._settings
         if not (self._calibrated and has_face and self._score is not None):
@@ -398,12 +337,12 @@ class EngagementEngine:
             return
         if not self._confused:
             held = self._enter.update(self._score >= settings.confused_enter, t)
-            if held is not None and held >= settings.timing.confused_enter - _EPS:
+            if held is not None and held >= settings.timing.confused_enter - EPS:
                 self._confused = True
                 self._enter.reset()
         else:
             held = self._leave.update(self._score < settings.confused_leave, t)
-            if held is not None and held >= settings.timing.confused_leave - _EPS:
+            if held is not None and held >= settings.timing.confused_leave - EPS:
                 self._confused = False
                 self._leave.reset()
 
