@@ -66,6 +66,10 @@ class HubConfig(_Table, frozen=True):
     max_messages_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 50.0
     message_burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 200
     max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+    max_unauthenticated_per_address: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 8
+    max_pending_handshakes: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 256
+    max_pending_per_address: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 16
+    handshake_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=600.0)] = 5.0
 
 
 class StorageConfig(_Table, frozen=True):

@@ -172,7 +172,8 @@ def _hub_process(pipe: Connection, folder: str, max_agents: int, batch_interval:
         class_=ClassConfig(id="bench"),
         network=NetworkConfig(interfaces=("127.0.0.1",), discovery=False),
         # The per-agent rate limit is lifted: the saturating clients send far more than a real
-        # agent would (the paced class stays far below it anyway).
+        # agent would (the paced class stays far below it anyway). Every load connection comes
+        # from 127.0.0.1, so the per-address limits on connections not joined yet are too.
         hub=HubConfig(
             host="127.0.0.1",
             port=0,
@@ -180,6 +181,8 @@ def _hub_process(pipe: Connection, folder: str, max_agents: int, batch_interval:
             max_agents=max_agents,
             max_messages_per_second=1e6,
             message_burst=1_000_000,
+            max_pending_per_address=max_agents,
+            max_unauthenticated_per_address=max_agents,
         ),
         storage=storage,
         base_dir=folder,

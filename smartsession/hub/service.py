@@ -29,6 +29,7 @@ from smartsession.core.roster import (
 )
 from smartsession.errors import HubError
 from smartsession.hub import retention
+from smartsession.hub.admission import Limits
 from smartsession.hub.announcer import Announcer
 from smartsession.hub.server import HubServer
 from smartsession.hub.store import Store
@@ -242,7 +243,13 @@ class Hub:
                 fingerprint=self.fingerprint,
                 max_messages_per_second=self.config.hub.max_messages_per_second,
                 message_burst=self.config.hub.message_burst,
-                max_unauthenticated=self.config.hub.max_unauthenticated,
+                limits=Limits(
+                    pending_per_address=self.config.hub.max_pending_per_address,
+                    pending=self.config.hub.max_pending_handshakes,
+                    handshake_timeout=self.config.hub.handshake_timeout,
+                    unauthenticated_per_address=self.config.hub.max_unauthenticated_per_address,
+                    unauthenticated=self.config.hub.max_unauthenticated,
+                ),
                 listening=lambda: bool(self._listeners),
             )
             self.store.on_commit = server.on_commit
