@@ -6,12 +6,14 @@ addresses, and logs a traceback for every failed ``accept`` once file descriptor
 Here, for each connection:
 
 1. ``accept``, then `Admission.open`: refused at once when its address already has too many
-   waiting, the oldest pending connection dropped when all slots are taken. When
-   ``accept`` fails for want of descriptors (EMFILE, ENFILE), the oldest pending connection
-   is dropped to free one (or accepting pauses briefly), with one log line per second at most.
+   waiting; when all slots are taken, the pending connection idle longest is dropped. When
+   ``accept`` fails for want of descriptors (EMFILE, ENFILE), a spare descriptor accepts the
+   next connection anyway: closed at once if its address already has one waiting, else it
+   replaces the pending connection idle longest; one log line per second at most.
 2. Nothing is allocated for TLS until the client's first TLS record (its ClientHello) has
    arrived whole: the socket's receive low-water mark keeps the bytes in the kernel, so a
-   silent or half-sent handshake costs the hub a socket and a few hundred bytes.
+   silent or half-sent handshake costs the hub a socket and a few hundred bytes. Then the
+   handshake waits its turn if its address started too many lately (`handshake_delay`).
 3. TLS with asyncio's own protocol, reading 16 KiB at a time instead of 256 KiB.
 4. The WebSocket opening handshake (websockets' `ServerConnection`), then the handler.
 
@@ -25,6 +27,7 @@ import asyncio
 import errno
 import gc
 import logging
+import os
 import socket
 import ssl
 import time
@@ -48,8 +51,8 @@ log = logging.getLogger(__name__)
 BACKLOG = 512
 #: Connections accepted per wake-up of the listening socket, so accepting never hogs the loop.
 ACCEPT_BATCH = 64
-#: Seconds accepting pauses when descriptors run out and no pending connection can be dropped.
-ACCEPT_PAUSE = 0.25
+#: Seconds accepting pauses when it fails and the spare descriptor cannot help.
+ACCEPT_PAUSE = 0.1
 #: Bytes of TLS read per call (asyncio's default of 256 KiB costs that much per connection).
 TLS_READ_BUFFER = 16 * 1024
 #: Seconds between the end of a flood and giving its memory back (its connections are torn down).
@@ -61,7 +64,7 @@ TLS_HEADER = 5
 TLS_HANDSHAKE = 22
 #: The largest TLS record (2^14 bytes of plaintext plus room for a record's overhead).
 TLS_MAX_RECORD = 2**14 + 2048
-_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_NO_DESCRIPTOR = frozenset({errno.EMFILE, errno.ENFILE})
 
 Handler = Callable[["AdmittedConnection"], Awaitable[None]]
 
@@ -104,10 +107,13 @@ class _Pending:
 
     ticket: Ticket
     sock: socket.socket
-    #: Bytes that must have arrived before TLS starts (the first record); 0 once it started.
+    #: Bytes that must have arrived before TLS starts (the first record).
     want: int = 0
     reading: bool = False
-    #: The connection's transport once asyncio made it (TLS may still be in progress).
+    #: When its TLS handshake may start (the address's handshake rate), while it waits.
+    turn: asyncio.TimerHandle | None = None
+    #: True once `Acceptor._upgrade` runs; then the connection's transport, once made.
+    started: bool = False
     transport: asyncio.Transport | None = None
     dropped: bool = False
 
@@ -141,6 +147,8 @@ class Acceptor:
         self._resume: asyncio.TimerHandle | None = None
         self._trim: asyncio.TimerHandle | None = None
         self._serving = False
+        #: A descriptor held in reserve, given up to accept one connection when there are none.
+        self._spare: int | None = None
         self._accept_errors = Throttle()
         self._shed = Throttle()
         self._late = Throttle()
@@ -187,6 +195,9 @@ class Acceptor:
         for listener in self._listeners:
             listener.close()
         self._listeners.clear()
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
         for timer in (self._sweep, self._resume, self._trim):
             if timer is not None:
                 timer.cancel()
@@ -202,12 +213,15 @@ class Acceptor:
 
     def run(self, connection: AdmittedConnection) -> None:
         """Run the opening handshake and the handler of a connection whose transport is ready."""
+        self.admission.progressed(connection.ticket)
         self._spawn(self._serve(connection))
 
     # accepting ---------------------------------------------------------------------------
 
     def _listen(self) -> None:
         self._resume = None
+        if self._spare is None:
+            self._spare = _open_spare()
         for listener in self._listeners:
             self._loop.add_reader(listener.fileno(), self._accept, listener)
 
@@ -224,29 +238,60 @@ class Acceptor:
             except ConnectionAbortedError:
                 continue
             except OSError as exc:
-                self._accept_failed(exc)
+                if exc.errno in _NO_DESCRIPTOR and self._spare is not None:
+                    self._accept_with_spare(listener, exc)
+                    continue
+                self._pause(exc)
                 return
             self._admit(sock, peer)
 
-    def _accept_failed(self, exc: OSError) -> None:
-        oldest = self.admission.drop_oldest() if exc.errno in _OUT_OF_DESCRIPTORS else None
-        if oldest is not None:
-            # Its descriptor is free by the next turn of the loop, when the listening socket
-            # (still readable) is tried again.
-            self._drop_ticket(oldest)
-            then = "dropping the oldest pending connections to make room"
+    def _accept_with_spare(self, listener: socket.socket, exc: OSError) -> None:
+        """Out of descriptors: accept one connection in the spare's place and judge it.
+
+        From an address that already has a connection waiting, it is closed at once (a flood
+        gets no descriptor); from any other, it replaces the pending connection idle longest.
+        Either way the kernel's queue keeps moving.
+        """
+        assert self._spare is not None
+        os.close(self._spare)
+        self._spare = None
+        try:
+            sock, peer = listener.accept()
+        except OSError:
+            pass
         else:
-            self._unlisten()
-            self._resume = self._loop.call_later(ACCEPT_PAUSE, self._listen)
-            then = f"pausing for {ACCEPT_PAUSE:g} s"
-        count = self._accept_errors.hit(self._loop.time())
-        if count:
+            host = _host(peer)
+            if self.admission.waiting_from(address_key(host)):
+                sock.close()
+                self.admission.shed()
+            else:
+                oldest = self.admission.drop_oldest()
+                if oldest is not None:
+                    self._drop_ticket(oldest)
+                self._admit(sock, peer)
+        self._spare = _open_spare()  # None until a descriptor is free again (see `_listen`)
+        if count := self._accept_errors.hit(self._loop.time()):
             log.warning(
-                "cannot accept connections: %s (%d times since the last report); %s", exc, count, then
+                "out of file descriptors (%s, %d times since the last report): turning away new "
+                "connections from addresses already waiting, the others replace the pending "
+                "connection idle longest",
+                exc,
+                count,
+            )
+
+    def _pause(self, exc: OSError) -> None:
+        self._unlisten()
+        self._resume = self._loop.call_later(ACCEPT_PAUSE, self._listen)
+        if count := self._accept_errors.hit(self._loop.time()):
+            log.warning(
+                "cannot accept connections: %s (%d times since the last report); pausing for %g s",
+                exc,
+                count,
+                ACCEPT_PAUSE,
             )
 
     def _admit(self, sock: socket.socket, peer: object) -> None:
-        host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        host = _host(peer)
         ticket, dropped = self.admission.open(address_key(host), self._loop.time())
         for old in dropped:
             self._drop_ticket(old)
@@ -259,35 +304,44 @@ class Acceptor:
             self._wait_for_hello(pending)
             self._arm_sweep()
         if ticket is None or dropped:
-            count = self._shed.hit(self._loop.time(), (ticket is None) + len(dropped))
-            if count:
-                log.warning(
-                    "too many connections waiting (%d pending, %d unauthenticated): %d refused or "
-                    "dropped since the last report, the latest from %s",
-                    self.admission.pending,
-                    self.admission.unauthenticated,
-                    count,
-                    host,
-                )
+            self._report_shed(host, (ticket is None) + len(dropped))
+
+    def _report_shed(self, address: str, count: int = 1) -> None:
+        if count := self._shed.hit(self._loop.time(), count):
+            log.warning(
+                "too many connections waiting (%d pending, %d unauthenticated): %d refused or "
+                "dropped since the last report, the latest from %s",
+                self.admission.pending,
+                self.admission.unauthenticated,
+                count,
+                address,
+            )
 
     # before TLS: wait for the whole first record -------------------------------------------
 
     def _wait_for_hello(self, pending: _Pending) -> None:
         pending.want = TLS_HEADER if self._tls is not None else 1
-        _set_low_water(pending.sock, pending.want)
-        self._loop.add_reader(pending.sock.fileno(), self._on_hello_bytes, pending)
-        pending.reading = True
+        self._check_hello(pending, woken=False)  # an honest client's is usually there already
 
-    def _on_hello_bytes(self, pending: _Pending) -> None:
+    def _check_hello(self, pending: _Pending, woken: bool) -> None:
+        """Look at what arrived: start TLS once the first record is whole, else wait for it.
+
+        ``woken``: called because the socket became readable, which with its low-water mark
+        at ``pending.want`` means that many bytes arrived or the peer closed.
+        """
         try:
             head = pending.sock.recv(pending.want, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
+            self._await_bytes(pending)
             return
         except OSError:
             self._fail(pending)
             return
-        if len(head) < pending.want:  # the peer closed before sending that much
+        if not head or (woken and len(head) < pending.want):  # the peer closed
             self._fail(pending)
+            return
+        if len(head) < pending.want:
+            self._await_bytes(pending)
             return
         if self._tls is not None and pending.want == TLS_HEADER:
             length = int.from_bytes(head[3:5], "big")
@@ -295,11 +349,31 @@ class Acceptor:
                 self._fail(pending)  # not TLS: nothing to negotiate
                 return
             pending.want = TLS_HEADER + length
-            _set_low_water(pending.sock, pending.want)  # readable again once the record is whole
+            self._check_hello(pending, woken=False)  # the whole record may be there already
             return
-        self._stop_reading(pending)
-        _set_low_water(pending.sock, 1)
-        pending.want = 0
+        if pending.reading:
+            self._stop_reading(pending)
+            _set_low_water(pending.sock, 1)
+        self.admission.progressed(pending.ticket)
+        delay = self.admission.handshake_delay(pending.ticket, self._loop.time())
+        if delay is None:  # its address used up its handshakes for longer than it may wait
+            self._drop(pending)
+            self._report_shed(pending.ticket.address)
+        elif delay:
+            pending.turn = self._loop.call_later(delay, self._start, pending)
+        else:
+            self._start(pending)
+
+    def _await_bytes(self, pending: _Pending) -> None:
+        """Be woken when ``pending.want`` bytes are there (or the peer closed)."""
+        _set_low_water(pending.sock, pending.want)
+        if not pending.reading:
+            self._loop.add_reader(pending.sock.fileno(), self._check_hello, pending, True)
+            pending.reading = True
+
+    def _start(self, pending: _Pending) -> None:
+        pending.turn = None
+        pending.started = True
         self._spawn(self._upgrade(pending))
 
     def _stop_reading(self, pending: _Pending) -> None:
@@ -386,7 +460,9 @@ class Acceptor:
         pending.dropped = True
         if pending.transport is not None:
             pending.transport.abort()
-        elif pending.want:  # still waiting for its first record
+        elif not pending.started:
+            if pending.turn is not None:
+                pending.turn.cancel()
             self._stop_reading(pending)
             pending.sock.close()
         # else: `_upgrade` is making its transport and aborts it when it sees ``dropped``
@@ -450,6 +526,17 @@ class Acceptor:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _host(peer: object) -> str:
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
+
+
+def _open_spare() -> int | None:
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def _set_low_water(sock: socket.socket, size: int) -> None:

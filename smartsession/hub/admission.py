@@ -5,8 +5,13 @@ Pure: the caller passes the time (monotonic seconds) and does every I/O. A conne
 once it joined, failed or was closed. Before joining it goes through two stages:
 
 - **pending** (TCP accepted, TLS and WebSocket handshakes not finished): at most
-  ``pending_per_address`` from one address (more are refused at once) and ``pending`` in all,
-  the oldest dropped to make room; each has ``handshake_timeout`` seconds (`expired`).
+  ``pending_per_address`` from one address (more are refused at once) and ``pending`` in all;
+  to make room one is dropped: a silent one (nothing received yet) before one that spoke, an
+  address's second before anyone's only one, then the one idle longest (`progressed`: sent
+  its ClientHello, finished TLS), see `Admission.drop_oldest`. Each has ``handshake_timeout``
+  seconds from accept (`expired`).
+  TLS handshakes cost the hub CPU, so one address may start ``handshake_rate`` per second
+  (bursts of ``pending_per_address``); more wait their turn (`handshake_delay`).
 - **unauthenticated** (handshaken, waiting for its ``join``; `promote`): at most
   ``unauthenticated_per_address`` from one address and ``unauthenticated`` in all, of which
   the last `Limits.reserved` go only to addresses with no other connection waiting. A lab
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,6 +68,7 @@ class Limits:
     pending_per_address: int
     pending: int
     handshake_timeout: float
+    handshake_rate: float
     unauthenticated_per_address: int
     unauthenticated: int
 
@@ -75,6 +82,14 @@ class Limits:
 class _Counts:
     pending: int = 0
     unauthenticated: int = 0
+
+
+@dataclass
+class _Turns:
+    """An address's handshake budget: a token bucket that may go negative (turns booked ahead)."""
+
+    tokens: float
+    stamp: float
 
 
 @dataclass
@@ -120,6 +135,12 @@ class Throttle:
         return count
 
 
+#: Addresses whose handshake budget is kept before the whole ones are forgotten.
+_TURNS_KEPT = 1024
+#: Pending tickets `Admission.drop_oldest` looks through for a second connection of an address.
+_SCAN = 16
+
+
 class Admission:
     """Pending and unauthenticated connections per address, oldest first.
 
@@ -129,8 +150,13 @@ class Admission:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._pending: dict[Ticket, None] = {}  # insertion order: oldest first
+        # Pending tickets in the order they were opened; those that never progressed, in the
+        # same order; those that did, in the order of their last progress (`progressed`).
+        self._pending: dict[Ticket, None] = {}
+        self._silent: dict[Ticket, None] = {}
+        self._idle: dict[Ticket, None] = {}
         self._by_address: dict[str, _Counts] = {}
+        self._turns: dict[str, _Turns] = {}
         self._unauthenticated = 0
         self._watch = FloodWatch()
         self.on_flood_over: Callable[[], None] | None = None
@@ -171,8 +197,49 @@ class Admission:
             dropped.append(oldest)
         ticket = Ticket(address=address, opened=now)
         self._pending[ticket] = None
+        self._silent[ticket] = None
         self._by_address.setdefault(address, _Counts()).pending += 1
         return ticket, dropped
+
+    def shed(self) -> None:
+        """A connection was turned away before it got a ticket (the hub had no descriptor for it)."""
+        self._watch.shedding()
+
+    def progressed(self, ticket: Ticket) -> None:
+        """A step of the ticket's handshakes is done: it goes last in the order of dropping."""
+        if ticket.stage is Stage.PENDING:
+            self._silent.pop(ticket, None)
+            self._idle.pop(ticket, None)
+            self._idle[ticket] = None
+
+    def handshake_delay(self, ticket: Ticket, now: float) -> float | None:
+        """Book the ticket's TLS handshake: seconds to wait before starting it (0: now).
+
+        None when its turn would come after its handshake time is up: drop it (it is taken out).
+        """
+        limits = self.limits
+        burst = float(limits.pending_per_address)
+        turns = self._turns.get(ticket.address)
+        if turns is None:
+            if len(self._turns) >= _TURNS_KEPT:
+                self._forget_turns(now)
+            turns = self._turns[ticket.address] = _Turns(tokens=burst, stamp=now)
+        turns.tokens = min(burst, turns.tokens + (now - turns.stamp) * limits.handshake_rate)
+        turns.stamp = now
+        delay = max(0.0, (1.0 - turns.tokens) / limits.handshake_rate)
+        if now + delay >= ticket.opened + limits.handshake_timeout:
+            if ticket.stage is Stage.PENDING:
+                self._forget(ticket)
+                self._watch.shedding()
+                self._settled()
+            return None
+        turns.tokens -= 1.0
+        return delay
+
+    def _forget_turns(self, now: float) -> None:
+        """Forget the addresses whose budget is whole again (keeps `_turns` small)."""
+        burst, rate = self.limits.pending_per_address, self.limits.handshake_rate
+        self._turns = {a: t for a, t in self._turns.items() if t.tokens + (now - t.stamp) * rate < burst}
 
     def promote(self, ticket: Ticket) -> bool:
         """The ticket's handshakes are done; True if it may wait for its join, else refuse it (4503).
@@ -215,13 +282,25 @@ class Admission:
         self._settled()
 
     def drop_oldest(self) -> Ticket | None:
-        """Take the oldest pending ticket out (None when nothing is pending): close its connection."""
-        oldest = next(iter(self._pending), None)
+        """Take out a pending ticket to make room (None when nothing is pending): close its connection.
+
+        Which one: a silent one before one that spoke, and among those an address's second
+        (or later) before anyone's only one, oldest first, within the `_SCAN` oldest; so a
+        flooding address loses its own before an honest machine loses its one.
+        """
+        oldest = self._victim()
         if oldest is not None:
             self._forget(oldest)
             self._watch.shedding()
             self._settled()
         return oldest
+
+    def _victim(self) -> Ticket | None:
+        for queue in (self._silent, self._idle):
+            for ticket in itertools.islice(queue, _SCAN):
+                if self._by_address[ticket.address].pending > 1:
+                    return ticket
+        return next(iter(self._silent), None) or next(iter(self._idle), None)
 
     def expired(self, now: float) -> list[Ticket]:
         """Take out the pending tickets whose handshake time is up, oldest first: close them."""
@@ -246,6 +325,8 @@ class Admission:
     def _forget(self, ticket: Ticket) -> None:
         """Take a pending ticket out (its stage becomes DONE)."""
         del self._pending[ticket]
+        self._silent.pop(ticket, None)
+        self._idle.pop(ticket, None)
         ticket.stage = Stage.DONE
         counts = self._by_address[ticket.address]
         counts.pending -= 1

@@ -247,6 +247,7 @@ class Hub:
                     pending_per_address=self.config.hub.max_pending_per_address,
                     pending=self.config.hub.max_pending_handshakes,
                     handshake_timeout=self.config.hub.handshake_timeout,
+                    handshake_rate=self.config.hub.handshake_rate_per_address,
                     unauthenticated_per_address=self.config.hub.max_unauthenticated_per_address,
                     unauthenticated=self.config.hub.max_unauthenticated,
                 ),

@@ -10,6 +10,7 @@ LIMITS = Limits(
     pending_per_address=3,
     pending=6,
     handshake_timeout=5.0,
+    handshake_rate=2.0,
     unauthenticated_per_address=2,
     unauthenticated=10,
 )
@@ -67,6 +68,7 @@ def test_last_slots_are_kept_for_addresses_with_nothing_else_waiting() -> None:
         pending_per_address=100,
         pending=100,
         handshake_timeout=5.0,
+        handshake_rate=100.0,
         unauthenticated_per_address=100,
         unauthenticated=10,
     )
@@ -89,6 +91,7 @@ def test_a_second_connection_does_not_count_as_fresh() -> None:
         pending_per_address=100,
         pending=100,
         handshake_timeout=5.0,
+        handshake_rate=100.0,
         unauthenticated_per_address=100,
         unauthenticated=10,
     )
@@ -103,12 +106,64 @@ def test_a_second_connection_does_not_count_as_fresh() -> None:
     assert first is not None and admission.promote(first)
 
 
-def test_drop_oldest_for_descriptors() -> None:
+def test_silent_connections_are_dropped_first_then_the_one_idle_longest() -> None:
     admission = Admission(LIMITS)
     assert admission.drop_oldest() is None
-    first = admission.open("10.0.0.1", 0.0)[0]
-    admission.open("10.0.0.2", 1.0)
-    assert admission.drop_oldest() is first and admission.pending == 1
+    opened = [admission.open(f"10.0.0.{n}", float(n))[0] for n in range(6)]
+    busy, stalled, *silent = opened
+    assert busy is not None and stalled is not None
+    admission.progressed(stalled)  # sent its ClientHello, then nothing
+    admission.progressed(busy)  # sent its ClientHello after the other
+    newest, dropped = admission.open("10.0.0.99", 7.0)  # full: drop one to make room
+    assert newest is not None and dropped == [silent[0]]
+    assert admission.drop_oldest() is silent[1]  # for a descriptor, the same order
+    for ticket in (*silent[2:], newest):
+        assert ticket is not None
+        admission.progressed(ticket)
+    admission.progressed(busy)  # finished TLS
+    assert admission.drop_oldest() is stalled
+    assert admission.pending == 4
+    assert admission.expired(100.0)[0] is busy  # deadlines count from accept
+
+
+def test_an_address_loses_its_second_connection_before_another_its_only_one() -> None:
+    admission = Admission(LIMITS)
+    honest = admission.open("10.0.0.1", 0.0)[0]
+    flood = [admission.open("10.0.0.66", 1.0)[0] for _ in range(3)]
+    others = [admission.open(f"10.0.0.{n}", 2.0)[0] for n in (2, 3)]
+    assert admission.open("10.0.0.99", 3.0)[1] == [flood[0]]  # not the older honest one
+    assert admission.drop_oldest() is flood[1]
+    assert admission.drop_oldest() is honest  # 10.0.0.66 has one left: the oldest goes
+    assert admission.drop_oldest() is flood[2] and admission.pending == len(others) + 1
+
+
+def test_handshakes_per_address_are_paced_and_dropped_when_their_turn_is_too_late() -> None:
+    admission = Admission(LIMITS)  # 2 per second, bursts of 3, 5 s each
+    first = [admission.open("10.0.0.9", 0.0)[0] for _ in range(3)]
+    assert [admission.handshake_delay(t, 0.0) for t in first if t is not None] == [0.0, 0.0, 0.0]
+    for ticket in first:
+        assert ticket is not None
+        admission.release(ticket)
+    later = [admission.open("10.0.0.9", 1.0)[0] for _ in range(3)]
+    # One second refilled two turns; the third waits half a second more.
+    assert [admission.handshake_delay(t, 1.0) for t in later if t is not None] == [0.0, 0.0, 0.5]
+    for ticket in later:
+        assert ticket is not None
+        admission.release(ticket)
+    other = admission.open("10.0.0.1", 1.0)[0]  # another address has its own budget
+    assert other is not None and admission.handshake_delay(other, 1.0) == 0.0
+    admission.release(other)
+    booked = [admission.open("10.0.0.9", 1.0)[0] for _ in range(3)]
+    assert [admission.handshake_delay(t, 1.0) for t in booked if t is not None] == [1.0, 1.5, 2.0]
+    for ticket in booked:
+        assert ticket is not None
+        admission.release(ticket)
+    late = admission.open("10.0.0.9", 1.0)[0]
+    assert late is not None
+    # Turns booked by connections that went away meanwhile: 2.5 s to 4.5 s from now.
+    assert [admission.handshake_delay(late, 1.0) for _ in range(5)] == [2.5, 3.0, 3.5, 4.0, 4.5]
+    assert admission.handshake_delay(late, 1.0) is None  # 5 s away: at its deadline
+    assert late.stage is Stage.DONE and admission.pending == 0
 
 
 def test_flood_over_is_reported_once_after_enough_was_shed() -> None:
