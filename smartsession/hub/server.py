@@ -222,7 +222,7 @@ class HubServer:
         agent: _Agent | None = None
         acker: asyncio.Task[None] | None = None
         if self._joining >= self.max_unauthenticated:
-            log.warning("%d connections are still joining: refusing one from %s", self._joining, peer)
+            log.warning("%d connections are still joining: refusing one from %r", self._joining, peer)
             await _refuse(ws, CloseCode.HUB_FULL, "too many connections waiting to join")
             return
         try:
@@ -236,12 +236,12 @@ class HubServer:
             acker = self._spawn(self._send_acks(agent))
             await self._receive(agent)
         except ProtocolError as exc:
-            log.info("closing connection from %s: %s (%d)", peer, exc.message, exc.code)
+            log.info("closing connection from %r: %r (%d)", peer, exc.message, exc.code)
             await _refuse(ws, exc.code, exc.message)
         except ConnectionClosed:
             pass
         except Exception:
-            log.exception("unexpected error on the connection from %s", peer)
+            log.exception("unexpected error on the connection from %r", peer)
             await _refuse(ws, CloseCode.MALFORMED, "internal error")
         finally:
             if acker is not None:
@@ -257,21 +257,21 @@ class HubServer:
             async with asyncio.timeout(self.join_timeout):
                 frame = await ws.recv()
         except TimeoutError:
-            log.info("no join from %s within %.0f s", peer, self.join_timeout)
+            log.info("no join from %r within %.0f s", peer, self.join_timeout)
             await _refuse(ws, CloseCode.JOIN_TIMEOUT, f"no join within {self.join_timeout:g} s")
             return None
         _check_size(frame)
         join = _decode_join(frame)
         expected = agent_proof(self._secret, nonce, join.nonce, join.student_id, self.fingerprint)
         if not proofs_match(expected, join.proof):
-            log.warning("bad proof from %s (student id %r)", peer, join.student_id)
+            log.warning("bad proof from %r (student id %r)", peer, join.student_id)
             raise ProtocolError(CloseCode.BAD_PROOF, "bad proof: wrong class secret?")
         student_id = join.student_id
         last_seq = await self._store.last_seq(student_id)
         # From here to the registration nothing awaits, so two joins cannot interleave.
         old = self._agents.get(student_id)
         if old is None and len(self._agents) >= self.max_agents:
-            log.warning("hub full (%d agents): refusing %r from %s", self.max_agents, student_id, peer)
+            log.warning("hub full (%d agents): refusing %r from %r", self.max_agents, student_id, peer)
             raise ProtocolError(CloseCode.HUB_FULL, "hub full")
         now = time.time()
         bucket = TokenBucket(self.max_messages_per_second, self.message_burst, time.monotonic())
@@ -279,13 +279,13 @@ class HubServer:
         self._agents[student_id] = agent
         self._applied[student_id] = max(self._applied.get(student_id, 0), last_seq)
         if old is not None:
-            log.warning("student %r joined again from %s; replacing the older connection", student_id, peer)
+            log.warning("student %r joined again from %r; replacing the older connection", student_id, peer)
             self._store.record_leave(self.session_id, student_id, old.connected_at, now)
             self._spawn(_refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
         self._store.record_join(self.session_id, student_id, join.name, join.host, now)
         proof = hub_proof(self._secret, nonce, join.nonce, student_id, self.fingerprint)
         await ws.send(encode(Welcome(session_id=self.session_id, proof=proof, last_seq=last_seq)))
-        log.info("student %r (%s) joined from %s, last seq %d", student_id, join.name, peer, last_seq)
+        log.info("student %r (%r) joined from %r, last seq %d", student_id, join.name, peer, last_seq)
         if join.vision is VisionMode.UNISOLATED:
             log.warning(
                 "student %r analyses its camera WITHOUT network isolation (allowed by its config)", student_id
