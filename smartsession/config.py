@@ -82,6 +82,7 @@ class AgentConfig(_Table, frozen=True):
 
     student_id: Ident = ""
     display_name: str = ""
+    key_file: str = "machine.key"
     hub_url: str = ""
     frame_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
     outbox_seconds: Seconds = 600.0
@@ -162,6 +163,11 @@ class Config(_Table, frozen=True):
     def secret_path(self) -> Path:
         """Where the class secret lives."""
         return self.path(self.class_.secret_file)
+
+    @property
+    def key_path(self) -> Path:
+        """Where a lab machine's own key lives (``agent.key_file``)."""
+        return self.path(self.agent.key_file)
 
     @property
     def database_path(self) -> Path:

@@ -55,11 +55,14 @@ from smartsession.core.protocol import (
     VisionMode,
     Welcome,
 )
+from smartsession.keys import MachineKey, hub_signature_valid
 
 logger = logging.getLogger(__name__)
 
 #: How long a hub that failed its proof (or belongs to another class) is skipped, in seconds.
 BAD_HUB_SECONDS = 60.0
+#: Clock difference to the hub (seconds) above which the agent warns in its log.
+CLOCK_SKEW_WARNING = 30.0
 #: Room left in a frame for the batch envelope, in bytes.
 _ENVELOPE_BYTES = 64
 
@@ -82,7 +85,7 @@ class Link:
     def __init__(
         self,
         config: Config,
-        secret: bytes,
+        key: MachineKey,
         outbox: Outbox,
         *,
         rng: random.Random | None = None,
@@ -91,11 +94,11 @@ class Link:
     ) -> None:
         self._config = config
         self._vision = vision
-        self._secret = secret
+        self._key = key
         self._outbox = outbox
         self._rng = rng or random.Random()
         self._clock = clock
-        self._student_id = config.student_id
+        self._student_id = key.student_id
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()
         self._bad: dict[str, float] = {}
@@ -253,6 +256,14 @@ class Link:
             self._mark_bad(url)
             await ws.close(CloseCode.NORMAL, "wrong class")
             return None
+        skew = hello.time - time.time()
+        if abs(skew) > CLOCK_SKEW_WARNING:
+            logger.warning(
+                "this machine's clock is %.0f s %s the hub's; the hub refuses telemetry more than "
+                "hub.max_clock_skew off its clock: check the time service (NTP) on both",
+                abs(skew),
+                "behind" if skew > 0 else "ahead of",
+            )
         nonce = secrets.token_hex(16)
         join = Join(
             v=PROTOCOL_VERSION,
@@ -261,7 +272,7 @@ class Link:
             host=(socket.gethostname() or "unknown")[:80],
             agent_version=smartsession.__version__[:32],
             nonce=nonce,
-            proof=protocol.agent_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint),
+            proof=protocol.agent_proof(self._key.key, hello.nonce, nonce, self._student_id, fingerprint),
             vision=self._vision(),
         )
         await ws.send(protocol.encode(join))
@@ -271,9 +282,9 @@ class Link:
             return None
         if not isinstance(reply, Welcome):
             raise ProtocolError(CloseCode.MALFORMED, f"expected welcome, got {type(reply).__name__}")
-        expected = protocol.hub_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint)
-        if not protocol.proofs_match(expected, reply.proof):
-            logger.warning("hub %s could not prove the class secret; ignoring it", url)
+        material = protocol.hub_proof_material(hello.nonce, nonce, self._student_id, fingerprint, reply)
+        if not hub_signature_valid(self._key.hub_public_key, material, reply.proof):
+            logger.warning("hub %s could not prove it holds the class key; ignoring it", url)
             self.bad_hubs += 1
             self._mark_bad(url)
             await ws.close(CloseCode.BAD_PROOF, "hub proof does not match")

@@ -42,6 +42,7 @@ from typing import Any
 import msgspec
 
 from smartsession.core import protocol
+from smartsession.core.keys import key_tag
 from smartsession.core.protocol import Item, ProtocolError, Sample
 from smartsession.errors import AgentError
 
@@ -208,16 +209,13 @@ class Outbox:
             self.dropped += lost
 
 
-def default_outbox_path(data_dir: Path, class_id: str, student_id: str, secret: bytes) -> Path:
+def default_outbox_path(data_dir: Path, class_id: str, student_id: str, key: bytes) -> Path:
     """Where an agent keeps its outbox when ``agent.outbox_path`` is empty.
 
-    One file per class, student and class secret (a short one-way tag of the secret, so a
-    new secret, that is a new class setup, starts a fresh sequence).
+    One file per class, student and machine key (a short one-way tag of the key, so a new
+    key, that is a new class setup, starts a fresh sequence).
     """
-    import hashlib
-
-    tag = hashlib.sha256(b"smartsession outbox|" + secret).hexdigest()[:12]
-    return data_dir / "outbox" / f"{class_id}.{student_id}.{tag}.sqlite"
+    return data_dir / "outbox" / f"{class_id}.{student_id}.{key_tag(key)}.sqlite"
 
 
 class _Journal:

@@ -165,6 +165,14 @@ def read_seqs(conn: sqlite3.Connection, student_id: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def read_session_started(conn: sqlite3.Connection, session_id: str) -> float:
+    """When a session began (epoch seconds); raises `HubError` for an unknown session."""
+    row = conn.execute("SELECT started_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
+        raise HubError(f"no session {session_id!r} in the database")
+    return float(row[0])
+
+
 def read_segments(conn: sqlite3.Connection, session_id: str) -> list[tuple[float, str]]:
     """The lecture segments of a session as (started_at, label), in the order they began."""
     rows = conn.execute(

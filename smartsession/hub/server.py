@@ -41,6 +41,7 @@ import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from smartsession.core.keys import machine_key
 from smartsession.core.protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -57,11 +58,12 @@ from smartsession.core.protocol import (
     agent_proof,
     decode_agent_message,
     encode,
-    hub_proof,
+    hub_proof_material,
     proofs_match,
 )
 from smartsession.core.roster import Roster, RosterEvent
 from smartsession.hub.store import Store
+from smartsession.keys import HubSigner
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,7 @@ class HubServer:
         hub_id: str,
         session_id: str,
         store: Store,
+        session_started: float = 0.0,
         roster: Roster,
         publish: Callable[[list[RosterEvent]], None],
         max_agents: int = 500,
@@ -144,10 +147,12 @@ class HubServer:
         max_unauthenticated: int = 100,
         listening: Callable[[], bool] | None = None,
     ) -> None:
-        self._secret = secret
+        self._class_key = secret
+        self._signer = HubSigner(secret, class_id)
         self.class_id = class_id
         self.hub_id = hub_id
         self.session_id = session_id
+        self.session_started = session_started or time.time()
         self._store = store
         self._roster = roster
         self._publish = publish
@@ -251,7 +256,9 @@ class HubServer:
 
     async def _handshake(self, ws: ServerConnection, peer: str) -> _Agent | None:
         nonce = secrets.token_hex(16)
-        hello = Hello(v=PROTOCOL_VERSION, hub_id=self.hub_id, class_id=self.class_id, nonce=nonce)
+        hello = Hello(
+            v=PROTOCOL_VERSION, hub_id=self.hub_id, class_id=self.class_id, nonce=nonce, time=time.time()
+        )
         await ws.send(encode(hello))
         try:
             async with asyncio.timeout(self.join_timeout):
@@ -262,10 +269,11 @@ class HubServer:
             return None
         _check_size(frame)
         join = _decode_join(frame)
-        expected = agent_proof(self._secret, nonce, join.nonce, join.student_id, self.fingerprint)
+        key = machine_key(self._class_key, self.class_id, join.student_id)
+        expected = agent_proof(key, nonce, join.nonce, join.student_id, self.fingerprint)
         if not proofs_match(expected, join.proof):
             log.warning("bad proof from %s (student id %r)", peer, join.student_id)
-            raise ProtocolError(CloseCode.BAD_PROOF, "bad proof: wrong class secret?")
+            raise ProtocolError(CloseCode.BAD_PROOF, "bad proof: not this student's machine key?")
         student_id = join.student_id
         last_seq = await self._store.last_seq(student_id)
         # From here to the registration nothing awaits, so two joins cannot interleave.
@@ -283,8 +291,14 @@ class HubServer:
             self._store.record_leave(self.session_id, student_id, old.connected_at, now)
             self._spawn(_refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
         self._store.record_join(self.session_id, student_id, join.name, join.host, now)
-        proof = hub_proof(self._secret, nonce, join.nonce, student_id, self.fingerprint)
-        await ws.send(encode(Welcome(session_id=self.session_id, proof=proof, last_seq=last_seq)))
+        welcome = Welcome(
+            session_id=self.session_id,
+            session_started=self.session_started,
+            last_seq=last_seq,
+            proof=_UNSIGNED,
+        )
+        material = hub_proof_material(nonce, join.nonce, student_id, self.fingerprint, welcome)
+        await ws.send(encode(msgspec.structs.replace(welcome, proof=self._signer.sign(material))))
         log.info("student %r (%s) joined from %s, last seq %d", student_id, join.name, peer, last_seq)
         if join.vision is VisionMode.UNISOLATED:
             log.warning(
@@ -360,6 +374,8 @@ class HubServer:
         return task
 
 
+#: A placeholder `Welcome.proof` until the welcome is signed.
+_UNSIGNED = "0" * 128
 #: Frames of at most this many characters are under `MAX_FRAME_BYTES` even in UTF-8.
 _SURELY_SMALL = MAX_FRAME_BYTES // 4
 

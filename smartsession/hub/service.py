@@ -82,6 +82,8 @@ class Hub:
             synchronous=config.storage.synchronous,
         )
         self.session_id = ""
+        #: When the session began (epoch seconds; earlier than now after a resume).
+        self.session_started = 0.0
         self.resumed = False
         self.port = 0
         self.fingerprint = ""
@@ -216,6 +218,7 @@ class Hub:
                 )
             opened = await self.store.open_session(self.class_id, self.hub_id, time.time())
             self.session_id, self.resumed = opened
+            self.session_started = await self.store.session_started(self.session_id)
             log.info("%s session %s", "resumed" if self.resumed else "started", self.session_id)
             if self.resumed:
                 # The segments marked before the restart stay numbered as the report numbers them.
@@ -232,6 +235,7 @@ class Hub:
                 class_id=self.class_id,
                 hub_id=self.hub_id,
                 session_id=self.session_id,
+                session_started=self.session_started,
                 store=self.store,
                 roster=self.roster,
                 publish=self._publish,

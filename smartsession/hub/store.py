@@ -53,6 +53,7 @@ from smartsession.hub.schema import (
     read_last_seq,
     read_segments,
     read_seqs,
+    read_session_started,
     read_student_summaries,
 )
 
@@ -243,6 +244,10 @@ class Store:
     async def student_summaries(self, session_id: str) -> list[dict[str, Any]]:
         """Per-student summary of a session; see `read_student_summaries`."""
         return await self.call(lambda conn: read_student_summaries(conn, session_id))
+
+    async def session_started(self, session_id: str) -> float:
+        """When a stored session began (epoch seconds)."""
+        return await self.call(lambda conn: read_session_started(conn, session_id))
 
     async def open_session(self, class_id: str, hub_id: str, now: float) -> tuple[str, bool]:
         """Resume or create the session of this class; returns ``(session_id, resumed)``."""

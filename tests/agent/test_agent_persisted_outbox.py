@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from helpers import write_agent_key
+
 from smartsession.agent.outbox import Outbox, default_outbox_path
 from smartsession.config import load_config, read_secret, write_secret
 from smartsession.core.protocol import Sample
@@ -95,6 +97,7 @@ def wait_for(condition: object, timeout: float = TIMEOUT) -> None:
 def test_sigkill_while_the_hub_is_down_loses_nothing(tmp_path: Path) -> None:
     port = free_port()
     write_secret(tmp_path / "class.secret")
+    write_agent_key(tmp_path, "cs101", "pc-01")
     common = '[class]\nid = "cs101"\n[network]\ninterfaces = ["127.0.0.1"]\ndiscovery = false\n'
     (tmp_path / "teacher.toml").write_text(
         common + f'[hub]\nhost = "127.0.0.1"\nport = {port}\nhub_id = "hub"\n[storage]\ndatabase = "hub.db"\n'

@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -32,8 +33,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from smartsession.config import ClassConfig, Config, HubConfig, NetworkConfig, StorageConfig
-from smartsession.core.protocol import PROTOCOL_VERSION, agent_proof, hub_proof
+from smartsession.core.keys import machine_key
+from smartsession.core.protocol import PROTOCOL_VERSION, Welcome, agent_proof, hub_proof_material
 from smartsession.hub.service import Hub
+from smartsession.keys import HubSigner, hub_signature_valid
 
 T = TypeVar("T")
 
@@ -120,12 +123,17 @@ def join(ws: ClientConnection, fingerprint: str, student_id: str) -> dict[str, A
         "host": "fuzz-pc",
         "agent_version": "fuzz",
         "nonce": nonce,
-        "proof": agent_proof(SECRET, hello["nonce"], nonce, student_id, fingerprint),
+        "proof": agent_proof(
+            machine_key(SECRET, hello["class_id"], student_id), hello["nonce"], nonce, student_id, fingerprint
+        ),
     }
     ws.send(json.dumps(frame))
     welcome = json.loads(ws.recv(TIMEOUT))
     assert welcome["type"] == "welcome", welcome
-    assert welcome["proof"] == hub_proof(SECRET, hello["nonce"], nonce, student_id, fingerprint)
+    material = hub_proof_material(
+        hello["nonce"], nonce, student_id, fingerprint, msgspec.convert(welcome, Welcome)
+    )
+    assert hub_signature_valid(HubSigner(SECRET, hello["class_id"]).public_key, material, welcome["proof"])
     return dict(welcome)
 
 

@@ -26,7 +26,7 @@ from smartsession.hub.server import TokenBucket
 from smartsession.hub.tls import load_or_create, server_context
 
 from .proxy import Relay
-from .wsagent import CLASS_ID, eventually, expect_refusal, join_agent, open_ws, recv, sample
+from .wsagent import CLASS_ID, eventually, expect_refusal, join_agent, machine, open_ws, recv, sample
 
 TIMEOUT = 15.0
 
@@ -104,7 +104,7 @@ async def test_agent_refuses_plain_ws_unless_insecure(
     config = msgspec.structs.replace(config, network=msgspec.structs.replace(config.network, tls=False))
     async with Hub(config, secret) as hub:
         outbox = Outbox(600.0)
-        link = Link(agent_config(config, hub.url, tls=True), secret, outbox)
+        link = Link(agent_config(config, hub.url, tls=True), machine(secret), outbox)
         produce(outbox, link, 2)
         task = asyncio.create_task(link.run())
         await asyncio.sleep(0.5)
@@ -125,7 +125,7 @@ async def test_man_in_the_middle_with_another_certificate_cannot_authenticate(
     async with relay:
         outbox = Outbox(600.0)
         url = f"wss://127.0.0.1:{relay.port}/"
-        link = Link(agent_config(hub.config, url), secret, outbox)
+        link = Link(agent_config(hub.config, url), machine(secret), outbox)
         produce(outbox, link, 3)
         with caplog.at_level(logging.INFO):
             task = asyncio.create_task(link.run())
@@ -152,7 +152,7 @@ async def test_advertised_fingerprint_must_match_the_certificate(
             )
             await (await zc.async_register_service(info, cooperating_responders=True))
             outbox = Outbox(600.0)
-            link = Link(agent_config(hub.config, "", discovery=True), secret, outbox)
+            link = Link(agent_config(hub.config, "", discovery=True), machine(secret), outbox)
             produce(outbox, link, 1)
             with caplog.at_level(logging.WARNING):
                 task = asyncio.create_task(link.run())
@@ -214,7 +214,7 @@ async def test_secret_never_appears_in_logs(
     with caplog.at_level(logging.DEBUG):
         for key, student in ((wrong, "mallory"), (secret, "alice")):
             outbox = Outbox(600.0)
-            link = Link(agent_config(hub.config, hub.url, student), key, outbox)
+            link = Link(agent_config(hub.config, hub.url, student), machine(key, student), outbox)
             produce(outbox, link, 2)
             task = asyncio.create_task(link.run())
             if key == secret:
@@ -233,7 +233,7 @@ async def test_secret_never_appears_in_logs(
 
 async def test_full_disk_is_a_status_error_and_the_agent_keeps_its_outbox(hub: Hub, secret: bytes) -> None:
     outbox = Outbox(600.0)
-    link = Link(agent_config(hub.config, hub.url), secret, outbox)
+    link = Link(agent_config(hub.config, hub.url), machine(secret), outbox)
     produce(outbox, link, 3)
     task = asyncio.create_task(link.run())
     try:
@@ -278,7 +278,7 @@ async def test_hung_hub_is_noticed_by_pings_and_the_agent_moves_on(
 
             await advertise("via-relay", relay.port)
             outbox = Outbox(600.0)
-            link = Link(agent_config(config, "", discovery=True), secret, outbox)
+            link = Link(agent_config(config, "", discovery=True), machine(secret), outbox)
             produce(outbox, link, 3)
             task = asyncio.create_task(link.run())
             try:
