@@ -63,8 +63,11 @@ class HubConfig(_Table, frozen=True):
     ping_timeout: Seconds = 10.0
     join_timeout: Seconds = 10.0
     tls_dir: str = ""
-    max_messages_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 50.0
-    message_burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 200
+    max_items_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e7)] = 20.0
+    item_burst: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 2000
+    session_quota: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 100_000
+    max_clock_skew: Seconds = 120.0
+    seq_window: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 10_000
     max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
 
 

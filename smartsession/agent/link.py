@@ -114,6 +114,8 @@ class Link:
         self.events_sent = 0
         #: Hubs that failed their proof (counted per failure).
         self.bad_hubs = 0
+        #: The hub's clock minus this machine's, as last seen in a hello (seconds).
+        self.clock_offset = 0.0
 
     @property
     def reconnects(self) -> int:
@@ -256,7 +258,7 @@ class Link:
             self._mark_bad(url)
             await ws.close(CloseCode.NORMAL, "wrong class")
             return None
-        skew = hello.time - time.time()
+        skew = self.clock_offset = hello.time - time.time()
         if abs(skew) > CLOCK_SKEW_WARNING:
             logger.warning(
                 "this machine's clock is %.0f s %s the hub's; the hub refuses telemetry more than "
@@ -300,7 +302,10 @@ class Link:
 
     async def _stream(self, ws: ClientConnection, welcome: Welcome) -> None:
         """Replay, then send new items, while reading acks; returns when the connection ends."""
-        self._outbox.welcome(welcome.last_seq)
+        # Items made before the session began (by the hub's clock, with a second of slack for
+        # the offset's measurement) belong to no session the hub keeps.
+        not_before = welcome.session_started - self.clock_offset - 1.0
+        self._outbox.welcome(welcome.last_seq, welcome.session_id, not_before)
         self._acked.set()
         sender = asyncio.create_task(self._send_loop(ws, welcome.last_seq), name="link sender")
         receiver = asyncio.create_task(self._receive_loop(ws), name="link receiver")

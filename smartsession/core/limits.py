@@ -81,7 +81,8 @@ class Allowance:
         bounds = self.bounds
         if not self.bucket.take(monotonic, len(items)):
             raise ProtocolError(
-                CloseCode.RATE_LIMITED, f"more than {bounds.items_per_second:g} items/s (burst {bounds.item_burst})"
+                CloseCode.RATE_LIMITED,
+                f"more than {bounds.items_per_second:g} items/s (burst {bounds.item_burst})",
             )
         earliest, latest = bounds.session_started - bounds.max_skew, wall + bounds.max_skew
         ceiling = self.last_seq + bounds.seq_window

@@ -39,8 +39,10 @@ class CloseCode(enum.IntEnum):
     JOIN_TIMEOUT = 4408
     DUPLICATE_STUDENT = 4409
     TOO_BIG = 4413
+    OUT_OF_RANGE = 4422
     RATE_LIMITED = 4429
     HUB_FULL = 4503
+    QUOTA_EXCEEDED = 4507
 
 
 class ProtocolError(Exception):

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from smartsession.config import Config
+from smartsession.core.limits import Bounds
 from smartsession.core.roster import (
     AlertRecord,
     HubStatus,
@@ -230,6 +231,7 @@ class Hub:
                 self._retention_task = asyncio.create_task(
                     retention.run_daily(self.store, days, keep), name="retention"
                 )
+            hub = self.config.hub
             server = HubServer(
                 secret=self._secret,
                 class_id=self.class_id,
@@ -244,8 +246,14 @@ class Hub:
                 ping_interval=self.config.hub.ping_interval,
                 ping_timeout=self.config.hub.ping_timeout,
                 fingerprint=self.fingerprint,
-                max_messages_per_second=self.config.hub.max_messages_per_second,
-                message_burst=self.config.hub.message_burst,
+                bounds=Bounds(
+                    session_started=self.session_started,
+                    max_skew=hub.max_clock_skew,
+                    seq_window=hub.seq_window,
+                    quota=hub.session_quota,
+                    items_per_second=hub.max_items_per_second,
+                    item_burst=hub.item_burst,
+                ),
                 max_unauthenticated=self.config.hub.max_unauthenticated,
                 listening=lambda: bool(self._listeners),
             )

@@ -24,8 +24,9 @@ its own timer), rows go in as multi-row statements (`smartsession.hub.batch`), a
 checkpoints of the write-ahead log run on a thread of their own
 (`smartsession.hub.checkpointer`), so no commit waits for their fsyncs.
 
-Samples and events share one seq space per student; a (student_id, seq) stored in either
-table counts as stored, and a duplicate is ignored (``INSERT OR IGNORE``).
+Samples and events share one seq space per student and session (protocol 2 numbers items
+afresh in each session); a (session_id, student_id, seq) stored in either table counts as
+stored, and a duplicate is ignored (``INSERT OR IGNORE``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from smartsession.hub.schema import (
     read_segments,
     read_seqs,
     read_session_started,
+    read_standing,
     read_student_summaries,
 )
 
@@ -229,9 +231,13 @@ class Store:
             self._cond.notify_all()
         return await asyncio.wrap_future(future)
 
-    async def last_seq(self, student_id: str) -> int:
-        """Highest committed seq of a student, across sessions (0 when none)."""
-        return await self.call(lambda conn: read_last_seq(conn, student_id))
+    async def last_seq(self, student_id: str, session_id: str | None = None) -> int:
+        """Highest committed seq of a student in a session (None: in any session); 0 when none."""
+        return await self.call(lambda conn: read_last_seq(conn, student_id, session_id))
+
+    async def standing(self, session_id: str, student_id: str) -> tuple[int, int]:
+        """A student's highest committed seq and number of committed items in a session."""
+        return await self.call(lambda conn: read_standing(conn, session_id, student_id))
 
     async def seqs(self, student_id: str) -> list[int]:
         """Every committed seq of a student, ascending."""

@@ -210,3 +210,28 @@ def test_pending_after_waits_for_the_commit_and_calls_on_durable(tmp_path: Path)
     with sqlite3.connect(tmp_path / "outbox.sqlite") as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     assert meta["sent_upto"] == 2 and meta["produced"] == 2
+
+
+def test_a_new_session_is_persisted_with_its_numbering(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(600.0, path)
+    for seq in range(1, 6):
+        outbox.add(sample(seq))
+    outbox.welcome(0, "s1")
+    assert [i.seq for i in outbox.pending_after(0)] == []  # released only once durable
+    assert outbox.sync(TIMEOUT)
+    assert [i.seq for i in outbox.pending_after(0)] == [1, 2, 3, 4, 5]
+    outbox.mark_sent(5)
+    outbox.ack(3)
+    for seq in range(6, 9):
+        outbox.add(sample(seq))
+    outbox.welcome(0, "s2", not_before=1005.5)
+    assert [i.seq for i in outbox.pending_after(0)] == []  # renumbered: released once durable again
+    assert outbox.sync(TIMEOUT)
+    assert [i.seq for i in outbox.pending_after(0)] == [1, 2, 3]
+    outbox.close()
+    again = Outbox(600.0, path)
+    assert again.session == "s2"
+    assert [(i.seq, i.ts) for i in again.items] == [(1, 1006.0), (2, 1007.0), (3, 1008.0)]
+    assert again.next_seq == 4 and again.acked == 0 and again.sent_upto == 3  # all three were handed out
+    again.close()

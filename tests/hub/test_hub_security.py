@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,11 +19,11 @@ from smartsession.agent.link import Link, LinkState, client_context
 from smartsession.agent.outbox import Outbox
 from smartsession.config import AgentConfig, Config
 from smartsession.core.discovery import SERVICE_TYPE, txt_record
+from smartsession.core.limits import TokenBucket
 from smartsession.core.protocol import CloseCode, Hello, Sample
 from smartsession.core.states import State
 from smartsession.errors import HubError
 from smartsession.hub import Hub
-from smartsession.hub.server import TokenBucket
 from smartsession.hub.tls import load_or_create, server_context
 
 from .proxy import Relay
@@ -43,9 +44,7 @@ def produce(outbox: Outbox, link: Link, n: int) -> None:
     for _ in range(n):
         seq = outbox.next_seq
         outbox.add(
-            Sample(
-                seq=seq, ts=1_700_000_000.0 + seq, state=State.FOCUSED, attention=0.9, confusion=0.1, faces=1
-            )
+            Sample(seq=seq, ts=time.time(), state=State.FOCUSED, attention=0.9, confusion=0.1, faces=1)
         )
     link.wake()
 
@@ -174,7 +173,7 @@ def test_token_bucket() -> None:
 
 
 async def test_rate_limit_closes_with_4429(make_config: Callable[..., Config], secret: bytes) -> None:
-    async with Hub(make_config(max_messages_per_second=5.0, message_burst=10), secret) as hub:
+    async with Hub(make_config(max_items_per_second=5.0, item_burst=10), secret) as hub:
         bystander = await join_agent(hub.url, secret, "bob")
         flooder = await join_agent(hub.url, secret, "eve")
         for seq in range(1, 40):

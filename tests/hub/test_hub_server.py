@@ -285,7 +285,8 @@ async def test_stop_closes_agents_and_ends_session(make_config: Callable[..., Co
         assert not second.resumed
         assert second.session_id != first_session
         again = await join_agent(second.url, secret, "alice")
-        assert again.welcome.last_seq == 2
+        assert again.welcome.last_seq == 0  # seqs are per session: a new one starts afresh
+        assert await second.store.last_seq("alice", first_session) == 2
         await again.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ CLASS_ID = f"cs101-{os.getpid()}"
 def sample(seq: int, state: State = State.FOCUSED, alert: AlertReason | None = None) -> Sample:
     return Sample(
         seq=seq,
-        ts=1_700_000_000.0 + seq,
+        ts=time.time(),
         state=state,
         attention=0.8,
         confusion=0.1,
@@ -52,7 +53,7 @@ def sample(seq: int, state: State = State.FOCUSED, alert: AlertReason | None = N
 
 
 def alert_event(seq: int, reason: AlertReason = AlertReason.NO_FACE) -> Event:
-    return Event(seq=seq, ts=1_700_000_000.0 + seq, kind=EventKind.ALERT, state=State.ALERT, reason=reason)
+    return Event(seq=seq, ts=time.time(), kind=EventKind.ALERT, state=State.ALERT, reason=reason)
 
 
 async def recv(ws: ClientConnection) -> HubMessage:
