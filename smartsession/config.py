@@ -64,8 +64,11 @@ class HubConfig(_Table, frozen=True):
     ping_timeout: Seconds = 10.0
     join_timeout: Seconds = 10.0
     tls_dir: str = ""
-    max_messages_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 50.0
-    message_burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 200
+    max_items_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e7)] = 20.0
+    item_burst: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 2000
+    session_quota: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 100_000
+    max_clock_skew: Seconds = 120.0
+    seq_window: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 10_000
     max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
 
 
@@ -83,6 +86,7 @@ class AgentConfig(_Table, frozen=True):
 
     student_id: Ident = ""
     display_name: str = ""
+    key_file: str = "machine.key"
     hub_url: str = ""
     frame_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
     outbox_seconds: Seconds = 600.0
@@ -163,6 +167,11 @@ class Config(_Table, frozen=True):
     def secret_path(self) -> Path:
         """Where the class secret lives."""
         return self.path(self.class_.secret_file)
+
+    @property
+    def key_path(self) -> Path:
+        """Where a lab machine's own key lives (``agent.key_file``)."""
+        return self.path(self.agent.key_file)
 
     @property
     def database_path(self) -> Path:

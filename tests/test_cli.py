@@ -55,6 +55,8 @@ def test_hub_with_unsafe_secret_refuses_to_start(tmp_path: Path) -> None:
 def test_agent_with_unknown_profile_says_which_exist(tmp_path: Path) -> None:
     smartsession("keygen", cwd=tmp_path)
     (tmp_path / "a.toml").write_text('[class]\nid = "c"\n')
+    made = smartsession("keygen", "--student", "pc-1", "-c", "a.toml", "machine.key", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
     result = smartsession("agent", "-c", str(tmp_path / "a.toml"), "--simulate", "sleepy")
     assert result.returncode == 4
     assert "attentive" in result.stderr

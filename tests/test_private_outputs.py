@@ -23,7 +23,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from helpers import stored_seqs, wait_for
+from helpers import stored_seqs, wait_for, write_agent_key
 from hub.wsagent import expect_refusal, make_join, open_ws, recv
 
 from smartsession.agent.link import peer_fingerprint
@@ -109,9 +109,11 @@ def test_a_class_run_leaves_only_owner_only_files_and_inert_strings(
         f'[email]\nenabled = true\nhost = "127.0.0.1"\nport = {free_port()}\nstarttls = false\n'
         'to = ["teacher@example.org"]\nattempts = 1\ntimeout = 2.0\n'
     )
+    write_agent_key(tmp_path, CLASS_ID, "pc-01", "pc-01.key")
     (tmp_path / "pc-01.toml").write_text(
         f'[class]\nid = "{CLASS_ID}"\n{network}'
-        '[agent]\nstudent_id = "pc-01"\ndisplay_name = "Ada"\noutbox_path = "agent/pc-01.outbox"\n'
+        '[agent]\nstudent_id = "pc-01"\ndisplay_name = "Ada"\nkey_file = "pc-01.key"\n'
+        'outbox_path = "agent/pc-01.outbox"\n'
         "frame_rate = 20.0\nreconnect_max = 1.0\n[engagement]\ninterval = 0.2\n"
     )
 

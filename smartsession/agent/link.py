@@ -55,11 +55,14 @@ from smartsession.core.protocol import (
     VisionMode,
     Welcome,
 )
+from smartsession.keys import MachineKey, hub_signature_valid
 
 logger = logging.getLogger(__name__)
 
 #: How long a hub that failed its proof (or belongs to another class) is skipped, in seconds.
 BAD_HUB_SECONDS = 60.0
+#: Clock difference to the hub (seconds) above which the agent warns in its log.
+CLOCK_SKEW_WARNING = 30.0
 #: Room left in a frame for the batch envelope, in bytes.
 _ENVELOPE_BYTES = 64
 
@@ -82,7 +85,7 @@ class Link:
     def __init__(
         self,
         config: Config,
-        secret: bytes,
+        key: MachineKey,
         outbox: Outbox,
         *,
         rng: random.Random | None = None,
@@ -91,11 +94,11 @@ class Link:
     ) -> None:
         self._config = config
         self._vision = vision
-        self._secret = secret
+        self._key = key
         self._outbox = outbox
         self._rng = rng or random.Random()
         self._clock = clock
-        self._student_id = config.student_id
+        self._student_id = key.student_id
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()
         self._bad: dict[str, float] = {}
@@ -111,6 +114,8 @@ class Link:
         self.events_sent = 0
         #: Hubs that failed their proof (counted per failure).
         self.bad_hubs = 0
+        #: The hub's clock minus this machine's, as last seen in a hello (seconds).
+        self.clock_offset = 0.0
 
     @property
     def reconnects(self) -> int:
@@ -253,6 +258,14 @@ class Link:
             self._mark_bad(url)
             await ws.close(CloseCode.NORMAL, "wrong class")
             return None
+        skew = self.clock_offset = hello.time - time.time()
+        if abs(skew) > CLOCK_SKEW_WARNING:
+            logger.warning(
+                "this machine's clock is %.0f s %s the hub's; the hub refuses telemetry more than "
+                "hub.max_clock_skew off its clock: check the time service (NTP) on both",
+                abs(skew),
+                "behind" if skew > 0 else "ahead of",
+            )
         nonce = secrets.token_hex(16)
         join = Join(
             v=PROTOCOL_VERSION,
@@ -261,7 +274,7 @@ class Link:
             host=(socket.gethostname() or "unknown")[:80],
             agent_version=smartsession.__version__[:32],
             nonce=nonce,
-            proof=protocol.agent_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint),
+            proof=protocol.agent_proof(self._key.key, hello.nonce, nonce, self._student_id, fingerprint),
             vision=self._vision(),
         )
         await ws.send(protocol.encode(join))
@@ -271,9 +284,9 @@ class Link:
             return None
         if not isinstance(reply, Welcome):
             raise ProtocolError(CloseCode.MALFORMED, f"expected welcome, got {type(reply).__name__}")
-        expected = protocol.hub_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint)
-        if not protocol.proofs_match(expected, reply.proof):
-            logger.warning("hub %r could not prove the class secret; ignoring it", url)
+        material = protocol.hub_proof_material(hello.nonce, nonce, self._student_id, fingerprint, reply)
+        if not hub_signature_valid(self._key.hub_public_key, material, reply.proof):
+            logger.warning("hub %r could not prove it holds the class key; ignoring it", url)
             self.bad_hubs += 1
             self._mark_bad(url)
             await ws.close(CloseCode.BAD_PROOF, "hub proof does not match")
@@ -289,7 +302,10 @@ class Link:
 
     async def _stream(self, ws: ClientConnection, welcome: Welcome) -> None:
         """Replay, then send new items, while reading acks; returns when the connection ends."""
-        self._outbox.welcome(welcome.last_seq)
+        # Items made before the session began (by the hub's clock, with a second of slack for
+        # the offset's measurement) belong to no session the hub keeps.
+        not_before = welcome.session_started - self.clock_offset - 1.0
+        self._outbox.welcome(welcome.last_seq, welcome.session_id, not_before)
         self._acked.set()
         sender = asyncio.create_task(self._send_loop(ws, welcome.last_seq), name="link sender")
         receiver = asyncio.create_task(self._receive_loop(ws), name="link receiver")

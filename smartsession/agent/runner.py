@@ -1,6 +1,6 @@
 """The agent's main loop: frames -> engagement engine -> outbox, with the link running alongside.
 
-``report = await run_agent(config, secret, source, stop)`` runs until ``stop`` is set, then
+``report = await run_agent(config, key, source, stop)`` runs until ``stop`` is set, then
 tries briefly to get everything acknowledged, closes the source and returns an
 `AgentReport` (JSON-serialisable with ``msgspec.json.encode``).
 """
@@ -21,6 +21,7 @@ from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.engagement import Change, EngagementEngine, Reading
 from smartsession.core.protocol import Event, Item, ProtocolError, Sample
+from smartsession.keys import MachineKey
 
 logger = logging.getLogger(__name__)
 
@@ -66,22 +67,24 @@ def to_item(output: Reading | Change, seq: int) -> Item:
     return decoded
 
 
-def outbox_path(config: Config, secret: bytes) -> Path:
+def outbox_path(config: Config, key: MachineKey) -> Path:
     """``agent.outbox_path``, or a file per class and student in the user's data folder."""
     if config.agent.outbox_path:
         return config.path(config.agent.outbox_path)
     data_dir = Path(platformdirs.user_data_dir("smartsession"))
-    return default_outbox_path(data_dir, config.class_.id, config.student_id, secret)
+    return default_outbox_path(data_dir, config.class_.id, key.student_id, key.key)
 
 
-async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: asyncio.Event) -> AgentReport:
+async def run_agent(
+    config: Config, key: MachineKey, source: SignalSource, stop: asyncio.Event
+) -> AgentReport:
     """Produce samples and events from ``source`` and send them to the hub until ``stop`` is set.
 
     Frames are read in a worker thread, so a slow camera never blocks the loop. The source
     is closed before this returns.
     """
-    outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, secret))
-    link = Link(config, secret, outbox, vision=lambda: source.vision)
+    outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, key))
+    link = Link(config, key, outbox, vision=lambda: source.vision)
     loop = asyncio.get_running_loop()
 
     # The outbox's writer thread commits items, then they may be sent: wake the link then.

@@ -19,8 +19,8 @@ import msgspec
 from smartsession.core.states import AlertReason, State
 from smartsession.core.text import unsafe_char
 
-#: Integer protocol version; a breaking change bumps it.
-PROTOCOL_VERSION = 1
+#: Integer protocol version; a breaking change bumps it (2: per-machine keys, signed welcome).
+PROTOCOL_VERSION = 2
 #: Largest frame either side accepts, in bytes.
 MAX_FRAME_BYTES = 64 * 1024
 #: Most items in one `Batch`.
@@ -40,8 +40,10 @@ class CloseCode(enum.IntEnum):
     JOIN_TIMEOUT = 4408
     DUPLICATE_STUDENT = 4409
     TOO_BIG = 4413
+    OUT_OF_RANGE = 4422
     RATE_LIMITED = 4429
     HUB_FULL = 4503
+    QUOTA_EXCEEDED = 4507
 
 
 class ProtocolError(Exception):
@@ -63,6 +65,7 @@ SeqOrZero = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 # trailing newline ("pc-01\n" would pass as a second "pc-01").
 Nonce = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32,64}\Z")]
 Proof = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
+Signature = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}\Z")]
 Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 ShortText = Annotated[str, msgspec.Meta(max_length=160)]
@@ -84,20 +87,28 @@ class _Message(
 
 
 class Hello(_Message, tag="hello", frozen=True):
-    """First frame from the hub: who it is and a fresh nonce for this connection."""
+    """First frame from the hub: who it is, a fresh nonce for this connection, and its clock."""
 
     v: Version
     hub_id: Ident
     class_id: Ident
     nonce: Nonce
+    #: The hub's clock (epoch seconds) when it sent this; agents compare their own with it.
+    time: Timestamp
 
 
 class Welcome(_Message, tag="welcome", frozen=True):
-    """The hub accepted the join and proves it holds the class secret too."""
+    """The hub accepted the join, and proves it holds the class key by a signature.
+
+    ``last_seq`` is the highest seq the hub holds for this student in this session (0 in a
+    new session); ``session_started`` is when the session began (hub clock): items older
+    than that, less the allowed clock skew, are refused.
+    """
 
     session_id: Ident
-    proof: Proof
+    session_started: Timestamp
     last_seq: SeqOrZero
+    proof: Signature
 
 
 class Ack(_Message, tag="ack", frozen=True):
@@ -280,44 +291,42 @@ def decode_hub_message(frame: str | bytes) -> HubMessage:
 # Proofs ---------------------------------------------------------------------------------
 
 
-def _proof(
-    role: bytes,
-    secret: bytes,
+def _material(role: bytes, *parts: str) -> bytes:
+    return b"|".join((b"smartsession", str(PROTOCOL_VERSION).encode(), role, *(p.encode() for p in parts)))
+
+
+def agent_proof(
+    machine_key: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
+) -> str:
+    """The proof an agent puts in `Join`: HMAC-SHA256 with its machine key, hex.
+
+    ``machine_key`` is `smartsession.core.keys.machine_key` for ``student_id``; the hub
+    derives the same key from the class key. ``fingerprint`` is the SHA-256 of the hub's TLS
+    certificate as the agent saw it ("" on an insecure link), which binds the proof to it.
+    """
+    material = _material(b"agent", server_nonce, client_nonce, student_id, fingerprint)
+    return hmac.new(machine_key, material, hashlib.sha256).hexdigest()
+
+
+def hub_proof_material(
     server_nonce: str,
     client_nonce: str,
     student_id: str,
     fingerprint: str,
-) -> str:
-    material = b"|".join(
-        (
-            b"smartsession",
-            str(PROTOCOL_VERSION).encode(),
-            role,
-            server_nonce.encode(),
-            client_nonce.encode(),
-            student_id.encode(),
-            fingerprint.encode(),
-        )
+    welcome: Welcome,
+) -> bytes:
+    """What the hub signs for `Welcome.proof`: both nonces, the student, the certificate and
+    the welcome's own fields (its ``proof`` aside)."""
+    return _material(
+        b"hub",
+        server_nonce,
+        client_nonce,
+        student_id,
+        fingerprint,
+        welcome.session_id,
+        repr(float(welcome.session_started)),
+        str(welcome.last_seq),
     )
-    return hmac.new(secret, material, hashlib.sha256).hexdigest()
-
-
-def agent_proof(
-    secret: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
-) -> str:
-    """The proof an agent puts in `Join`.
-
-    ``fingerprint`` is the SHA-256 of the hub's TLS certificate as the agent saw it
-    ("" on an insecure link), which binds the proof to that certificate.
-    """
-    return _proof(b"agent", secret, server_nonce, client_nonce, student_id, fingerprint)
-
-
-def hub_proof(
-    secret: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
-) -> str:
-    """The proof a hub puts in `Welcome` over the same material as the agent's."""
-    return _proof(b"hub", secret, server_nonce, client_nonce, student_id, fingerprint)
 
 
 def proofs_match(expected: str, given: str) -> bool:

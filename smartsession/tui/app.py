@@ -32,6 +32,7 @@ from smartsession.core.roster import (
     StudentChanged,
     StudentSnapshot,
 )
+from smartsession.core.states import NoticeKind
 from smartsession.tui.labels import count_states
 from smartsession.tui.logs import TerminalLogGuard
 from smartsession.tui.messages import AlertArrived, SegmentUpdated, StudentUpdated
@@ -222,7 +223,12 @@ class SmartSessionApp(App[None]):
             names = list(dict.fromkeys(alert.name for alert in reversed(alerts)))
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
             message = f"{len(alerts)} new alerts: {', '.join(names[:3])}{more} (a: alerts screen)"
-        self.notify(message, title="Alert", severity="warning")
+        connection = any(isinstance(alert.reason, NoticeKind) for alert in alerts)
+        self.notify(
+            message,
+            title="Connection" if connection else "Alert",
+            severity="error" if connection else "warning",
+        )
         if self.tui.bell:
             self.bell()
 

@@ -24,12 +24,13 @@ from smartsession.core.states import State
 
 NONCE = "ab" * 16
 PROOF = "cd" * 32
+SIGNATURE = "ef" * 64
 
 
 def join(**overrides: str) -> Join:
     fields = dict(student_id="pc-01", name="Ada", host="lab-01", agent_version="0.1.0")
     fields.update(overrides)
-    return Join(v=1, nonce=NONCE, proof=PROOF, **fields)
+    return Join(v=2, nonce=NONCE, proof=PROOF, **fields)
 
 
 def sample(*reasons: str) -> Sample:
@@ -52,15 +53,21 @@ def test_ids_must_match_as_a_whole(ident: str) -> None:
     """msgspec matches patterns with re.search, where $ would accept "pc-01\\n"."""
     refused(encode(join(student_id=ident)))
     with pytest.raises(ProtocolError):
-        decode_hub_message(encode(Hello(v=1, hub_id=ident, class_id="c", nonce=NONCE)))
+        decode_hub_message(encode(Hello(v=2, hub_id=ident, class_id="c", nonce=NONCE, time=1.0)))
     with pytest.raises(ProtocolError):
-        decode_hub_message(encode(Welcome(session_id=ident, proof=PROOF, last_seq=0)))
+        decode_hub_message(
+            encode(Welcome(session_id=ident, session_started=1.0, last_seq=0, proof=SIGNATURE))
+        )
 
 
-def test_nonces_and_proofs_must_match_as_a_whole() -> None:
+def test_nonces_proofs_and_signatures_must_match_as_a_whole() -> None:
     refused(encode(join()).replace(NONCE, NONCE + "\\n"))
     refused(encode(join()).replace(PROOF, PROOF + "\\n"))
     assert decode_agent_message(encode(join())) == join()
+    welcome = encode(Welcome(session_id="s1", session_started=1.0, last_seq=0, proof=SIGNATURE))
+    with pytest.raises(ProtocolError):
+        decode_hub_message(welcome.replace(SIGNATURE, SIGNATURE + "\\n"))
+    assert decode_hub_message(welcome).proof == SIGNATURE  # type: ignore[union-attr]
 
 
 HOSTILE = {

@@ -205,7 +205,8 @@ class DetailScreen(Screen[None]):
             )
         )
         reasons = student.reasons if student.reasons and student.connected else (reason_text(student),)
-        self.reasons.update(Content("\n".join(f"• {reason}" for reason in reasons)))  # text, not markup
+        notice = (f"hub: {student.notice}",) if student.notice else ()
+        self.reasons.update(Content("\n".join(f"• {reason}" for reason in (*reasons, *notice))))  # text
         spent = student.durations(now)
         total = sum(spent.values()) or 1.0
         self.durations.update(
