@@ -15,12 +15,15 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from smartsession import __version__
 from smartsession.config import Config, load_config, read_secret, write_secret
+from smartsession.core.text import escape
 from smartsession.errors import SmartSessionError, UsageError
+from smartsession.files import private_file
 
 log = logging.getLogger("smartsession")
 
@@ -154,6 +157,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+class OneLineFormatter(logging.Formatter):
+    """Writes control characters as escapes (`smartsession.core.text.escape`): a record is one line.
+
+    Log calls already quote untrusted strings with ``%r``; this is the backstop for any that
+    does not (a library's, an exception's text), so a student's CR/LF cannot forge a record
+    and an ESC cannot reach the terminal that shows the log. A traceback keeps its lines, but
+    every line after its first starts with a space, so none can pass for a record either.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def _indented(text: str) -> str:
+    first, *rest = (escape(line) for line in text.split("\n"))
+    return "\n".join([first, *(line if not line or line[0] == " " else "  " + line for line in rest)])
+
+
 def _setup_logging(*, verbose: bool, log_file: Path | None, quiet_stderr: bool) -> None:
     level = logging.DEBUG if verbose else logging.INFO
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -162,11 +189,11 @@ def _setup_logging(*, verbose: bool, log_file: Path | None, quiet_stderr: bool) 
         # The TUI owns the terminal: logs go to the user's log folder instead.
         log_file = platformdirs.user_log_path("smartsession") / "smartsession.log"
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_file(log_file)  # owner-only: logs name students; the handler appends to it
         handler = logging.FileHandler(log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt))
+    handler.setFormatter(OneLineFormatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

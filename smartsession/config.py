@@ -27,7 +27,8 @@ from smartsession.errors import ConfigError, ConfigProblem, SecretError
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Seconds = Annotated[float, msgspec.Meta(gt=0.0, le=86400.0)]
-Ident = Annotated[str, msgspec.Meta(pattern="^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$")]
+#: An id or nothing; ``\Z``, not ``$``, which also matches before a trailing newline.
+Ident = Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?\Z")]
 
 ENV_PREFIX = "SMARTSESSION__"
 SECRET_BYTES = 32

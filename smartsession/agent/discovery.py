@@ -130,7 +130,7 @@ class HubBrowser:
         if state_change is ServiceStateChange.Removed:
             advert = self._adverts.pop(name, None)
             if advert is not None:
-                logger.info("hub %s at %s went away", advert.hub_id, advert.url)
+                logger.info("hub %r at %r went away", advert.hub_id, advert.url)
                 self._changed.set()
             return
         task = asyncio.get_running_loop().create_task(
@@ -147,21 +147,21 @@ class HubBrowser:
         try:
             found = await info.async_request(azc.zeroconf, RESOLVE_TIMEOUT_MS)
         except Exception:
-            logger.exception("could not resolve %s", name)
+            logger.exception("could not resolve %r", name)
             return
         if self._generation.get(name) != generation:
             return  # a newer change for this name is being handled
         advert = parse_advert(info.properties, info.parsed_addresses(), info.port) if found else None
         if advert is None:
-            logger.debug("ignoring %s: no usable address or TXT (want protocol v%d)", name, PROTOCOL_VERSION)
+            logger.debug("ignoring %r: no usable address or TXT (want protocol v%d)", name, PROTOCOL_VERSION)
             self._forget(name)
             return
         if advert.class_id != self._class_id:
-            logger.debug("ignoring hub %s of class %s", advert.hub_id, advert.class_id)
+            logger.debug("ignoring hub %r of class %r", advert.hub_id, advert.class_id)
             self._forget(name)
             return
         if self._adverts.get(name) != advert:
-            logger.info("found hub %s at %s", advert.hub_id, advert.url)
+            logger.info("found hub %r at %r", advert.hub_id, advert.url)
         self._adverts.pop(name, None)  # re-insert: most recently seen last
         self._adverts[name] = advert
         self._changed.set()

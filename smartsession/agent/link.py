@@ -176,7 +176,7 @@ class Link:
         tls = url.startswith("wss://")
         if not tls and self._config.network.tls:
             logger.warning(
-                "hub %s offers no TLS (ws://); skipping it (allow plain ws with --insecure, debugging only)",
+                "hub %r offers no TLS (ws://); skipping it (allow plain ws with --insecure, debugging only)",
                 url,
             )
             self._mark_bad(url)
@@ -209,15 +209,15 @@ class Link:
                 self._set_state(LinkState.STREAMING, url)
                 await self._stream(ws, welcome)
         except ProtocolError as exc:
-            logger.warning("hub %s broke the protocol: %s", url, exc.message)
+            logger.warning("hub %r broke the protocol: %r", url, exc.message)
         except websockets.ConnectionClosed as exc:
             rcvd = exc.rcvd
-            why = f" (code {rcvd.code}: {rcvd.reason})" if rcvd else ""
-            logger.info("connection to hub %s closed%s", url, why)
+            why = f" (code {rcvd.code}: {rcvd.reason!r})" if rcvd else ""
+            logger.info("connection to hub %r closed%s", url, why)
         except TimeoutError:
-            logger.info("hub %s did not answer in time", url)
+            logger.info("hub %r did not answer in time", url)
         except (OSError, websockets.WebSocketException) as exc:
-            logger.info("cannot connect to hub %s: %s", url, exc)
+            logger.info("cannot connect to hub %r: %r", url, str(exc))
         finally:
             self.hub_url = ""
         return authenticated
@@ -231,7 +231,7 @@ class Link:
             raise ProtocolError(CloseCode.MALFORMED, "no TLS certificate from the hub")
         if advertised and advertised != fingerprint:
             logger.warning(
-                "hub %s presented certificate %s but advertised %s; refusing it (man in the middle?)",
+                "hub %r presented certificate %s but advertised %s; refusing it (man in the middle?)",
                 url,
                 fingerprint,
                 advertised,
@@ -242,18 +242,18 @@ class Link:
             return None
         hello = protocol.decode_hub_message(await ws.recv())
         if isinstance(hello, Error):
-            logger.warning("hub %s refused us before hello: %d %s", url, hello.code, hello.message)
+            logger.warning("hub %r refused us before hello: %d %r", url, hello.code, hello.message)
             return None
         if not isinstance(hello, Hello):
             raise ProtocolError(CloseCode.MALFORMED, f"expected hello, got {type(hello).__name__}")
         if hello.v != PROTOCOL_VERSION:
-            logger.warning("hub %s speaks protocol v%d, not v%d; skipping it", url, hello.v, PROTOCOL_VERSION)
+            logger.warning("hub %r speaks protocol v%d, not v%d; skipping it", url, hello.v, PROTOCOL_VERSION)
             self._mark_bad(url)
             await ws.close(CloseCode.BAD_VERSION, "unsupported protocol version")
             return None
         if hello.class_id != self._config.class_.id:
             logger.warning(
-                "hub %s is for class %s, not %s; skipping it", url, hello.class_id, self._config.class_.id
+                "hub %r is for class %r, not %r; skipping it", url, hello.class_id, self._config.class_.id
             )
             self._mark_bad(url)
             await ws.close(CloseCode.NORMAL, "wrong class")
@@ -280,19 +280,19 @@ class Link:
         await ws.send(protocol.encode(join))
         reply = protocol.decode_hub_message(await ws.recv())
         if isinstance(reply, Error):
-            logger.warning("hub %s refused the join: %d %s", url, reply.code, reply.message)
+            logger.warning("hub %r refused the join: %d %r", url, reply.code, reply.message)
             return None
         if not isinstance(reply, Welcome):
             raise ProtocolError(CloseCode.MALFORMED, f"expected welcome, got {type(reply).__name__}")
         material = protocol.hub_proof_material(hello.nonce, nonce, self._student_id, fingerprint, reply)
         if not hub_signature_valid(self._key.hub_public_key, material, reply.proof):
-            logger.warning("hub %s could not prove it holds the class key; ignoring it", url)
+            logger.warning("hub %r could not prove it holds the class key; ignoring it", url)
             self.bad_hubs += 1
             self._mark_bad(url)
             await ws.close(CloseCode.BAD_PROOF, "hub proof does not match")
             return None
         logger.info(
-            "joined hub %s (%s) as %s; it holds seq up to %d",
+            "joined hub %r (%r) as %r; it holds seq up to %d",
             url,
             hello.hub_id,
             self._student_id,
@@ -318,7 +318,7 @@ class Link:
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in done:
             task.result()  # re-raise what ended the connection
-        logger.info("hub closed the connection (code %s: %s)", ws.close_code, ws.close_reason or "no reason")
+        logger.info("hub closed the connection (code %s: %r)", ws.close_code, ws.close_reason or "no reason")
 
     async def _send_loop(self, ws: ClientConnection, cursor: int) -> None:
         pending = self._outbox.pending_after(cursor)
@@ -343,14 +343,14 @@ class Link:
             try:
                 message = protocol.decode_hub_message(frame)
             except ProtocolError as exc:
-                logger.warning("hub sent a malformed message: %s", exc.message)
+                logger.warning("hub sent a malformed message: %r", exc.message)
                 await ws.close(exc.code, "malformed message")
                 return
             if isinstance(message, Ack):
                 self._outbox.ack(message.seq)
                 self._acked.set()
             elif isinstance(message, Error):
-                logger.warning("hub error %d: %s", message.code, message.message)
+                logger.warning("hub error %d: %r", message.code, message.message)
             else:
                 logger.warning("ignoring an unexpected %s from the hub", type(message).__name__)
 
@@ -360,7 +360,7 @@ class Link:
     def _set_state(self, state: LinkState, url: str = "") -> None:
         if state is self.state:
             return
-        logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url})" if url else "")
+        logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url!r})" if url else "")
         self.state = state
 
 

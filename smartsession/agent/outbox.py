@@ -51,6 +51,7 @@ from smartsession.core import protocol
 from smartsession.core.keys import key_tag
 from smartsession.core.protocol import Item, ProtocolError, Sample
 from smartsession.errors import AgentError
+from smartsession.files import private_database
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ class _Journal:
 
     def __init__(self, path: Path, committed: Callable[[int, int], None]) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # owner-only, and so its -wal and -shm
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -300,7 +301,7 @@ class _Journal:
             try:
                 item = protocol.decode_agent_message(frame)
             except ProtocolError as exc:
-                logger.error("outbox %s: dropping damaged item %d: %s", self.path, seq, exc.message)
+                logger.error("outbox %s: dropping damaged item %d: %r", self.path, seq, exc.message)
                 continue
             if isinstance(item, Sample | protocol.Event):
                 items.append(item)

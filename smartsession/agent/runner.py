@@ -117,7 +117,7 @@ async def run_agent(
                     item = to_item(output, seq)
                 except ProtocolError as exc:
                     invalid += 1
-                    logger.error("engine output rejected (not sent): %s", exc.message)
+                    logger.error("engine output rejected (not sent): %r", exc.message)
                     continue
                 outbox.add(item)
                 if isinstance(item, Sample):

@@ -20,8 +20,9 @@ TXT_HUB = "hub"
 TXT_FINGERPRINT = "fp"
 TXT_TLS = "tls"
 
-_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $: $ also matches before a trailing newline.
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)

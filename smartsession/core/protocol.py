@@ -17,6 +17,7 @@ from typing import Annotated, TypeVar
 import msgspec
 
 from smartsession.core.states import AlertReason, State
+from smartsession.core.text import unsafe_char
 
 #: Integer protocol version; a breaking change bumps it (2: per-machine keys, signed welcome).
 PROTOCOL_VERSION = 2
@@ -60,14 +61,16 @@ Angle = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
 Timestamp = Annotated[float, msgspec.Meta(ge=0.0, le=1e11)]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 SeqOrZero = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
-Nonce = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{32,64}$")]
-Proof = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
-Signature = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{128}$")]
-Ident = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+# Patterns end in \Z, not $: msgspec matches with re.search, and $ also matches before a
+# trailing newline ("pc-01\n" would pass as a second "pc-01").
+Nonce = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32,64}\Z")]
+Proof = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
+Signature = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}\Z")]
+Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 ShortText = Annotated[str, msgspec.Meta(max_length=160)]
 Version = Annotated[int, msgspec.Meta(ge=0, le=1000)]
-Fingerprint = Annotated[str, msgspec.Meta(pattern="^([0-9a-f]{64})?$")]
+Fingerprint = Annotated[str, msgspec.Meta(pattern=r"^([0-9a-f]{64})?\Z")]
 
 
 class _Message(
@@ -238,9 +241,45 @@ def _decode(decoder: msgspec.json.Decoder[T], frame: str | bytes) -> T:
 
 
 def decode_agent_message(frame: str | bytes) -> AgentMessage:
-    """Decode a frame sent by an agent, or raise `ProtocolError`."""
+    """Decode a frame sent by an agent, or raise `ProtocolError`.
+
+    Besides the types, every string the agent wrote (name, host, agent version, reasons,
+    details) must be free of control characters (`smartsession.core.text`): 4400 otherwise.
+    """
     message: AgentMessage = _decode(_agent_decoder, frame)
+    # The hub's hot path, so no msgspec ``pattern`` (a regex per string doubled the decode
+    # time of a typical sample). A frame of ASCII without a backslash or DEL cannot decode to
+    # a string holding an unsafe character: JSON refuses raw C0 controls, C1, U+2028/9 and the
+    # bidi controls are not ASCII, and an escape needs a backslash. Only other frames need a
+    # look at each string.
+    plain = isinstance(frame, str) and frame.isascii() and "\\" not in frame and "\x7f" not in frame
+    if not plain:
+        _check_text(message)
     return message
+
+
+def _check_text(message: AgentMessage) -> None:
+    """Refuse (4400) a message whose strings hold an unsafe character, naming the field."""
+    items = message.items if isinstance(message, Batch) else (message,)
+    for item in items:
+        if isinstance(item, Sample):
+            if not "".join(item.reasons).isprintable():  # then none is unsafe
+                _refuse_unsafe("sample.reasons", item.reasons)
+        elif isinstance(item, Event):
+            _refuse_unsafe("event.detail", (item.detail,))
+        else:
+            _refuse_unsafe("join.name", (item.name,))
+            _refuse_unsafe("join.host", (item.host,))
+            _refuse_unsafe("join.agent_version", (item.agent_version,))
+
+
+def _refuse_unsafe(where: str, texts: tuple[str, ...]) -> None:
+    for text in texts:
+        char = unsafe_char(text)
+        if char is not None:
+            raise ProtocolError(
+                CloseCode.MALFORMED, f"invalid message: control character U+{ord(char):04X} in {where}"
+            )
 
 
 def decode_hub_message(frame: str | bytes) -> HubMessage:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from smartsession.errors import HubError
+from smartsession.files import private_database
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +147,13 @@ SYNCHRONOUS = ("normal", "full")
 def connect(path: Path, synchronous: str = "full") -> sqlite3.Connection:
     """Open (creating and migrating) the database at ``path``; autocommit mode, WAL.
 
+    The file (and so its -wal and -shm) is owner-only: created 0600, or tightened if looser.
+
     ``synchronous`` is ``"full"`` (an fsync per commit) or ``"normal"`` (see the module docstring).
     """
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(path)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")

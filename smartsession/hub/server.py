@@ -230,7 +230,7 @@ class HubServer:
         agent: _Agent | None = None
         acker: asyncio.Task[None] | None = None
         if self._joining >= self.max_unauthenticated:
-            log.warning("%d connections are still joining: refusing one from %s", self._joining, peer)
+            log.warning("%d connections are still joining: refusing one from %r", self._joining, peer)
             await _refuse(ws, CloseCode.HUB_FULL, "too many connections waiting to join")
             return
         try:
@@ -247,12 +247,12 @@ class HubServer:
             if agent is not None and exc.code in NOTICE_CODES:
                 self.refused(agent.student_id, agent.name, CloseCode(exc.code), exc.message)
             else:
-                log.info("closing connection from %s: %s (%d)", peer, exc.message, exc.code)
+                log.info("closing connection from %r: %r (%d)", peer, exc.message, exc.code)
             await _refuse(ws, exc.code, exc.message)
         except ConnectionClosed:
             pass
         except Exception:
-            log.exception("unexpected error on the connection from %s", peer)
+            log.exception("unexpected error on the connection from %r", peer)
             await _refuse(ws, CloseCode.MALFORMED, "internal error")
         finally:
             if acker is not None:
@@ -270,7 +270,7 @@ class HubServer:
             async with asyncio.timeout(self.join_timeout):
                 frame = await ws.recv()
         except TimeoutError:
-            log.info("no join from %s within %.0f s", peer, self.join_timeout)
+            log.info("no join from %r within %.0f s", peer, self.join_timeout)
             await _refuse(ws, CloseCode.JOIN_TIMEOUT, f"no join within {self.join_timeout:g} s")
             return None
         _check_size(frame)
@@ -278,7 +278,7 @@ class HubServer:
         key = machine_key(self._class_key, self.class_id, join.student_id)
         expected = agent_proof(key, nonce, join.nonce, join.student_id, self.fingerprint)
         if not proofs_match(expected, join.proof):
-            log.warning("bad proof from %s (student id %r)", peer, join.student_id)
+            log.warning("bad proof from %r (student id %r)", peer, join.student_id)
             raise ProtocolError(CloseCode.BAD_PROOF, "bad proof: not this student's machine key?")
         student_id = join.student_id
         last_seq, stored = await self._store.standing(self.session_id, student_id)
@@ -295,7 +295,7 @@ class HubServer:
             raise ProtocolError(CloseCode.QUOTA_EXCEEDED, "storage quota for this session reached")
         old = self._agents.get(student_id)
         if old is None and len(self._agents) >= self.max_agents:
-            log.warning("hub full (%d agents): refusing %r from %s", self.max_agents, student_id, peer)
+            log.warning("hub full (%d agents): refusing %r from %r", self.max_agents, student_id, peer)
             raise ProtocolError(CloseCode.HUB_FULL, "hub full")
         now = time.time()
         agent = _Agent(
@@ -321,7 +321,7 @@ class HubServer:
         )
         material = hub_proof_material(nonce, join.nonce, student_id, self.fingerprint, welcome)
         await ws.send(encode(msgspec.structs.replace(welcome, proof=self._signer.sign(material))))
-        log.info("student %r (%s) joined from %s, last seq %d", student_id, join.name, peer, last_seq)
+        log.info("student %r (%r) joined from %r, last seq %d", student_id, join.name, peer, last_seq)
         if join.vision is VisionMode.UNISOLATED:
             log.warning(
                 "student %r analyses its camera WITHOUT network isolation (allowed by its config)", student_id
@@ -332,7 +332,7 @@ class HubServer:
     def _take_over(self, old: _Agent, new: _Agent, name: str, now: float) -> None:
         """``new`` proved the same machine key as the connected ``old``: it replaces it, said loudly."""
         student_id = new.student_id
-        where = f"from {new.peer} ({new.host!r}) while connected from {old.peer} ({old.host!r})"
+        where = f"from {new.peer!r} ({new.host!r}) while connected from {old.peer!r} ({old.host!r})"
         log.warning("student %r connected again %s; the older connection is closed", student_id, where)
         self._store.record_leave(self.session_id, student_id, old.connected_at, now)
         self._spawn(_refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
@@ -340,7 +340,7 @@ class HubServer:
 
     def refused(self, student_id: str, name: str, code: CloseCode, why: str) -> None:
         """A proven agent broke a bound (`NOTICE_CODES`): log it and show it to the teacher."""
-        log.warning("student %r (%r) refused: %s (%d)", student_id, name, why, code)
+        log.warning("student %r (%r) refused: %r (%d)", student_id, name, why, code)
         kind = NOTICE_CODES.get(code)
         if kind is not None:
             self._publish(self._roster.notice(student_id, kind, why, time.time()))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smartsession.errors import SmartSessionError
+from smartsession.files import private_database
 from smartsession.hub.schema import read_segments
 
 
@@ -102,12 +103,13 @@ def open_database(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise ReportError(f"no database at {path}; pass --db PATH or -c CONFIG")
     try:
+        private_database(path)  # an older hub's file readable by others is made owner-only
         conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         conn.execute("PRAGMA busy_timeout = 10000")
         if not has_table(conn, "sessions"):
             conn.close()
             raise ReportError(f"{path} is not a SmartSession database (no sessions table)")
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         raise ReportError(f"cannot read {path}: {exc}") from exc
     return conn
 

@@ -245,7 +245,7 @@ async def test_hub_without_the_secret_gets_nothing(caplog: pytest.LogCaptureFixt
             assert link.samples_sent == link.events_sent == 0
         finally:
             await stop(task)
-    assert f"hub {rogue.url} could not prove it holds the class key; ignoring it" in caplog.text
+    assert f"hub {rogue.url!r} could not prove it holds the class key; ignoring it" in caplog.text
     assert SECRET.hex() not in caplog.text and KEY.key.hex() not in caplog.text
     assert BAD_HUB_SECONDS >= 30
 
@@ -275,7 +275,7 @@ async def test_hub_error_is_logged(hub: FakeHub, caplog: pytest.LogCaptureFixtur
     link = Link(make_config(hub.url), KEY, outbox)
     task = await run_link(link)
     try:
-        await eventually(lambda: "hub error 4429: slow down" in caplog.text, "error logged")
+        await eventually(lambda: "hub error 4429: 'slow down'" in caplog.text, "error logged")
         produce(outbox, link, 1)
         await eventually(lambda: len(outbox) == 0, "still streaming")
     finally:

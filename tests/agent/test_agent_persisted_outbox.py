@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -235,3 +236,24 @@ def test_a_new_session_is_persisted_with_its_numbering(tmp_path: Path) -> None:
     assert [(i.seq, i.ts) for i in again.items] == [(1, 1006.0), (2, 1007.0), (3, 1008.0)]
     assert again.next_seq == 4 and again.acked == 0 and again.sent_upto == 3  # all three were handed out
     again.close()
+
+
+def test_outbox_files_are_owner_only_even_when_an_older_agent_left_them_readable(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "outbox" / "pc-01.sqlite"
+        outbox = Outbox(600.0, path)
+        for seq in range(1, 4):
+            outbox.add(sample(seq))
+        assert outbox.sync(5.0)
+        files = [path, path.with_name("pc-01.sqlite-wal"), path.with_name("pc-01.sqlite-shm")]
+        assert [stat.S_IMODE(p.stat().st_mode) for p in files] == [0o600] * 3
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        outbox.close()
+        legacy = tmp_path / "legacy.sqlite"
+        sqlite3.connect(legacy).close()  # 0644, as sqlite3 makes it
+        assert stat.S_IMODE(legacy.stat().st_mode) == 0o644
+        Outbox(600.0, legacy).close()
+        assert stat.S_IMODE(legacy.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

@@ -290,6 +290,11 @@ text_frames = st.one_of(
     ),
 )
 unit = st.floats(min_value=0.0, max_value=1.0)
+#: What a reason may hold: any character but the controls `smartsession.core.text` refuses.
+shown_characters = st.characters(
+    exclude_categories=("Cc", "Cs"),
+    exclude_characters="\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+)
 valid_samples = st.builds(
     lambda seq, attention, confusion, faces, reasons: {
         **sample(seq),
@@ -302,7 +307,7 @@ valid_samples = st.builds(
     unit,
     unit,
     st.integers(min_value=0, max_value=64),
-    st.lists(st.text(max_size=160), max_size=8),
+    st.lists(st.text(shown_characters, max_size=160), max_size=8),
 )
 valid_frames = valid_samples | st.builds(
     lambda items: {"type": "batch", "items": items}, st.lists(valid_samples, min_size=1, max_size=5)

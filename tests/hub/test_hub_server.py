@@ -87,7 +87,7 @@ async def test_wrong_secret_is_refused_and_nothing_stored(hub: Hub, caplog: pyte
     error, code = await expect_refusal(ws)
     assert error is not None and error.code == CloseCode.BAD_PROOF
     assert code == CloseCode.BAD_PROOF
-    assert "bad proof from 127.0.0.1" in caplog.text
+    assert "bad proof from '127.0.0.1'" in caplog.text
     assert bytes(range(32)).hex() not in caplog.text
     assert hub.students() == []
     assert await hub.summary() == []

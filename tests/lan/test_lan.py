@@ -82,7 +82,7 @@ def test_agents_on_three_hosts_find_the_hub_by_mdns_and_stream(class_run: ClassR
     log = (class_run.lan.folder / "hub.log").read_text()
     for student in STUDENTS:
         # Each joined from its own host address, over TLS (the default).
-        assert re.search(rf"student '{student}'.* joined from {re.escape(HOSTS[student])}", log), log
+        assert re.search(rf"student '{student}'.* joined from '{re.escape(HOSTS[student])}'", log), log
     assert "wss://" in log
 
 

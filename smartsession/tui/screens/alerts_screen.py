@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -34,7 +35,9 @@ class AlertsScreen(Screen[None]):
         self.reason: AlertReason | NoticeKind | None = None
         self._shown: tuple[int, AlertReason | NoticeKind | None] | None = None
         self.title_line = Static(id="alerts-title")
-        self.table: DataTable[str] = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        self.table: DataTable[str | Text] = DataTable(
+            id="alerts-table", cursor_type="row", zebra_stripes=True
+        )
 
     def compose(self) -> ComposeResult:
         yield self.title_line
@@ -65,9 +68,9 @@ class AlertsScreen(Screen[None]):
         for index, alert in enumerate(rows):
             self.table.add_row(
                 clock_time(alert.ts),
-                alert.name,
+                Text(alert.name),  # a str cell would be read as markup
                 alert.reason.label,
-                alert.detail,
+                Text(alert.detail),
                 key=f"{index}:{alert.student_id}",
             )
 
