@@ -51,6 +51,8 @@ class AgentReport(msgspec.Struct, frozen=True, kw_only=True):
     dropped: int
     #: Frames read from the source (analysed frames, or camera-unavailable ones).
     frames: int = 0
+    #: Times a hub with another certificate than the pinned one was used (see `Link.pin_switches`).
+    pin_switches: int = 0
 
 
 def to_item(output: Reading | Change, seq: int) -> Item:
@@ -74,6 +76,11 @@ def outbox_path(config: Config, secret: bytes) -> Path:
     return default_outbox_path(data_dir, config.class_.id, config.student_id, secret)
 
 
+def pins_path(config: Config, secret: bytes) -> Path:
+    """The file of pinned hub certificates: ``pins/<class id>.json`` beside the outbox file."""
+    return outbox_path(config, secret).parent / "pins" / f"{config.class_.id}.json"
+
+
 async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: asyncio.Event) -> AgentReport:
     """Produce samples and events from ``source`` and send them to the hub until ``stop`` is set.
 
@@ -81,7 +88,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
     is closed before this returns.
     """
     outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, secret))
-    link = Link(config, secret, outbox, vision=lambda: source.vision)
+    link = Link(config, secret, outbox, vision=lambda: source.vision, pins_path=pins_path(config, secret))
     loop = asyncio.get_running_loop()
 
     # The outbox's writer thread commits items, then they may be sent: wake the link then.
@@ -152,6 +159,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
         bad_hubs=link.bad_hubs,
         dropped=outbox.dropped,
         frames=frames,
+        pin_switches=link.pin_switches,
     )
     logger.info("agent stopped: %s", msgspec.json.encode(report).decode())
     return report
