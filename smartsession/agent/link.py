@@ -4,8 +4,9 @@ One `Link` per agent. ``await link.run()`` runs until cancelled. Each round trie
 candidates (zeroconf adverts, the pinned hubs' last good URLs, or ``agent.hub_url``) at once,
 up to `PARALLEL_ATTEMPTS`: each gets ``agent.connect_timeout`` for TCP, TLS and the hub's
 hello, then joins with an HMAC proof and checks the hub's proof in `Welcome` (a hub that
-cannot prove the class secret gets nothing at all). The first to pass wins and the others are
-closed; two routes to one certificate never join at once (the hub would let the newest win).
+cannot prove the class secret gets nothing at all). The first to pass wins; the others finish
+in the background to learn their verdict, stand down and close. Two routes to one
+certificate never join at once (the hub would let the newest win).
 The link replays the outbox and then sends each new item as `Link.wake` announces it; acks
 drop items from the outbox. When the connection ends it waits a backoff delay and starts a
 new round; production never depends on the link (items simply accumulate in the outbox).
@@ -183,8 +184,8 @@ class Link:
         self._pins: dict[str, Pin] = {}
         #: URLs `_join` refused (`_mark_bad`) in the attempts now running.
         self._refused: set[str] = set()
-        #: Attempts that lost a round, closing their connections in the background.
-        self._closing: set[asyncio.Task[_Joined | None]] = set()
+        #: Attempts of a round already won, finishing in the background.
+        self._losers: set[asyncio.Task[_Joined | None]] = set()
         #: The candidate of the latest authenticated connection.
         self._last: Candidate | None = None
         self.state = LinkState.IDLE
@@ -232,9 +233,9 @@ class Link:
                     self._set_state(LinkState.WAITING)
                     await asyncio.sleep(next(delays))
         finally:
-            for task in self._closing:
+            for task in self._losers:
                 task.cancel()
-            await asyncio.gather(*self._closing, return_exceptions=True)
+            await asyncio.gather(*self._losers, return_exceptions=True)
             self._set_state(LinkState.STOPPED)
 
     # finding a hub -------------------------------------------------------------------------
@@ -290,10 +291,11 @@ class Link:
                     if joined is not None:
                         return joined
         finally:
-            for loser in attempts:  # closed in the background, not waited for
-                loser.cancel()
-                self._closing.add(loser)
-                loser.add_done_callback(self._closing.discard)
+            # The others finish in the background: each still gets its verdict (a silent one
+            # is then skipped next time), stands down and closes; `run` cancels them at stop.
+            for loser in attempts:
+                self._losers.add(loser)
+                loser.add_done_callback(self._losers.discard)
 
     async def _wait_for_candidates(self, browser: HubBrowser, version: int) -> None:
         """Nothing to try: wait for a change of the adverts, or until a skipped candidate's time is up."""
@@ -326,6 +328,8 @@ class Link:
                 self._note(candidate, Outcome.FAILED, reason)
                 return None
             opened = True
+            if round_.won:
+                return None  # another hub won meanwhile; this one only had to answer in time
             fingerprint = peer_fingerprint(ws)
             hub_ids = frozenset({candidate.hub_id, _hello_hub_id(ws.first_frame.result())} - {""})
             check, pin = check_pin(self._pins, hub_ids, fingerprint)
@@ -349,6 +353,8 @@ class Link:
                     else:
                         self._note(candidate, Outcome.DECLINED, "turned the agent away")
                     return None
+                if round_.won:
+                    return None  # a hub with another certificate won while this one joined
                 round_.won = True
             joined = _Joined(ws, candidate, welcome, fingerprint, hub_ids, check, pin)
             ws = None  # handed over to the session
