@@ -634,6 +634,10 @@ def _failure(exc: Exception, *, opened: bool, join_timeout: float) -> tuple[Outc
         )
     if isinstance(exc, TimeoutError):
         return Outcome.FAILED, f"did not finish the join within {join_timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return Outcome.UNREACHABLE, "refused the connection"
+    if isinstance(exc, ssl.SSLEOFError | ConnectionError):  # reset: nobody at home (yet)
+        return (Outcome.DECLINED if opened else Outcome.UNREACHABLE), f"dropped the connection ({exc})"
     if isinstance(exc, ssl.SSLError):
         return Outcome.FAILED, f"failed the TLS handshake ({exc})"
     if isinstance(exc, OSError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -78,11 +79,14 @@ class PinStore:
                 hubs={pin.hub_id: _PinRecord(pin.fingerprint, pin.url) for pin in pins.values()},
             )
         )
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            os.fchmod(file.fileno(), 0o600)  # an older temporary file keeps its mode through O_CREAT
-            file.write(body)
-            file.flush()
-            os.fsync(file.fileno())
+        # A temporary file of our own (mkstemp: mode 0600): agents sharing the folder never collide.
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(body)
+                file.flush()
+                os.fsync(file.fileno())
+        except BaseException:
+            os.unlink(temporary)
+            raise
         os.replace(temporary, self.path)

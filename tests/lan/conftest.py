@@ -179,6 +179,8 @@ class Lan:
             f'[class]\nid = "{class_id}"\nsecret_file = "class.secret"\n'
             f'[network]\ninterfaces = ["{HOSTS[host]}"]\n'
             f'[agent]\nstudent_id = "{student_id}"\nreconnect_initial = 0.2\nreconnect_max = 1.0\n'
+            # outbox and pinned hubs in this run's folder, not the user's data folder
+            f'outbox_path = "{student_id}.outbox.sqlite"\n'
         )
         return path
 
