@@ -93,6 +93,7 @@ class AgentConfig(_Table, frozen=True):
     outbox_path: str = ""
     reconnect_initial: Seconds = 0.5
     reconnect_max: Seconds = 15.0
+    connect_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 3.0
 
 
 class CameraConfig(_Table, frozen=True):

@@ -52,6 +52,8 @@ class AgentReport(msgspec.Struct, frozen=True, kw_only=True):
     dropped: int
     #: Frames read from the source (analysed frames, or camera-unavailable ones).
     frames: int = 0
+    #: Times a hub with another certificate than the pinned one was used (see `Link.pin_switches`).
+    pin_switches: int = 0
 
 
 def to_item(output: Reading | Change, seq: int) -> Item:
@@ -75,6 +77,11 @@ def outbox_path(config: Config, key: MachineKey) -> Path:
     return default_outbox_path(data_dir, config.class_.id, key.student_id, key.key)
 
 
+def pins_path(config: Config, key: MachineKey) -> Path:
+    """The file of pinned hub certificates: ``pins/<class id>.json`` beside the outbox file."""
+    return outbox_path(config, key).parent / "pins" / f"{config.class_.id}.json"
+
+
 async def run_agent(
     config: Config, key: MachineKey, source: SignalSource, stop: asyncio.Event
 ) -> AgentReport:
@@ -84,7 +91,7 @@ async def run_agent(
     is closed before this returns.
     """
     outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, key))
-    link = Link(config, key, outbox, vision=lambda: source.vision)
+    link = Link(config, key, outbox, vision=lambda: source.vision, pins_path=pins_path(config, key))
     loop = asyncio.get_running_loop()
 
     # The outbox's writer thread commits items, then they may be sent: wake the link then.
@@ -155,6 +162,7 @@ async def run_agent(
         bad_hubs=link.bad_hubs,
         dropped=outbox.dropped,
         frames=frames,
+        pin_switches=link.pin_switches,
     )
     logger.info("agent stopped: %s", msgspec.json.encode(report).decode())
     return report

@@ -345,4 +345,5 @@ async def test_rogue_advert_gets_nothing_and_the_real_hub_gets_everything() -> N
         finally:
             await zc.async_close()
     assert rogue.received == []
-    assert link.bad_hubs == rogue.connections
+    # Both are tried at once: the rogue may lose the race before its join, never after it.
+    assert link.bad_hubs == len(rogue.joins)

@@ -181,6 +181,8 @@ class Lan:
             f'[network]\ninterfaces = ["{HOSTS[host]}"]\n'
             f'[agent]\nstudent_id = "{student_id}"\nkey_file = "{student_id}.{class_id}.key"\n'
             "reconnect_initial = 0.2\nreconnect_max = 1.0\n"
+            # outbox and pinned hubs in this run's folder, not the user's data folder
+            f'outbox_path = "{student_id}.outbox.sqlite"\n'
         )
         return path
 
