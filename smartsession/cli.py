@@ -10,16 +10,20 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from smartsession import __version__
 from smartsession.config import Config, load_config, read_secret, write_secret
-from smartsession.errors import SmartSessionError
+from smartsession.core.text import escape
+from smartsession.errors import SmartSessionError, UsageError
+from smartsession.files import private_file
 
 log = logging.getLogger("smartsession")
 
@@ -79,9 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
         delegated.add_argument("args", nargs="*")
         delegated.set_defaults(func=_delegate(target))
 
-    keygen = sub.add_parser("keygen", help="write a new class secret file (owner-only)")
-    keygen.add_argument("file", type=Path, nargs="?", default=Path("class.secret"))
-    keygen.add_argument("--force", action="store_true", help="replace an existing file")
+    keygen = sub.add_parser(
+        "keygen",
+        help="write a new class key, or lab machines' own keys (owner-only files)",
+        description="Without --student/--roster: write a new class key (teacher's machine). "
+        "With them: write each lab machine's own key, derived from the class key of -c CONFIG.",
+    )
+    keygen.add_argument(
+        "file", type=Path, nargs="?", help="output file (default class.secret, or ID.key with --student)"
+    )
+    keygen.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a machine key for this student (repeatable)",
+    )
+    keygen.add_argument("--roster", action="store_true", help="a machine key for every [roster] student")
+    keygen.add_argument("-c", "--config", type=Path, help="the teacher config: class id, class key, roster")
+    keygen.add_argument("--out-dir", type=Path, default=Path("."), help="folder for ID.key files (default .)")
+    keygen.add_argument(
+        "--owner", default="", help="give the key files to this user (the agent's service user)"
+    )
+    keygen.add_argument("--force", action="store_true", help="replace existing files")
     keygen.set_defaults(func=_cmd_keygen)
     return parser
 
@@ -133,6 +157,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+class OneLineFormatter(logging.Formatter):
+    """Writes control characters as escapes (`smartsession.core.text.escape`): a record is one line.
+
+    Log calls already quote untrusted strings with ``%r``; this is the backstop for any that
+    does not (a library's, an exception's text), so a student's CR/LF cannot forge a record
+    and an ESC cannot reach the terminal that shows the log. A traceback keeps its lines, but
+    every line after its first starts with a space, so none can pass for a record either.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def _indented(text: str) -> str:
+    first, *rest = (escape(line) for line in text.split("\n"))
+    return "\n".join([first, *(line if not line or line[0] == " " else "  " + line for line in rest)])
+
+
 def _setup_logging(*, verbose: bool, log_file: Path | None, quiet_stderr: bool) -> None:
     level = logging.DEBUG if verbose else logging.INFO
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -141,11 +189,11 @@ def _setup_logging(*, verbose: bool, log_file: Path | None, quiet_stderr: bool) 
         # The TUI owns the terminal: logs go to the user's log folder instead.
         log_file = platformdirs.user_log_path("smartsession") / "smartsession.log"
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_file(log_file)  # owner-only: logs name students; the handler appends to it
         handler = logging.FileHandler(log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt))
+    handler.setFormatter(OneLineFormatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -174,12 +222,17 @@ def _run_until_signalled(main_coro: Callable[[asyncio.Event], object]) -> None:
 _INSECURE_HELP = "plain ws:// without TLS (network.tls = false); for debugging only"
 
 
-def _load(path: Path, *, insecure: bool = False) -> tuple[Config, bytes]:
+def _load_config(path: Path, *, insecure: bool = False) -> Config:
     config = load_config(path)
     if insecure:
         import msgspec
 
         config = msgspec.structs.replace(config, network=msgspec.structs.replace(config.network, tls=False))
+    return config
+
+
+def _load(path: Path, *, insecure: bool = False) -> tuple[Config, bytes]:
+    config = _load_config(path, insecure=insecure)
     return config, read_secret(config.secret_path)
 
 
@@ -210,8 +263,9 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from smartsession.agent.runner import run_agent
     from smartsession.agent.sources import SignalSource, SimulatedSource
     from smartsession.errors import AgentError
+    from smartsession.keys import agent_identity
 
-    config, secret = _load(args.config, insecure=args.insecure)
+    config, key = agent_identity(_load_config(args.config, insecure=args.insecure))
     source: SignalSource
     if args.simulate:
         try:
@@ -226,7 +280,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         source = camera
 
     async def agent_main(stop: asyncio.Event) -> None:
-        report = await run_agent(config, secret, source, stop)
+        report = await run_agent(config, key, source, stop)
         if args.report is not None:
             args.report.write_bytes(msgspec.json.encode(report))
 
@@ -254,6 +308,41 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
-    write_secret(args.file, overwrite=args.force)
-    print(f"wrote a new class secret to {args.file} (owner-only); copy it to every machine of the class")
+    if not (args.student or args.roster):
+        path = args.file or Path("class.secret")
+        write_secret(path, overwrite=args.force)
+        print(
+            f"wrote a new class key to {path} (owner-only); keep it on the teacher's machine and give "
+            "each lab machine its own key: smartsession keygen --student ID -c teacher.toml"
+        )
+        return 0
+    from smartsession.keys import MachineKey, write_machine_key
+
+    if args.config is None:
+        raise UsageError(
+            "keygen --student/--roster needs -c CONFIG (the teacher's config with the class key)"
+        )
+    config = load_config(args.config)
+    class_key = read_secret(config.secret_path)
+    students = list(dict.fromkeys([*args.student, *(config.roster.students if args.roster else ())]))
+    if not students:
+        raise UsageError("the config's [roster] lists no students")
+    if args.file is not None and len(students) > 1:
+        raise UsageError("FILE names one key file; use --out-dir for several students")
+    bad = [sid for sid in students if not _IDENT.fullmatch(sid)]
+    if bad:
+        raise UsageError(f"not a valid student id: {', '.join(map(repr, bad))} (letters, digits, . _ -)")
+    for student_id in students:
+        path = args.file or args.out_dir / f"{student_id}.key"
+        key = MachineKey.derive(class_key, config.class_.id, student_id)
+        write_machine_key(path, key, overwrite=args.force, owner=args.owner)
+        print(f"wrote the machine key of {student_id} to {path}")
+    print(
+        "copy each file to its lab machine as agent.key_file (e.g. /etc/smartsession/machine.key), "
+        "owned by the agent's service user, mode 600; it proves that student id and nothing else"
+    )
     return 0
+
+
+#: A student id, the whole string (the protocol's pattern).
+_IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -27,7 +27,8 @@ from smartsession.errors import ConfigError, ConfigProblem, SecretError
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Seconds = Annotated[float, msgspec.Meta(gt=0.0, le=86400.0)]
-Ident = Annotated[str, msgspec.Meta(pattern="^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$")]
+#: An id or nothing; ``\Z``, not ``$``, which also matches before a trailing newline.
+Ident = Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?\Z")]
 
 ENV_PREFIX = "SMARTSESSION__"
 SECRET_BYTES = 32
@@ -63,8 +64,11 @@ class HubConfig(_Table, frozen=True):
     ping_timeout: Seconds = 10.0
     join_timeout: Seconds = 10.0
     tls_dir: str = ""
-    max_messages_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 50.0
-    message_burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 200
+    max_items_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e7)] = 20.0
+    item_burst: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 2000
+    session_quota: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 100_000
+    max_clock_skew: Seconds = 120.0
+    seq_window: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 10_000
     max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
     max_unauthenticated_per_address: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 8
     max_pending_handshakes: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 256
@@ -87,12 +91,14 @@ class AgentConfig(_Table, frozen=True):
 
     student_id: Ident = ""
     display_name: str = ""
+    key_file: str = "machine.key"
     hub_url: str = ""
     frame_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
     outbox_seconds: Seconds = 600.0
     outbox_path: str = ""
     reconnect_initial: Seconds = 0.5
     reconnect_max: Seconds = 15.0
+    connect_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 3.0
 
 
 class CameraConfig(_Table, frozen=True):
@@ -167,6 +173,11 @@ class Config(_Table, frozen=True):
     def secret_path(self) -> Path:
         """Where the class secret lives."""
         return self.path(self.class_.secret_file)
+
+    @property
+    def key_path(self) -> Path:
+        """Where a lab machine's own key lives (``agent.key_file``)."""
+        return self.path(self.agent.key_file)
 
     @property
     def database_path(self) -> Path:

@@ -1,8 +1,9 @@
 """``smartsession demo``: a whole class on this machine.
 
 A hub (with the TUI, or headless) plus N simulated students, each a real agent process
-that finds the hub through zeroconf on loopback, authenticates with the class secret and
-streams telemetry over WebSockets. Everything lives in a temporary folder that is removed
+that finds the hub through zeroconf on loopback, authenticates with its own machine key
+(made from the class key, as `smartsession keygen --student` does) and streams telemetry
+over WebSockets. Everything lives in a temporary folder that is removed
 at the end.
 """
 
@@ -23,6 +24,7 @@ import msgspec
 from smartsession.config import Config, load_config, read_secret, write_secret
 from smartsession.core.simulate import PROFILES
 from smartsession.hub.service import Hub
+from smartsession.keys import MachineKey, write_machine_key
 
 CLASS_ID = "demo-class"
 NAMES = (
@@ -44,8 +46,7 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="smartsession-demo-") as tmp:
         folder = Path(tmp)
         config = _write_class(folder)
-        secret = read_secret(config.secret_path)
-        hub = Hub(config, secret)
+        hub = Hub(config, read_secret(config.secret_path))
         demo_class = DemoClass(hub, folder, students=students, seed=seed, verbose=verbose)
         if headless:
             summary = asyncio.run(_run_headless(demo_class, duration))
@@ -112,18 +113,22 @@ class DemoClass(contextlib.AbstractAsyncContextManager["DemoClass"]):
         name = NAMES[index % len(NAMES)] + ("" if index < len(NAMES) else f" {index // len(NAMES) + 1}")
         profile = PROFILES[index % len(PROFILES)]
         self.profiles[student_id] = profile
+        class_key = read_secret(self.hub.config.secret_path)
+        write_machine_key(
+            self.folder / f"{student_id}.key", MachineKey.derive(class_key, CLASS_ID, student_id)
+        )
         config_path = self.folder / f"{student_id}.toml"
         config_path.write_text(
             f"""
 [class]
 id = "{CLASS_ID}"
-secret_file = "class.secret"
 
 [network]
 interfaces = ["127.0.0.1"]
 
 [agent]
 student_id = "{student_id}"
+key_file = "{student_id}.key"
 display_name = "{name}"
 outbox_path = "{student_id}.outbox.sqlite"
 """,

@@ -1,6 +1,6 @@
 """``smartsession doctor [-c FILE]``: check this machine and print a checklist.
 
-Checks the config file, the class secret's permissions, the shipped models' sha256, that
+Checks the config file, the keys (class key or machine key) and their permissions, the shipped models' sha256, that
 the configured camera opens and delivers a frame, that the vision process can be cut off
 the network, which interface addresses zeroconf will use, and the report email settings
 (recipients, password file, CA file; nothing is sent). Exit 0 when every check
@@ -44,12 +44,40 @@ def check_config(path: Path | None) -> tuple[Check, Config | None]:
     return Check("config", OK, f"{path} is valid"), config
 
 
-def check_secret(config: Config) -> Check:
+def check_keys(config: Config) -> Check:
+    """The class key (teacher's machine) or the machine key (lab machine): present, owner-only, right."""
+    from smartsession.keys import agent_identity
+
+    has_class_key, has_machine_key = config.secret_path.exists(), config.key_path.exists()
+    if not (has_class_key or has_machine_key):
+        return Check(
+            "keys",
+            FAIL,
+            f"neither a class key ({config.secret_path}) nor a machine key ({config.key_path}): the teacher's "
+            "machine needs the class key ('smartsession keygen FILE'), a lab machine its own machine key "
+            "('smartsession keygen --student ID -c teacher.toml' on the teacher's machine)",
+        )
     try:
-        read_secret(config.secret_path)
+        if has_machine_key:
+            _, key = agent_identity(config)
+        if has_class_key:
+            read_secret(config.secret_path)
     except SmartSessionError as exc:
-        return Check("class secret", FAIL, str(exc).replace("\n", "; "))
-    return Check("class secret", OK, f"{config.secret_path} is owner-only and well formed")
+        return Check("keys", FAIL, str(exc).replace("\n", "; "))
+    if has_class_key and has_machine_key:
+        return Check(
+            "keys",
+            WARN,
+            f"this machine holds the class key {config.secret_path} and a machine key: a lab machine must "
+            "hold only its machine key (whoever reads the class key can speak for every student)",
+        )
+    if has_machine_key:
+        return Check(
+            "keys",
+            OK,
+            f"{config.key_path} is owner-only and proves student {key.student_id!r} of {key.class_id!r}",
+        )
+    return Check("keys", OK, f"class key {config.secret_path} is owner-only and well formed")
 
 
 def check_models() -> Check:
@@ -174,7 +202,7 @@ def run_checks(path: Path | None) -> list[Check]:
     if config is not None:
         cfg = config
         steps = [
-            lambda: check_secret(cfg),
+            lambda: check_keys(cfg),
             check_models,
             lambda: check_camera(cfg),
             lambda: check_isolation(cfg),

@@ -40,7 +40,7 @@ class ConfigError(SmartSessionError):
 
 
 class SecretError(ConfigError):
-    """The class secret file is missing, unsafe or malformed."""
+    """The class key or a machine key file is missing, unsafe or malformed."""
 
 
 class HubError(SmartSessionError):
@@ -53,3 +53,9 @@ class AgentError(SmartSessionError):
     """The agent cannot start (no signal source, bad identity)."""
 
     exit_code = 4
+
+
+class UsageError(SmartSessionError):
+    """The command line asks for something that cannot be done as asked."""
+
+    exit_code = 2

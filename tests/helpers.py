@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from smartsession.config import read_secret
+from smartsession.keys import MachineKey, write_machine_key
+
 
 def wait_for(
     condition: Callable[[], object], timeout: float, what: str, details: Callable[[], str] = str
@@ -36,3 +39,10 @@ def stored_seqs(db: Path) -> dict[str, list[int]]:
     for student_id, seq in rows:
         seqs.setdefault(str(student_id), []).append(int(seq))
     return seqs
+
+
+def write_agent_key(folder: Path, class_id: str, student_id: str, name: str = "machine.key") -> Path:
+    """Write ``student_id``'s machine key as ``folder/name``, made from ``folder/class.secret``."""
+    path = folder / name
+    write_machine_key(path, MachineKey.derive(read_secret(folder / "class.secret"), class_id, student_id))
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -54,6 +55,34 @@ def test_hub_with_unsafe_secret_refuses_to_start(tmp_path: Path) -> None:
 def test_agent_with_unknown_profile_says_which_exist(tmp_path: Path) -> None:
     smartsession("keygen", cwd=tmp_path)
     (tmp_path / "a.toml").write_text('[class]\nid = "c"\n')
+    made = smartsession("keygen", "--student", "pc-1", "-c", "a.toml", "machine.key", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
     result = smartsession("agent", "-c", str(tmp_path / "a.toml"), "--simulate", "sleepy")
     assert result.returncode == 4
     assert "attentive" in result.stderr
+
+
+def test_the_class_views_log_file_is_owner_only_and_one_line_per_record(tmp_path: Path) -> None:
+    """``teacher`` logs to smartsession.log in the user's log folder (made owner-only)."""
+    state = tmp_path / "state"
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    result = subprocess.run(
+        [sys.executable, "-m", "smartsession", "-v", "teacher", "-c", "no\r\nsuch\x1b[2J.toml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    log = state / "smartsession" / "log" / "smartsession.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log.parent.stat().st_mode) == stat.S_IMODE(log.parent.parent.stat().st_mode) == 0o700
+    text = log.read_text()
+    assert "\r" not in text and "\x1b" not in text
+    # The traceback keeps its lines (the error's text broke at its LF), but no line of it
+    # can pass for a record: each starts with a space.
+    assert "\n  smartsession.errors.ConfigError: no\\r\n  such\\x1b[2J.toml: file not found\n" in text
+    records = [line for line in text.splitlines() if line[:1] not in ("", " ")]
+    assert len(records) == 2 and records[0].endswith(" ERROR smartsession: failed")
+    assert records[1] == "Traceback (most recent call last):"

@@ -140,3 +140,15 @@ def test_secret_missing_or_short(tmp_path: Path) -> None:
     os.chmod(short, 0o600)
     with pytest.raises(SecretError, match="at least 32 hex digits"):
         read_secret(short)
+
+
+@pytest.mark.parametrize("key", ["class.id", "agent.student_id", "hub.hub_id"])
+def test_ids_with_a_trailing_newline_are_refused(tmp_path: Path, key: str) -> None:
+    table, name = key.split(".")
+    path = tmp_path / "ids.toml"
+    path.write_text(f'[{table}]\n{name} = "pc-01\\n"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert [problem.key for problem in info.value.problems] == [key]
+    path.write_text(f'[{table}]\n{name} = "pc-01"\n')
+    load_config(path, env={})

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import stored_seqs, wait_for
+from helpers import stored_seqs, wait_for, write_agent_key
 
 from smartsession.config import write_secret
 from smartsession.core.simulate import PROFILES
@@ -58,10 +58,11 @@ class Class:
     def start_agent(self, index: int) -> subprocess.Popen[bytes]:
         student_id = f"pc-{index:02d}"
         config = self.folder / f"{student_id}.toml"
+        write_agent_key(self.folder, CLASS_ID, student_id, f"{student_id}.key")
         config.write_text(
             f'[class]\nid = "{CLASS_ID}"\n'
             '[network]\ninterfaces = ["127.0.0.1"]\n'
-            f'[agent]\nstudent_id = "{student_id}"\ndisplay_name = "Student {index}"\n'
+            f'[agent]\nstudent_id = "{student_id}"\ndisplay_name = "Student {index}"\nkey_file = "{student_id}.key"\n'
             "reconnect_initial = 0.2\nreconnect_max = 1.0\n"
             f'outbox_path = "{student_id}.outbox.sqlite"\n'
         )

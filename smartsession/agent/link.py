@@ -1,11 +1,26 @@
 """The agent's link to the hub: discover, authenticate both ways, stream the outbox, reconnect.
 
-One `Link` per agent. ``await link.run()`` runs until cancelled: it picks a hub (zeroconf or
-``agent.hub_url``), joins with an HMAC proof, checks the hub's proof in `Welcome` (a hub that
-cannot prove the class secret gets nothing at all and is skipped for `BAD_HUB_SECONDS`),
-replays the outbox and then sends each new item as `Link.wake` announces it. Acks drop
-items from the outbox. On any disconnect it waits a backoff delay and starts again;
-production never depends on the link (items simply accumulate in the outbox).
+One `Link` per agent. ``await link.run()`` runs until cancelled. Each round tries the
+candidates (zeroconf adverts, the pinned hubs' last good URLs, or ``agent.hub_url``) at once,
+up to `PARALLEL_ATTEMPTS`: each gets ``agent.connect_timeout`` for TCP, TLS and the hub's
+hello, then joins with an HMAC proof and checks the hub's proof in `Welcome` (a hub that
+cannot prove the class secret gets nothing at all). The first to pass wins; the others finish
+in the background to learn their verdict, stand down and close. Two routes to one
+certificate never join at once (the hub would let the newest win).
+The link replays the outbox and then sends each new item as `Link.wake` announces it; acks
+drop items from the outbox. When the connection ends it waits a backoff delay and starts a
+new round; production never depends on the link (items simply accumulate in the outbox).
+
+Skipping (`smartsession.core.candidates`): a candidate that was silent, broke the protocol or
+failed a check is skipped until its advert changes, or for `BAD_HUB_SECONDS`; one that refused
+the connection or turned the agent away is tried again next round. Each is logged once per
+candidate and change.
+
+Pinning: the certificate fingerprint and URL of a hub that passed the mutual proof are pinned
+per hub id (kept in ``pins_path`` across restarts). A connection that presents another
+certificate for a pinned hub id joins only after every other candidate of the round failed;
+when it then wins, a warning names both fingerprints, `Link.pin_switches` counts it and the
+pin moves to it. A pinned URL stays a candidate after an advert under its name points elsewhere.
 
 TLS (``network.tls``, on by default): the agent only connects to ``wss://`` hubs, without a
 CA; it reads the certificate the hub presented, and binds its SHA-256 fingerprint into both
@@ -29,16 +44,24 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import DATA_OPCODES, Frame
+from websockets.protocol import Event
 
 import smartsession
-from smartsession.agent.discovery import Candidate, HubBrowser
+from smartsession.agent.discovery import HubBrowser
 from smartsession.agent.outbox import Outbox
+from smartsession.agent.pins import PinStore
 from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.backoff import backoff_delays
+from smartsession.core.candidates import CandidatePolicy, Outcome, Pin, PinCheck, check_pin
+from smartsession.core.discovery import Candidate
 from smartsession.core.protocol import (
     MAX_BATCH_ITEMS,
     MAX_FRAME_BYTES,
@@ -55,11 +78,17 @@ from smartsession.core.protocol import (
     VisionMode,
     Welcome,
 )
+from smartsession.keys import MachineKey, hub_signature_valid
 
 logger = logging.getLogger(__name__)
 
-#: How long a hub that failed its proof (or belongs to another class) is skipped, in seconds.
+#: How long a hub that failed (silent, bad proof, another class...) is skipped while its
+#: advert stays the same, in seconds.
 BAD_HUB_SECONDS = 60.0
+#: Clock difference to the hub (seconds) above which the agent warns in its log.
+CLOCK_SKEW_WARNING = 30.0
+#: Most candidates tried at once (each holds a socket until it answers or its deadline).
+PARALLEL_ATTEMPTS = 32
 #: Room left in a frame for the batch envelope, in bytes.
 _ENVELOPE_BYTES = 64
 
@@ -76,30 +105,92 @@ class LinkState(enum.Enum):
     STOPPED = "stopped"
 
 
+class HubConnection(ClientConnection):
+    """A client connection that shows the hub's first frame (its hello) as soon as it arrives.
+
+    The frame is not consumed: ``recv`` still returns it. This lets one deadline cover TCP,
+    TLS, the WebSocket upgrade and the hello (`Link._open`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The payload of the first text or binary frame; ``b""`` when the connection ended first.
+        self.first_frame: asyncio.Future[bytes] = self.loop.create_future()
+
+    def process_event(self, event: Event) -> None:
+        """Process one incoming event (websockets' hook), noting the first data frame."""
+        super().process_event(event)
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES and not self.first_frame.done():
+            self.first_frame.set_result(bytes(event.data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The transport closed (asyncio's hook): no first frame is coming any more."""
+        super().connection_lost(exc)
+        if not self.first_frame.done():
+            self.first_frame.set_result(b"")
+
+
+@dataclass
+class _Round:
+    """What the concurrent attempts of one round share."""
+
+    #: Set by the attempt that passed the proofs; the others then stand down.
+    won: bool = False
+    #: Candidates that presented another certificate than the pinned one (tried last).
+    deferred: list[Candidate] = field(default_factory=list)
+    _joining: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def joining(self, fingerprint: str) -> asyncio.Lock:
+        """Held while joining through a certificate: one join per hub at a time."""
+        return self._joining.setdefault(fingerprint, asyncio.Lock())
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """A connection that passed both proofs, with what the pins said about its certificate."""
+
+    ws: HubConnection
+    candidate: Candidate
+    welcome: Welcome
+    fingerprint: str
+    hub_ids: frozenset[str]
+    pin_check: PinCheck
+    pin: Pin | None
+
+
 class Link:
     """Moves outbox items to an authenticated hub; see the module docstring."""
 
     def __init__(
         self,
         config: Config,
-        secret: bytes,
+        key: MachineKey,
         outbox: Outbox,
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         vision: Callable[[], VisionMode] = lambda: VisionMode.UNKNOWN,
+        pins_path: Path | None = None,
     ) -> None:
+        """``pins_path``: the file keeping pinned hubs across restarts (None: pins live in memory only)."""
         self._config = config
         self._vision = vision
-        self._secret = secret
+        self._key = key
         self._outbox = outbox
         self._rng = rng or random.Random()
         self._clock = clock
-        self._student_id = config.student_id
+        self._student_id = key.student_id
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()
-        self._bad: dict[str, float] = {}
-        self._tried: dict[str, float] = {}
+        self._policy = CandidatePolicy(BAD_HUB_SECONDS)
+        self._pin_store = PinStore(pins_path) if pins_path is not None else None
+        self._pins: dict[str, Pin] = {}
+        #: URLs `_join` refused (`_mark_bad`) in the attempts now running.
+        self._refused: set[str] = set()
+        #: Attempts of a round already won, finishing in the background.
+        self._losers: set[asyncio.Task[_Joined | None]] = set()
+        #: The candidate of the latest authenticated connection.
+        self._last: Candidate | None = None
         self.state = LinkState.IDLE
         #: The hub URL of the current authenticated connection ("" when none).
         self.hub_url = ""
@@ -111,6 +202,10 @@ class Link:
         self.events_sent = 0
         #: Hubs that failed their proof (counted per failure).
         self.bad_hubs = 0
+        #: The hub's clock minus this machine's, as last seen in a hello (seconds).
+        self.clock_offset = 0.0
+        #: Times a hub presenting another certificate than the pinned one was used (each is logged).
+        self.pin_switches = 0
 
     @property
     def reconnects(self) -> int:
@@ -130,92 +225,249 @@ class Link:
     async def run(self) -> None:
         """Connect, stream and reconnect until cancelled."""
         try:
+            if self._pin_store is not None:
+                self._pins = await asyncio.to_thread(self._pin_store.load)
             async with HubBrowser(self._config) as browser:
                 delays = self._delays()
                 while True:
                     self._set_state(LinkState.DISCOVERING)
-                    candidate = await self._pick(browser)
-                    if await self._session(candidate):
+                    joined = await self._find_hub(browser)
+                    if joined is not None:
+                        await self._session(joined)
                         delays = self._delays()
                     self._set_state(LinkState.WAITING)
                     await asyncio.sleep(next(delays))
         finally:
+            for task in self._losers:
+                task.cancel()
+            await asyncio.gather(*self._losers, return_exceptions=True)
             self._set_state(LinkState.STOPPED)
 
-    # one connection ---------------------------------------------------------------------
+    # finding a hub -------------------------------------------------------------------------
 
     def _delays(self) -> Iterator[float]:
         agent = self._config.agent
         return backoff_delays(agent.reconnect_initial, agent.reconnect_max, self._rng)
 
-    async def _pick(self, browser: HubBrowser) -> Candidate:
-        """The usable candidate tried least recently; waits while there is none."""
-        while True:
-            now = self._clock()
-            self._bad = {url: until for url, until in self._bad.items() if until > now}
-            choices = [c for c in browser.candidates() if c.url not in self._bad]
-            if choices:
-                # Stable sort: among equally old attempts the most recently seen advert wins.
-                return min(reversed(choices), key=lambda c: self._tried.get(c.url, float("-inf")))
-            timeout = min(self._bad.values()) - now if self._bad else None
-            try:
-                async with asyncio.timeout(timeout):
-                    await browser.wait_changed()
-            except TimeoutError:
-                pass
+    async def _find_hub(self, browser: HubBrowser) -> _Joined | None:
+        """One round: attempts on the planned candidates at once, until one passes both proofs.
 
-    async def _session(self, candidate: Candidate) -> bool:
-        """One connection to ``candidate``; True when it authenticated (the backoff then resets)."""
-        url = candidate.url
-        self._tried[url] = self._clock()
-        tls = url.startswith("wss://")
-        if not tls and self._config.network.tls:
-            logger.warning(
-                "hub %s offers no TLS (ws://); skipping it (allow plain ws with --insecure, debugging only)",
-                url,
-            )
-            self._mark_bad(url)
-            return False
-        self.attempts += 1
-        self._set_state(LinkState.CONNECTING, url)
-        hub = self._config.hub
-        authenticated = False
+        Candidates that appear meanwhile join the round. Those presenting another certificate
+        than the pinned one are tried once everything else failed. Waits while there is
+        nothing to try; returns None when everything tried failed.
+        """
+        round_ = _Round()
+        attempts: dict[asyncio.Task[_Joined | None], Candidate] = {}
+        tried: set[Candidate] = set()
+        tried_last: set[Candidate] = set()
+        last_resort = False  # trying the candidates that contradict a pin
         try:
-            async with connect(
-                url,
-                ssl=client_context() if tls else None,
-                compression=None,
-                max_size=MAX_FRAME_BYTES,
-                proxy=None,
-                open_timeout=hub.join_timeout,
-                ping_interval=hub.ping_interval,
-                ping_timeout=hub.ping_timeout,
-                close_timeout=2.0,
-                user_agent_header=f"smartsession-agent/{smartsession.__version__}",
-            ) as ws:
+            while True:
+                version = browser.version
+                pins = self._pins if browser.browsing else {}
+                plan = self._policy.plan(browser.candidates(), pins, self._clock())
+                fresh = [(c, False) for c in plan.first if c not in tried]
+                late = [(c, True) for c in (*round_.deferred, *plan.later) if c not in tried_last]
+                todo = fresh + late if last_resort else fresh
+                for candidate, allow_other in todo[: max(0, PARALLEL_ATTEMPTS - len(attempts))]:
+                    (tried_last if allow_other else tried).add(candidate)
+                    self._set_state(LinkState.CONNECTING)
+                    attempt = asyncio.create_task(
+                        self._attempt(round_, candidate, allow_other=allow_other),
+                        name=f"attempt {candidate.url}",
+                    )
+                    attempts[attempt] = candidate
+                if not attempts:
+                    if late and not last_resort:
+                        last_resort = True
+                        continue
+                    if tried or tried_last:
+                        return None
+                    await self._wait_for_candidates(browser, version)
+                    continue
+                changed = asyncio.create_task(browser.wait_changed(version), name="candidates changed")
+                try:
+                    done, _ = await asyncio.wait({*attempts, changed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    changed.cancel()
+                for finished in [task for task in attempts if task in done]:
+                    del attempts[finished]
+                    joined = finished.result()
+                    if joined is not None:
+                        return joined
+        finally:
+            # The others finish in the background: each still gets its verdict (a silent one
+            # is then skipped next time), stands down and closes; `run` cancels them at stop.
+            for loser in attempts:
+                self._losers.add(loser)
+                loser.add_done_callback(self._losers.discard)
+
+    async def _wait_for_candidates(self, browser: HubBrowser, version: int) -> None:
+        """Nothing to try: wait for a change of the adverts, or until a skipped candidate's time is up."""
+        try:
+            async with asyncio.timeout(self._policy.next_retry(self._clock())):
+                await browser.wait_changed(version)
+        except TimeoutError:
+            pass
+
+    async def _attempt(self, round_: _Round, candidate: Candidate, *, allow_other: bool) -> _Joined | None:
+        """Open ``candidate``, check its certificate against the pins, join; None unless it won."""
+        url = candidate.url
+        if not url.startswith("wss://") and self._config.network.tls:
+            self._note(
+                candidate,
+                Outcome.FAILED,
+                "offers no TLS (ws://); allow plain ws with --insecure, debugging only",
+            )
+            return None
+        self.attempts += 1
+        ws: HubConnection | None = None
+        opened = False
+        try:
+            connect_timeout = self._config.agent.connect_timeout
+            try:
+                async with asyncio.timeout(connect_timeout):
+                    ws = await self._open(url)
+            except TimeoutError:
+                reason = f"was silent for {connect_timeout:g} s (no TLS handshake or hello)"
+                self._note(candidate, Outcome.FAILED, reason)
+                return None
+            opened = True
+            if round_.won:
+                return None  # another hub won meanwhile; this one only had to answer in time
+            fingerprint = peer_fingerprint(ws)
+            hub_ids = frozenset({candidate.hub_id, _hello_hub_id(ws.first_frame.result())} - {""})
+            check, pin = check_pin(self._pins, hub_ids, fingerprint)
+            if check is PinCheck.OTHER and pin is not None and not allow_other:
+                reason = (
+                    f"presented certificate {fingerprint}, not the one pinned for hub {pin.hub_id} "
+                    f"({pin.fingerprint})"
+                )
+                self._note(candidate, Outcome.DEFERRED, reason)
+                round_.deferred.append(candidate)
+                return None
+            async with round_.joining(fingerprint):
+                if round_.won:
+                    return None
                 self._set_state(LinkState.JOINING, url)
-                async with asyncio.timeout(hub.join_timeout):
+                async with asyncio.timeout(self._config.hub.join_timeout):
                     welcome = await self._join(ws, candidate)
                 if welcome is None:
-                    return False
-                authenticated = True
-                self.connections += 1
-                self.hub_url = url
-                self._set_state(LinkState.STREAMING, url)
-                await self._stream(ws, welcome)
+                    if url in self._refused:
+                        self._note(candidate, Outcome.FAILED, "was refused in the handshake")
+                    else:
+                        self._note(candidate, Outcome.DECLINED, "turned the agent away")
+                    return None
+                if round_.won:
+                    return None  # a hub with another certificate won while this one joined
+                round_.won = True
+            joined = _Joined(ws, candidate, welcome, fingerprint, hub_ids, check, pin)
+            ws = None  # handed over to the session
+            return joined
+        except (ProtocolError, TimeoutError, OSError, websockets.WebSocketException) as exc:
+            outcome, reason = _failure(exc, opened=opened, join_timeout=self._config.hub.join_timeout)
+            self._note(candidate, outcome, reason)
+            return None
+        finally:
+            self._refused.discard(url)
+            if ws is not None:
+                await ws.close()
+
+    async def _open(self, url: str) -> HubConnection:
+        """TCP, TLS, the WebSocket upgrade and the hub's first frame; call within a deadline.
+
+        The first frame stays unread for `_join`. On failure or cancellation nothing stays open.
+        """
+        hub = self._config.hub
+        ws = await connect(
+            url,
+            ssl=client_context() if url.startswith("wss://") else None,
+            compression=None,
+            max_size=MAX_FRAME_BYTES,
+            proxy=None,
+            open_timeout=None,  # the caller's deadline covers the hello too
+            ping_interval=hub.ping_interval,
+            ping_timeout=hub.ping_timeout,
+            close_timeout=2.0,
+            user_agent_header=f"smartsession-agent/{smartsession.__version__}",
+            create_connection=HubConnection,
+        )
+        assert isinstance(ws, HubConnection)
+        try:
+            await ws.first_frame
+        except BaseException:
+            ws.transport.abort()  # silent: no closing handshake to wait for
+            raise
+        return ws
+
+    def _note(self, candidate: Candidate, outcome: Outcome, reason: str) -> None:
+        """Record how an attempt ended; logged once per candidate and change, repeats at debug."""
+        news = self._policy.record(candidate, outcome, reason, self._clock())
+        then = {
+            Outcome.FAILED: f"skipping it until its advert changes (or for {BAD_HUB_SECONDS:g} s)",
+            Outcome.DEFERRED: "trying it only if no other hub answers",
+        }.get(outcome, "trying it again next round")
+        logger.log(logging.INFO if news else logging.DEBUG, "hub %s %s; %s", candidate.url, reason, then)
+
+    # one connection ---------------------------------------------------------------------
+
+    async def _session(self, joined: _Joined) -> None:
+        """Adopt the hub that won the round, then stream to it until the connection ends."""
+        ws, url = joined.ws, joined.candidate.url
+        try:
+            await self._adopt(joined)
+            self.connections += 1
+            self.hub_url = url
+            self._set_state(LinkState.STREAMING, url)
+            await self._stream(ws, joined.welcome)
         except ProtocolError as exc:
-            logger.warning("hub %s broke the protocol: %s", url, exc.message)
+            logger.warning("hub %r broke the protocol: %r", url, exc.message)
         except websockets.ConnectionClosed as exc:
             rcvd = exc.rcvd
-            why = f" (code {rcvd.code}: {rcvd.reason})" if rcvd else ""
-            logger.info("connection to hub %s closed%s", url, why)
-        except TimeoutError:
-            logger.info("hub %s did not answer in time", url)
+            why = f" (code {rcvd.code}: {rcvd.reason!r})" if rcvd else ""
+            logger.info("connection to hub %r closed%s", url, why)
         except (OSError, websockets.WebSocketException) as exc:
-            logger.info("cannot connect to hub %s: %s", url, exc)
+            logger.info("connection to hub %r failed: %r", url, str(exc))
         finally:
             self.hub_url = ""
-        return authenticated
+            await ws.close()
+
+    async def _adopt(self, joined: _Joined) -> None:
+        """Log a move to another hub, report a certificate that is not the pinned one, and pin this one."""
+        candidate, fingerprint = joined.candidate, joined.fingerprint
+        self._policy.record(candidate, Outcome.JOINED, "", self._clock())
+        last, self._last = self._last, candidate
+        if last is not None and last.url != candidate.url:
+            why = self._policy.reason(last) or "its advert changed or went away"
+            logger.info("moved from hub %r to %r: the former %s", last.url, candidate.url, why)
+        if not fingerprint:
+            return  # plain ws: nothing to pin
+        if joined.pin_check is PinCheck.OTHER and joined.pin is not None:
+            self.pin_switches += 1
+            logger.warning(
+                "hub %r at %r presented certificate %s, not the pinned %s; using it because the pinned "
+                "hub did not answer (pinning the new one)",
+                joined.pin.hub_id,
+                candidate.url,
+                fingerprint,
+                joined.pin.fingerprint,
+            )
+        elif joined.pin_check is PinCheck.NEW:
+            logger.info(
+                "pinning hub %s at %r: certificate %s",
+                ", ".join(sorted(joined.hub_ids)),
+                candidate.url,
+                fingerprint,
+            )
+        pins = self._pins | {hub_id: Pin(hub_id, fingerprint, candidate.url) for hub_id in joined.hub_ids}
+        if pins == self._pins:
+            return
+        self._pins = pins
+        if self._pin_store is not None:
+            try:
+                await asyncio.to_thread(self._pin_store.save, pins)
+            except OSError as exc:
+                logger.warning("cannot save the pinned hubs to %s: %s", self._pin_store.path, exc)
 
     async def _join(self, ws: ClientConnection, candidate: Candidate) -> Welcome | None:
         """Hello -> Join -> Welcome with both proofs checked; None when this hub is refused."""
@@ -226,7 +478,7 @@ class Link:
             raise ProtocolError(CloseCode.MALFORMED, "no TLS certificate from the hub")
         if advertised and advertised != fingerprint:
             logger.warning(
-                "hub %s presented certificate %s but advertised %s; refusing it (man in the middle?)",
+                "hub %r presented certificate %s but advertised %s; refusing it (man in the middle?)",
                 url,
                 fingerprint,
                 advertised,
@@ -237,22 +489,30 @@ class Link:
             return None
         hello = protocol.decode_hub_message(await ws.recv())
         if isinstance(hello, Error):
-            logger.warning("hub %s refused us before hello: %d %s", url, hello.code, hello.message)
+            logger.warning("hub %r refused us before hello: %d %r", url, hello.code, hello.message)
             return None
         if not isinstance(hello, Hello):
             raise ProtocolError(CloseCode.MALFORMED, f"expected hello, got {type(hello).__name__}")
         if hello.v != PROTOCOL_VERSION:
-            logger.warning("hub %s speaks protocol v%d, not v%d; skipping it", url, hello.v, PROTOCOL_VERSION)
+            logger.warning("hub %r speaks protocol v%d, not v%d; skipping it", url, hello.v, PROTOCOL_VERSION)
             self._mark_bad(url)
             await ws.close(CloseCode.BAD_VERSION, "unsupported protocol version")
             return None
         if hello.class_id != self._config.class_.id:
             logger.warning(
-                "hub %s is for class %s, not %s; skipping it", url, hello.class_id, self._config.class_.id
+                "hub %r is for class %r, not %r; skipping it", url, hello.class_id, self._config.class_.id
             )
             self._mark_bad(url)
             await ws.close(CloseCode.NORMAL, "wrong class")
             return None
+        skew = self.clock_offset = hello.time - time.time()
+        if abs(skew) > CLOCK_SKEW_WARNING:
+            logger.warning(
+                "this machine's clock is %.0f s %s the hub's; the hub refuses telemetry more than "
+                "hub.max_clock_skew off its clock: check the time service (NTP) on both",
+                abs(skew),
+                "behind" if skew > 0 else "ahead of",
+            )
         nonce = secrets.token_hex(16)
         join = Join(
             v=PROTOCOL_VERSION,
@@ -261,25 +521,25 @@ class Link:
             host=(socket.gethostname() or "unknown")[:80],
             agent_version=smartsession.__version__[:32],
             nonce=nonce,
-            proof=protocol.agent_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint),
+            proof=protocol.agent_proof(self._key.key, hello.nonce, nonce, self._student_id, fingerprint),
             vision=self._vision(),
         )
         await ws.send(protocol.encode(join))
         reply = protocol.decode_hub_message(await ws.recv())
         if isinstance(reply, Error):
-            logger.warning("hub %s refused the join: %d %s", url, reply.code, reply.message)
+            logger.warning("hub %r refused the join: %d %r", url, reply.code, reply.message)
             return None
         if not isinstance(reply, Welcome):
             raise ProtocolError(CloseCode.MALFORMED, f"expected welcome, got {type(reply).__name__}")
-        expected = protocol.hub_proof(self._secret, hello.nonce, nonce, self._student_id, fingerprint)
-        if not protocol.proofs_match(expected, reply.proof):
-            logger.warning("hub %s could not prove the class secret; ignoring it", url)
+        material = protocol.hub_proof_material(hello.nonce, nonce, self._student_id, fingerprint, reply)
+        if not hub_signature_valid(self._key.hub_public_key, material, reply.proof):
+            logger.warning("hub %r could not prove it holds the class key; ignoring it", url)
             self.bad_hubs += 1
             self._mark_bad(url)
             await ws.close(CloseCode.BAD_PROOF, "hub proof does not match")
             return None
         logger.info(
-            "joined hub %s (%s) as %s; it holds seq up to %d",
+            "joined hub %r (%r) as %r; it holds seq up to %d",
             url,
             hello.hub_id,
             self._student_id,
@@ -289,7 +549,10 @@ class Link:
 
     async def _stream(self, ws: ClientConnection, welcome: Welcome) -> None:
         """Replay, then send new items, while reading acks; returns when the connection ends."""
-        self._outbox.welcome(welcome.last_seq)
+        # Items made before the session began (by the hub's clock, with a second of slack for
+        # the offset's measurement) belong to no session the hub keeps.
+        not_before = welcome.session_started - self.clock_offset - 1.0
+        self._outbox.welcome(welcome.last_seq, welcome.session_id, not_before)
         self._acked.set()
         sender = asyncio.create_task(self._send_loop(ws, welcome.last_seq), name="link sender")
         receiver = asyncio.create_task(self._receive_loop(ws), name="link receiver")
@@ -302,7 +565,7 @@ class Link:
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in done:
             task.result()  # re-raise what ended the connection
-        logger.info("hub closed the connection (code %s: %s)", ws.close_code, ws.close_reason or "no reason")
+        logger.info("hub closed the connection (code %s: %r)", ws.close_code, ws.close_reason or "no reason")
 
     async def _send_loop(self, ws: ClientConnection, cursor: int) -> None:
         pending = self._outbox.pending_after(cursor)
@@ -327,24 +590,25 @@ class Link:
             try:
                 message = protocol.decode_hub_message(frame)
             except ProtocolError as exc:
-                logger.warning("hub sent a malformed message: %s", exc.message)
+                logger.warning("hub sent a malformed message: %r", exc.message)
                 await ws.close(exc.code, "malformed message")
                 return
             if isinstance(message, Ack):
                 self._outbox.ack(message.seq)
                 self._acked.set()
             elif isinstance(message, Error):
-                logger.warning("hub error %d: %s", message.code, message.message)
+                logger.warning("hub error %d: %r", message.code, message.message)
             else:
                 logger.warning("ignoring an unexpected %s from the hub", type(message).__name__)
 
     def _mark_bad(self, url: str) -> None:
-        self._bad[url] = self._clock() + BAD_HUB_SECONDS
+        """`_join` refused this hub: its attempt counts as FAILED (skipped until its advert changes)."""
+        self._refused.add(url)
 
     def _set_state(self, state: LinkState, url: str = "") -> None:
         if state is self.state:
             return
-        logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url})" if url else "")
+        logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url!r})" if url else "")
         self.state = state
 
 
@@ -364,6 +628,37 @@ def peer_fingerprint(ws: ClientConnection) -> str:
         return ""
     der = ssl_object.getpeercert(binary_form=True)
     return hashlib.sha256(der).hexdigest() if der else ""
+
+
+def _hello_hub_id(frame: bytes) -> str:
+    """The hub id a hub's first frame claims ("" when it is not a valid `Hello`)."""
+    try:
+        hello = protocol.decode_hub_message(frame.decode("utf-8", errors="replace"))
+    except ProtocolError:
+        return ""
+    return hello.hub_id if isinstance(hello, Hello) else ""
+
+
+def _failure(exc: Exception, *, opened: bool, join_timeout: float) -> tuple[Outcome, str]:
+    """How an attempt that raised ``exc`` counts, and why (``opened``: the hub had said hello)."""
+    if isinstance(exc, ProtocolError):
+        return Outcome.FAILED, f"broke the protocol: {exc.message}"
+    if isinstance(exc, websockets.ConnectionClosed):
+        rcvd = exc.rcvd
+        return Outcome.DECLINED, "closed the connection" + (
+            f" (code {rcvd.code}: {rcvd.reason})" if rcvd else ""
+        )
+    if isinstance(exc, TimeoutError):
+        return Outcome.FAILED, f"did not finish the join within {join_timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return Outcome.UNREACHABLE, "refused the connection"
+    if isinstance(exc, ssl.SSLEOFError | ConnectionError):  # reset: nobody at home (yet)
+        return (Outcome.DECLINED if opened else Outcome.UNREACHABLE), f"dropped the connection ({exc})"
+    if isinstance(exc, ssl.SSLError):
+        return Outcome.FAILED, f"failed the TLS handshake ({exc})"
+    if isinstance(exc, OSError):
+        return (Outcome.DECLINED if opened else Outcome.UNREACHABLE), f"cannot be reached ({exc})"
+    return Outcome.FAILED, f"is not a SmartSession hub ({exc})"
 
 
 def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:

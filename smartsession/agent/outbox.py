@@ -22,6 +22,12 @@ What a SIGKILL can and cannot lose:
 A power cut may lose the last instants (``synchronous=NORMAL``). Call `Outbox.close` last
 (it waits for the writer; from a coroutine run it with ``asyncio.to_thread``).
 
+Sessions: the hub numbers each student's items afresh in every session (protocol 2), so the
+outbox remembers which session its numbering belongs to. When a hub welcomes it into another
+session, the unacknowledged items are renumbered from that session's ``last_seq + 1`` (those
+produced before the session began are dropped: no session holds them), and counting goes on
+from there.
+
 Use: ``outbox.add(make_item(outbox.next_seq))``; set `Outbox.on_durable` to something
 that wakes the link (thread-safely: it is called from the writer thread); the link calls
 `Outbox.welcome` after a successful join, sends `Outbox.pending_after` its cursor, calls
@@ -42,8 +48,10 @@ from typing import Any
 import msgspec
 
 from smartsession.core import protocol
+from smartsession.core.keys import key_tag
 from smartsession.core.protocol import Item, ProtocolError, Sample
 from smartsession.errors import AgentError
+from smartsession.files import private_database
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +72,15 @@ class Outbox:
         #: Highest seq the hub has acknowledged (or said it holds) on any connection.
         self.acked = 0
         self._sent_upto = 0
-        #: Highest seq ``sent_upto`` is committed for (written by the writer thread only).
+        #: Highest seq ``sent_upto`` is committed for (raised by the writer thread, lowered
+        #: when a new session renumbers the items; both under ``_lock``).
         self._released = 0
         self._release_requested = 0
+        #: Bumped by each renumbering for a new session; releases of an older one are void.
+        self._epoch = 0
+        self._lock = threading.Lock()
+        #: The hub session the numbering belongs to ("" before the first welcome).
+        self.session = ""
         #: Called from the writer thread after a commit that made more items sendable.
         self.on_durable: Callable[[], None] | None = None
         #: How many unacknowledged items were dropped because the outbox spanned too long.
@@ -78,7 +92,7 @@ class Outbox:
         self._journal: _Journal | None = None
         if path is not None:
             self._journal = _Journal(path, self._committed)
-            items, produced, self._sent_upto, self.acked = self._journal.load()
+            items, produced, self._sent_upto, self.acked, self.session = self._journal.load()
             self._released = self._release_requested = self._sent_upto
             self._items = deque(items)
             self.next_seq = max(produced, self._items[-1].seq if self._items else 0) + 1
@@ -108,12 +122,14 @@ class Outbox:
         shutdown, never on the event loop)."""
         return self._journal.sync(timeout) if self._journal is not None else True
 
-    def _committed(self, released: int) -> None:
+    def _committed(self, released: int, epoch: int) -> None:
         """Writer thread: a batch is committed, with ``sent_upto`` up to ``released``."""
-        if released > self._released:
+        with self._lock:
+            if epoch != self._epoch or released <= self._released:
+                return
             self._released = released
-            if self.on_durable is not None:
-                self.on_durable()
+        if self.on_durable is not None:
+            self.on_durable()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -151,7 +167,7 @@ class Outbox:
             return [item for item in self._items if item.seq > seq]
         if self._items and self._items[-1].seq > self._release_requested:
             self._release_requested = self._items[-1].seq
-            self._journal.release(self._release_requested)
+            self._journal.release(self._release_requested, self._epoch)
         upto = self._released
         return [item for item in self._items if seq < item.seq <= upto]
 
@@ -173,15 +189,21 @@ class Outbox:
             self._journal.drop_upto(seq, self.acked)
         return count
 
-    def welcome(self, last_seq: int) -> None:
-        """Apply a hub's ``Welcome.last_seq`` (the highest seq it holds for this student).
+    def welcome(self, last_seq: int, session: str = "", not_before: float | None = None) -> None:
+        """Apply a hub's welcome: ``last_seq`` (the highest seq it holds for this student in
+        ``session``) and, for a session other than the outbox's, ``not_before`` (this
+        machine's clock at the session's start).
 
-        Items the hub already holds are dropped, and ``next_seq`` becomes at least
-        ``last_seq + 1``. Items never sent to any hub that collide with seqs the hub already
-        holds (from an earlier run of this agent) are renumbered after ``last_seq``, in
-        order, so nothing produced before the first connection is lost. After this, send
+        Same session (or ``session`` empty): items the hub already holds are dropped, and
+        ``next_seq`` becomes at least ``last_seq + 1``. Items never sent to any hub that
+        collide with seqs the hub already holds (from an earlier run of this agent) are
+        renumbered after ``last_seq``, in order, so nothing produced before the first
+        connection is lost. Another session: see the module docstring. After this, send
         ``pending_after(last_seq)``.
         """
+        if session and session != self.session:
+            self._start_session(last_seq, session, not_before)
+            return
         self.ack(min(last_seq, self.sent_upto))
         if self._items and self._items[0].seq <= last_seq:
             shift = last_seq + 1 - self._items[0].seq
@@ -194,6 +216,32 @@ class Outbox:
             if self.first_seq > self.sent_upto:
                 self.first_seq += shift
         self.next_seq = max(self.next_seq, last_seq + 1)
+
+    def _start_session(self, last_seq: int, session: str, not_before: float | None) -> None:
+        items = [item for item in self._items if not_before is None or item.ts >= not_before]
+        stale = len(self._items) - len(items)
+        renumbered = [msgspec.structs.replace(item, seq=last_seq + 1 + n) for n, item in enumerate(items)]
+        if self.session:
+            logger.info(
+                "hub session %s replaces %s: %d items renumbered from %d, %d from before it dropped",
+                session,
+                self.session,
+                len(renumbered),
+                last_seq + 1,
+                stale,
+            )
+        self.session = session
+        self._items = deque(renumbered)
+        self.acked = last_seq
+        with self._lock:
+            self._epoch += 1
+            self._sent_upto = self._released = self._release_requested = last_seq
+        self.next_seq = last_seq + 1 + len(renumbered)
+        self.first_seq = renumbered[0].seq if renumbered else 0
+        self.last_seq = renumbered[-1].seq if renumbered else last_seq
+        self.dropped += stale
+        if self._journal is not None:
+            self._journal.reset(tuple(renumbered), session, self.next_seq - 1, last_seq, self._epoch)
 
     def _trim(self, newest_ts: float) -> None:
         before = len(self._items)
@@ -208,16 +256,13 @@ class Outbox:
             self.dropped += lost
 
 
-def default_outbox_path(data_dir: Path, class_id: str, student_id: str, secret: bytes) -> Path:
+def default_outbox_path(data_dir: Path, class_id: str, student_id: str, key: bytes) -> Path:
     """Where an agent keeps its outbox when ``agent.outbox_path`` is empty.
 
-    One file per class, student and class secret (a short one-way tag of the secret, so a
-    new secret, that is a new class setup, starts a fresh sequence).
+    One file per class, student and machine key (a short one-way tag of the key, so a new
+    key, that is a new class setup, starts a fresh sequence).
     """
-    import hashlib
-
-    tag = hashlib.sha256(b"smartsession outbox|" + secret).hexdigest()[:12]
-    return data_dir / "outbox" / f"{class_id}.{student_id}.{tag}.sqlite"
+    return data_dir / "outbox" / f"{class_id}.{student_id}.{key_tag(key)}.sqlite"
 
 
 class _Journal:
@@ -228,9 +273,9 @@ class _Journal:
     called from that thread after each transaction.
     """
 
-    def __init__(self, path: Path, committed: Callable[[int], None]) -> None:
+    def __init__(self, path: Path, committed: Callable[[int, int], None]) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # owner-only, and so its -wal and -shm
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -249,19 +294,20 @@ class _Journal:
         self._thread = threading.Thread(target=self._run, name="outbox writer", daemon=True)
         self._thread.start()
 
-    def load(self) -> tuple[list[Item], int, int, int]:
-        """Items in seq order, the highest seq produced, ``sent_upto`` and ``acked``."""
+    def load(self) -> tuple[list[Item], int, int, int, str]:
+        """Items in seq order, the highest seq produced, ``sent_upto``, ``acked`` and the session."""
         items: list[Item] = []
         for seq, frame in self._conn.execute("SELECT seq, frame FROM items ORDER BY seq"):
             try:
                 item = protocol.decode_agent_message(frame)
             except ProtocolError as exc:
-                logger.error("outbox %s: dropping damaged item %d: %s", self.path, seq, exc.message)
+                logger.error("outbox %s: dropping damaged item %d: %r", self.path, seq, exc.message)
                 continue
             if isinstance(item, Sample | protocol.Event):
                 items.append(item)
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-        return items, int(meta.get("produced", 0)), int(meta.get("sent_upto", 0)), int(meta.get("acked", 0))
+        numbers = [int(meta.get(key, 0)) for key in ("produced", "sent_upto", "acked")]
+        return items, numbers[0], numbers[1], numbers[2], str(meta.get("session", ""))
 
     # Called from the owner's thread: queue the change.
 
@@ -271,9 +317,13 @@ class _Journal:
     def set(self, key: str, value: int) -> None:
         self._queue.put(("set", (key, value)))
 
-    def release(self, seq: int) -> None:
-        """Commit ``sent_upto`` >= ``seq``, then report ``seq`` as released."""
-        self._queue.put(("release", seq))
+    def release(self, seq: int, epoch: int) -> None:
+        """Commit ``sent_upto`` >= ``seq``, then report ``seq`` as released (in ``epoch``)."""
+        self._queue.put(("release", (seq, epoch)))
+
+    def reset(self, items: tuple[Item, ...], session: str, produced: int, acked: int, epoch: int) -> None:
+        """Replace every item and counter: the numbering now belongs to ``session``."""
+        self._queue.put(("reset", (items, session, produced, acked, epoch)))
 
     def drop_upto(self, seq: int, acked: int) -> None:
         self._queue.put(("drop", (seq, acked)))
@@ -303,10 +353,10 @@ class _Journal:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            released = self._write([op for op in batch if op[0] not in ("sync", "stop")])
+            released, epoch = self._write([op for op in batch if op[0] not in ("sync", "stop")])
             if released:
                 try:
-                    self._committed(released)
+                    self._committed(released, epoch)
                 except Exception:  # pragma: no cover - a callback bug must not stop the writer
                     logger.exception("outbox %s: on_durable failed", self.path)
             for kind, arg in batch:
@@ -314,15 +364,18 @@ class _Journal:
                     arg.set()
                 stop = stop or kind == "stop"
 
-    def _write(self, ops: list[tuple[str, Any]]) -> int:
-        """Apply ``ops`` in one transaction; return the highest seq released by them (0: none).
+    def _write(self, ops: list[tuple[str, Any]]) -> tuple[int, int]:
+        """Apply ``ops`` in one transaction; return the highest seq released by them (0: none)
+        and its epoch (releases of the newest epoch among them count).
 
         On failure (disk full, read-only) the items stay in memory only (said once per
         error), and releases still count, so the link keeps sending.
         """
-        released = max((arg for kind, arg in ops if kind == "release"), default=0)
+        releases = [arg for kind, arg in ops if kind == "release"]
+        epoch = max((e for _, e in releases), default=0)
+        released = max((seq for seq, e in releases if e == epoch), default=0)
         if not ops:
-            return 0
+            return 0, 0
         try:
             with self._conn:
                 self._conn.execute("BEGIN")
@@ -335,7 +388,22 @@ class _Journal:
                     elif kind == "set":
                         self._set(*arg)
                     elif kind == "release":
-                        self._set("sent_upto", arg)
+                        self._set("sent_upto", arg[0])
+                    elif kind == "reset":
+                        items, session, produced, acked, _ = arg
+                        self._conn.execute("DELETE FROM items")
+                        self._conn.executemany(
+                            "INSERT INTO items VALUES (?, ?)", [(i.seq, protocol.encode(i)) for i in items]
+                        )
+                        self._conn.executemany(
+                            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            [
+                                ("produced", produced),
+                                ("sent_upto", acked),
+                                ("acked", acked),
+                                ("session", session),
+                            ],
+                        )
                     elif kind == "drop":
                         seq, acked = arg
                         self._conn.execute("DELETE FROM items WHERE seq <= ?", (seq,))
@@ -350,7 +418,7 @@ class _Journal:
             if str(exc) != self._error:
                 logger.error("outbox %s: cannot write (%s); items stay in memory only", self.path, exc)
             self._error = str(exc)
-        return released
+        return released, epoch
 
     def _set(self, key: str, value: int) -> None:
         self._conn.execute(

@@ -1,6 +1,6 @@
 """The agent's main loop: frames -> engagement engine -> outbox, with the link running alongside.
 
-``report = await run_agent(config, secret, source, stop)`` runs until ``stop`` is set, then
+``report = await run_agent(config, key, source, stop)`` runs until ``stop`` is set, then
 tries briefly to get everything acknowledged, closes the source and returns an
 `AgentReport` (JSON-serialisable with ``msgspec.json.encode``).
 """
@@ -21,6 +21,7 @@ from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.engagement import Change, EngagementEngine, Reading
 from smartsession.core.protocol import Event, Item, ProtocolError, Sample
+from smartsession.keys import MachineKey
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class AgentReport(msgspec.Struct, frozen=True, kw_only=True):
     dropped: int
     #: Frames read from the source (analysed frames, or camera-unavailable ones).
     frames: int = 0
+    #: Times a hub with another certificate than the pinned one was used (see `Link.pin_switches`).
+    pin_switches: int = 0
 
 
 def to_item(output: Reading | Change, seq: int) -> Item:
@@ -66,22 +69,29 @@ def to_item(output: Reading | Change, seq: int) -> Item:
     return decoded
 
 
-def outbox_path(config: Config, secret: bytes) -> Path:
+def outbox_path(config: Config, key: MachineKey) -> Path:
     """``agent.outbox_path``, or a file per class and student in the user's data folder."""
     if config.agent.outbox_path:
         return config.path(config.agent.outbox_path)
     data_dir = Path(platformdirs.user_data_dir("smartsession"))
-    return default_outbox_path(data_dir, config.class_.id, config.student_id, secret)
+    return default_outbox_path(data_dir, config.class_.id, key.student_id, key.key)
 
 
-async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: asyncio.Event) -> AgentReport:
+def pins_path(config: Config, key: MachineKey) -> Path:
+    """The file of pinned hub certificates: ``pins/<class id>.json`` beside the outbox file."""
+    return outbox_path(config, key).parent / "pins" / f"{config.class_.id}.json"
+
+
+async def run_agent(
+    config: Config, key: MachineKey, source: SignalSource, stop: asyncio.Event
+) -> AgentReport:
     """Produce samples and events from ``source`` and send them to the hub until ``stop`` is set.
 
     Frames are read in a worker thread, so a slow camera never blocks the loop. The source
     is closed before this returns.
     """
-    outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, secret))
-    link = Link(config, secret, outbox, vision=lambda: source.vision)
+    outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, key))
+    link = Link(config, key, outbox, vision=lambda: source.vision, pins_path=pins_path(config, key))
     loop = asyncio.get_running_loop()
 
     # The outbox's writer thread commits items, then they may be sent: wake the link then.
@@ -114,7 +124,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
                     item = to_item(output, seq)
                 except ProtocolError as exc:
                     invalid += 1
-                    logger.error("engine output rejected (not sent): %s", exc.message)
+                    logger.error("engine output rejected (not sent): %r", exc.message)
                     continue
                 outbox.add(item)
                 if isinstance(item, Sample):
@@ -152,6 +162,7 @@ async def run_agent(config: Config, secret: bytes, source: SignalSource, stop: a
         bad_hubs=link.bad_hubs,
         dropped=outbox.dropped,
         frames=frames,
+        pin_switches=link.pin_switches,
     )
     logger.info("agent stopped: %s", msgspec.json.encode(report).decode())
     return report

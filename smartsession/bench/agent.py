@@ -55,9 +55,12 @@ def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) 
 
 
 def _write_config(folder: Path, video: str, port: int) -> Path:
-    from smartsession.config import write_secret
+    from smartsession.config import read_secret, write_secret
+    from smartsession.keys import MachineKey, write_machine_key
 
     write_secret(folder / "class.secret")
+    key = MachineKey.derive(read_secret(folder / "class.secret"), "bench", "bench-pc")
+    write_machine_key(folder / "machine.key", key)
     config = folder / "bench.toml"
     config.write_text(
         f"""[class]
@@ -74,6 +77,7 @@ tls_dir = "tls"
 database = "hub.sqlite"
 [agent]
 student_id = "bench-pc"
+key_file = "machine.key"
 hub_url = "wss://127.0.0.1:{port}/"
 outbox_path = "outbox.sqlite"
 [camera]

@@ -47,7 +47,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from smartsession.bench.hub_load import SECRET, STEP_TIMEOUT, load_process
+from smartsession.bench.hub_load import CLASS_ID, SECRET, STEP_TIMEOUT, load_process
 from smartsession.bench.procfs import cpu_seconds, rss_mb, steal_ticks
 
 
@@ -169,9 +169,9 @@ def _hub_process(pipe: Connection, folder: str, max_agents: int, batch_interval:
     if batch_interval is not None:
         storage = StorageConfig(database=storage.database, batch_interval=batch_interval)
     config = Config(
-        class_=ClassConfig(id="bench"),
+        class_=ClassConfig(id=CLASS_ID),
         network=NetworkConfig(interfaces=("127.0.0.1",), discovery=False),
-        # The per-agent rate limit is lifted: the saturating clients send far more than a real
+        # The per-student limits are lifted: the saturating clients send far more than a real
         # agent would (the paced class stays far below it anyway). Every load connection comes
         # from 127.0.0.1, so the per-address limits on connections not joined yet are too.
         hub=HubConfig(
@@ -179,10 +179,12 @@ def _hub_process(pipe: Connection, folder: str, max_agents: int, batch_interval:
             port=0,
             hub_id="bench-hub",
             max_agents=max_agents,
-            max_messages_per_second=1e6,
-            message_burst=1_000_000,
+            max_items_per_second=1e7,
+            item_burst=100_000_000,
+            session_quota=1_000_000_000,
             max_pending_per_address=max_agents,
             max_unauthenticated_per_address=max_agents,
+            handshake_rate_per_address=1e6,
         ),
         storage=storage,
         base_dir=folder,

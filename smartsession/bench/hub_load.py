@@ -29,16 +29,17 @@ from smartsession.core.protocol import (
     agent_proof,
     decode_hub_message,
     encode,
-    hub_proof,
-    proofs_match,
+    hub_proof_material,
 )
+from smartsession.keys import MachineKey, hub_signature_valid
 
 #: Seconds any single network step may take before the bench gives up.
 STEP_TIMEOUT = 60.0
 #: Handshakes in flight at once per load process.
 CONNECT_CONCURRENCY = 32
-#: The class secret of the bench's hub (a throwaway hub in a temporary folder).
+#: The class key and class id of the bench's hub (a throwaway hub in a temporary folder).
 SECRET = bytes(range(32))
+CLASS_ID = "bench"
 
 _SAMPLE = (
     '{"type":"sample","seq":%d,"ts":%.3f,"state":"focused","attention":0.82,"confusion":0.12,'
@@ -48,7 +49,7 @@ _SAMPLE = (
 
 
 def sample_frame(seq: int) -> str:
-    """One valid protocol v1 sample as a JSON text frame (about 260 bytes)."""
+    """One valid protocol sample as a JSON text frame (about 260 bytes)."""
     return _SAMPLE % (seq, time.time())
 
 
@@ -102,7 +103,8 @@ async def _open(url: str, student_id: str, hub: bool) -> _Client:
         async with asyncio.timeout(STEP_TIMEOUT):
             hello = json.loads(await ws.recv())
             nonce = secrets.token_hex(16)
-            proof = agent_proof(SECRET, hello["nonce"], nonce, student_id, fingerprint)
+            key = MachineKey.derive(SECRET, CLASS_ID, student_id)
+            proof = agent_proof(key.key, hello["nonce"], nonce, student_id, fingerprint)
             join = Join(
                 v=PROTOCOL_VERSION,
                 student_id=student_id,
@@ -118,8 +120,8 @@ async def _open(url: str, student_id: str, hub: bool) -> _Client:
             raise RuntimeError(f"hub refused {student_id}: {welcome.code} {welcome.message}")
         if not isinstance(welcome, Welcome):
             raise RuntimeError(f"expected a welcome, got {welcome!r}")
-        expected = hub_proof(SECRET, hello["nonce"], nonce, student_id, fingerprint)
-        if not proofs_match(expected, welcome.proof):
+        material = hub_proof_material(hello["nonce"], nonce, student_id, fingerprint, welcome)
+        if not hub_signature_valid(key.hub_public_key, material, welcome.proof):
             raise RuntimeError("the hub's proof does not match")
     return _Client(student_id=student_id, ws=ws)
 

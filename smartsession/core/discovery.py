@@ -1,7 +1,9 @@
 """Zeroconf names and the hub advertisement's TXT record, parsed and validated (pure).
 
 The hub announces `SERVICE_TYPE` with TXT keys below; agents browse for it. TXT is a hint,
-never trusted by itself: the WebSocket handshake's proofs decide.
+never trusted by itself: the WebSocket handshake's proofs decide. A `Candidate` is one way to
+reach a hub that the agent may try: an advert's URL, a configured URL, or the last good URL
+of a pinned hub.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ TXT_HUB = "hub"
 TXT_FINGERPRINT = "fp"
 TXT_TLS = "tls"
 
-_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $: $ also matches before a trailing newline.
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,22 @@ class HubAdvert:
         return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}/"
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A hub to try: its URL and where the agent learnt it.
+
+    ``advert`` is the advert it came from (``None`` for a configured URL or a remembered one),
+    ``name`` the zeroconf instance name it was announced under, ``hub_id`` the hub it claims
+    to be ("" when unknown). Two candidates with any field different are different
+    candidates: a changed advert is a new candidate.
+    """
+
+    url: str
+    advert: HubAdvert | None = None
+    name: str = ""
+    hub_id: str = ""
+
+
 def txt_record(class_id: str, hub_id: str, *, tls: bool, fingerprint: str = "") -> dict[str, str]:
     """The TXT properties a hub announces."""
     record = {
@@ -54,6 +73,25 @@ def txt_record(class_id: str, hub_id: str, *, tls: bool, fingerprint: str = "") 
     if fingerprint:
         record[TXT_FINGERPRINT] = fingerprint
     return record
+
+
+def txt_properties(raw: bytes) -> dict[bytes, bytes | None]:
+    """Decode TXT record data (length-prefixed ``key=value`` strings); the first of a repeated key wins.
+
+    A truncated string ends the decoding; a string without ``=`` is a key with no value.
+    """
+    properties: dict[bytes, bytes | None] = {}
+    offset = 0
+    while offset < len(raw):
+        length = raw[offset]
+        entry = raw[offset + 1 : offset + 1 + length]
+        offset += 1 + length
+        if len(entry) < length:
+            break
+        key, equals, value = entry.partition(b"=")
+        if key and key not in properties:
+            properties[key] = value if equals else None
+    return properties
 
 
 def parse_advert(

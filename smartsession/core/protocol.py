@@ -17,9 +17,10 @@ from typing import Annotated, TypeVar
 import msgspec
 
 from smartsession.core.states import AlertReason, State
+from smartsession.core.text import unsafe_char
 
-#: Integer protocol version; a breaking change bumps it.
-PROTOCOL_VERSION = 1
+#: Integer protocol version; a breaking change bumps it (2: per-machine keys, signed welcome).
+PROTOCOL_VERSION = 2
 #: Largest frame either side accepts, in bytes.
 MAX_FRAME_BYTES = 64 * 1024
 #: Most items in one `Batch`.
@@ -39,8 +40,10 @@ class CloseCode(enum.IntEnum):
     JOIN_TIMEOUT = 4408
     DUPLICATE_STUDENT = 4409
     TOO_BIG = 4413
+    OUT_OF_RANGE = 4422
     RATE_LIMITED = 4429
     HUB_FULL = 4503
+    QUOTA_EXCEEDED = 4507
 
 
 class ProtocolError(Exception):
@@ -58,13 +61,16 @@ Angle = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
 Timestamp = Annotated[float, msgspec.Meta(ge=0.0, le=1e11)]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 SeqOrZero = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
-Nonce = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{32,64}$")]
-Proof = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
-Ident = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+# Patterns end in \Z, not $: msgspec matches with re.search, and $ also matches before a
+# trailing newline ("pc-01\n" would pass as a second "pc-01").
+Nonce = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32,64}\Z")]
+Proof = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
+Signature = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}\Z")]
+Ident = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 ShortText = Annotated[str, msgspec.Meta(max_length=160)]
 Version = Annotated[int, msgspec.Meta(ge=0, le=1000)]
-Fingerprint = Annotated[str, msgspec.Meta(pattern="^([0-9a-f]{64})?$")]
+Fingerprint = Annotated[str, msgspec.Meta(pattern=r"^([0-9a-f]{64})?\Z")]
 
 
 class _Message(
@@ -81,20 +87,28 @@ class _Message(
 
 
 class Hello(_Message, tag="hello", frozen=True):
-    """First frame from the hub: who it is and a fresh nonce for this connection."""
+    """First frame from the hub: who it is, a fresh nonce for this connection, and its clock."""
 
     v: Version
     hub_id: Ident
     class_id: Ident
     nonce: Nonce
+    #: The hub's clock (epoch seconds) when it sent this; agents compare their own with it.
+    time: Timestamp
 
 
 class Welcome(_Message, tag="welcome", frozen=True):
-    """The hub accepted the join and proves it holds the class secret too."""
+    """The hub accepted the join, and proves it holds the class key by a signature.
+
+    ``last_seq`` is the highest seq the hub holds for this student in this session (0 in a
+    new session); ``session_started`` is when the session began (hub clock): items older
+    than that, less the allowed clock skew, are refused.
+    """
 
     session_id: Ident
-    proof: Proof
+    session_started: Timestamp
     last_seq: SeqOrZero
+    proof: Signature
 
 
 class Ack(_Message, tag="ack", frozen=True):
@@ -227,9 +241,45 @@ def _decode(decoder: msgspec.json.Decoder[T], frame: str | bytes) -> T:
 
 
 def decode_agent_message(frame: str | bytes) -> AgentMessage:
-    """Decode a frame sent by an agent, or raise `ProtocolError`."""
+    """Decode a frame sent by an agent, or raise `ProtocolError`.
+
+    Besides the types, every string the agent wrote (name, host, agent version, reasons,
+    details) must be free of control characters (`smartsession.core.text`): 4400 otherwise.
+    """
     message: AgentMessage = _decode(_agent_decoder, frame)
+    # The hub's hot path, so no msgspec ``pattern`` (a regex per string doubled the decode
+    # time of a typical sample). A frame of ASCII without a backslash or DEL cannot decode to
+    # a string holding an unsafe character: JSON refuses raw C0 controls, C1, U+2028/9 and the
+    # bidi controls are not ASCII, and an escape needs a backslash. Only other frames need a
+    # look at each string.
+    plain = isinstance(frame, str) and frame.isascii() and "\\" not in frame and "\x7f" not in frame
+    if not plain:
+        _check_text(message)
     return message
+
+
+def _check_text(message: AgentMessage) -> None:
+    """Refuse (4400) a message whose strings hold an unsafe character, naming the field."""
+    items = message.items if isinstance(message, Batch) else (message,)
+    for item in items:
+        if isinstance(item, Sample):
+            if not "".join(item.reasons).isprintable():  # then none is unsafe
+                _refuse_unsafe("sample.reasons", item.reasons)
+        elif isinstance(item, Event):
+            _refuse_unsafe("event.detail", (item.detail,))
+        else:
+            _refuse_unsafe("join.name", (item.name,))
+            _refuse_unsafe("join.host", (item.host,))
+            _refuse_unsafe("join.agent_version", (item.agent_version,))
+
+
+def _refuse_unsafe(where: str, texts: tuple[str, ...]) -> None:
+    for text in texts:
+        char = unsafe_char(text)
+        if char is not None:
+            raise ProtocolError(
+                CloseCode.MALFORMED, f"invalid message: control character U+{ord(char):04X} in {where}"
+            )
 
 
 def decode_hub_message(frame: str | bytes) -> HubMessage:
@@ -241,44 +291,42 @@ def decode_hub_message(frame: str | bytes) -> HubMessage:
 # Proofs ---------------------------------------------------------------------------------
 
 
-def _proof(
-    role: bytes,
-    secret: bytes,
+def _material(role: bytes, *parts: str) -> bytes:
+    return b"|".join((b"smartsession", str(PROTOCOL_VERSION).encode(), role, *(p.encode() for p in parts)))
+
+
+def agent_proof(
+    machine_key: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
+) -> str:
+    """The proof an agent puts in `Join`: HMAC-SHA256 with its machine key, hex.
+
+    ``machine_key`` is `smartsession.core.keys.machine_key` for ``student_id``; the hub
+    derives the same key from the class key. ``fingerprint`` is the SHA-256 of the hub's TLS
+    certificate as the agent saw it ("" on an insecure link), which binds the proof to it.
+    """
+    material = _material(b"agent", server_nonce, client_nonce, student_id, fingerprint)
+    return hmac.new(machine_key, material, hashlib.sha256).hexdigest()
+
+
+def hub_proof_material(
     server_nonce: str,
     client_nonce: str,
     student_id: str,
     fingerprint: str,
-) -> str:
-    material = b"|".join(
-        (
-            b"smartsession",
-            str(PROTOCOL_VERSION).encode(),
-            role,
-            server_nonce.encode(),
-            client_nonce.encode(),
-            student_id.encode(),
-            fingerprint.encode(),
-        )
+    welcome: Welcome,
+) -> bytes:
+    """What the hub signs for `Welcome.proof`: both nonces, the student, the certificate and
+    the welcome's own fields (its ``proof`` aside)."""
+    return _material(
+        b"hub",
+        server_nonce,
+        client_nonce,
+        student_id,
+        fingerprint,
+        welcome.session_id,
+        repr(float(welcome.session_started)),
+        str(welcome.last_seq),
     )
-    return hmac.new(secret, material, hashlib.sha256).hexdigest()
-
-
-def agent_proof(
-    secret: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
-) -> str:
-    """The proof an agent puts in `Join`.
-
-    ``fingerprint`` is the SHA-256 of the hub's TLS certificate as the agent saw it
-    ("" on an insecure link), which binds the proof to that certificate.
-    """
-    return _proof(b"agent", secret, server_nonce, client_nonce, student_id, fingerprint)
-
-
-def hub_proof(
-    secret: bytes, server_nonce: str, client_nonce: str, student_id: str, fingerprint: str = ""
-) -> str:
-    """The proof a hub puts in `Welcome` over the same material as the agent's."""
-    return _proof(b"hub", secret, server_nonce, client_nonce, student_id, fingerprint)
 
 
 def proofs_match(expected: str, given: str) -> bool:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 from smartsession.core.protocol import Cues, Event, EventKind, Sample
-from smartsession.core.states import AlertReason, State
+from smartsession.core.states import AlertReason, NoticeKind, State
 
 #: Samples of history kept per student for sparklines (at 1 s intervals: 10 minutes).
 HISTORY = 600
@@ -30,12 +30,13 @@ SEGMENT_UPDATE_INTERVAL = 1.0
 
 @dataclass(frozen=True)
 class AlertRecord:
-    """One alert raised for a student."""
+    """One alert raised for a student: by its agent (an `AlertReason`), or by the hub about its
+    connection (a `NoticeKind`: a takeover, a refused flood)."""
 
     student_id: str
     name: str
     ts: float
-    reason: AlertReason
+    reason: AlertReason | NoticeKind
     detail: str
 
 
@@ -85,6 +86,9 @@ class StudentSnapshot:
     connections: tuple[tuple[float, float | None], ...] = ()
     #: Where the agent's signals come from (`VisionMode` value: isolated, unisolated, ...).
     vision: str = "unknown"
+    #: The hub's latest word about this student's connection ("" when none): a takeover or a
+    #: refusal (see `NoticeKind`).
+    notice: str = ""
 
     @property
     def main_reason(self) -> str:
@@ -155,6 +159,7 @@ class _Student:
     timeline: tuple[tuple[float, State], ...] = ()
     time_in_state: dict[State, float] = field(default_factory=dict)
     connections: tuple[tuple[float, float | None], ...] = ()
+    notice: str = ""
 
     def show(self, now: float) -> None:
         """Record a change of the shown state (Offline when not connected) at ``now``."""
@@ -207,6 +212,7 @@ class _Student:
             timeline=self.timeline,
             time_in_state=tuple(self.time_in_state.items()),
             connections=self.connections,
+            notice=self.notice,
         )
 
 
@@ -329,6 +335,22 @@ class Roster:
                 return []
             return [AlertRaised(record), StudentChanged(student.snapshot())]
         return []
+
+    def notice(self, student_id: str, kind: NoticeKind, detail: str, now: float) -> list[RosterEvent]:
+        """The hub has something to say about a student's connection: record it as an alert.
+
+        A student not seen yet (refused at its first join) gets a tile, Offline, so the
+        teacher sees who it was.
+        """
+        student = self._students.get(student_id)
+        if student is None:
+            student = _Student(student_id, student_id, "", joined_at=now, connected=False)
+            self._students[student_id] = student
+            student.show(now)
+        student.notice = f"{kind.label}: {detail}"
+        record = AlertRecord(student_id, student.name, now, kind, detail)
+        self._alerts.append(record)
+        return [AlertRaised(record), StudentChanged(student.snapshot())]
 
     def students(self) -> list[StudentSnapshot]:
         """Every student seen this session, in join order."""

@@ -53,3 +53,25 @@ _REASON_LABELS = {
     AlertReason.EYES_CLOSED: "eyes closed",
     AlertReason.CAMERA_UNAVAILABLE: "camera unavailable",
 }
+
+
+class NoticeKind(enum.StrEnum):
+    """Why the hub tells the teacher about a student's connection (not an attention alert)."""
+
+    TAKEOVER = "takeover"
+    OUT_OF_RANGE = "out_of_range"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
+
+    @property
+    def label(self) -> str:
+        """Short words for a tile, a toast or the alerts screen."""
+        return _NOTICE_LABELS[self]
+
+
+_NOTICE_LABELS = {
+    NoticeKind.TAKEOVER: "connected again from elsewhere",
+    NoticeKind.OUT_OF_RANGE: "sent impossible times or numbers",
+    NoticeKind.RATE_LIMITED: "sent too much too fast",
+    NoticeKind.QUOTA_EXCEEDED: "storage quota reached",
+}

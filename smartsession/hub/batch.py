@@ -57,8 +57,9 @@ _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 def _chunk_sql(kind: str, rows: int) -> str:
     """The statement that writes ``rows`` rows of ``kind`` ("samples", "events" or "touch").
 
-    "samples" and "events": ``INSERT OR IGNORE``; a row whose (student_id, seq) is already in
-    the other table is skipped too (samples and events share one seq space per student).
+    "samples" and "events": ``INSERT OR IGNORE``; a row whose (session_id, student_id, seq) is
+    already in the other table is skipped too (samples and events share one seq space per
+    student and session).
     "touch": rows of (session_id, student_id, now) move ``students.last_seen`` forward.
     """
     width = _WIDTHS[kind]
@@ -71,7 +72,8 @@ def _chunk_sql(kind: str, rows: int) -> str:
     columns, other = (_SAMPLE_COLUMNS, "events") if kind == "samples" else (_EVENT_COLUMNS, "samples")
     return (
         f"INSERT OR IGNORE INTO {kind} ({columns}) SELECT * FROM ({values}) AS v"
-        f" WHERE NOT EXISTS (SELECT 1 FROM {other} AS o WHERE o.student_id = v.column1 AND o.seq = v.column2)"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {other} AS o"
+        " WHERE o.session_id = v.column3 AND o.student_id = v.column1 AND o.seq = v.column2)"
     )
 
 

@@ -80,14 +80,14 @@ def send_mail(
         except (OSError, smtplib.SMTPException) as exc:
             more = attempt < email.attempts
             log.warning(
-                "mail to %s via %s:%d failed (attempt %d of %d)%s: %s",
+                "mail to %s via %s:%d failed (attempt %d of %d)%s: %r",
                 ", ".join(email.to),
                 email.host,
                 email.port,
                 attempt,
                 email.attempts,
                 f"; retrying in {delay:.0f} s" if more else "; giving up",
-                exc,
+                str(exc),  # the server's words, quoted
             )
             if more:
                 sleep(delay)

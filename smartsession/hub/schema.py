@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from smartsession.errors import HubError
+from smartsession.files import private_database
 
 log = logging.getLogger(__name__)
 
 #: Current schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: A session of this class idle for less than this (seconds) is resumed on hub start.
 RESUME_WINDOW = 600.0
 _MIGRATIONS: tuple[str, ...] = (
@@ -87,6 +88,47 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX segments_session ON segments (session_id, started_at);
     """,
+    # version 3: sequence numbers are per session (protocol 2), so rows are keyed by
+    # (session, student, seq); the tables are rebuilt with that key.
+    """
+    CREATE TABLE samples_v3 (
+        student_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        state TEXT NOT NULL,
+        attention REAL NOT NULL,
+        confusion REAL NOT NULL,
+        faces INTEGER NOT NULL,
+        alert TEXT,
+        reasons TEXT NOT NULL,
+        cues TEXT NOT NULL,
+        PRIMARY KEY (session_id, student_id, seq)
+    );
+    INSERT INTO samples_v3 (student_id, seq, session_id, ts, state, attention, confusion, faces, alert,
+        reasons, cues)
+        SELECT student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues
+        FROM samples;
+    DROP TABLE samples;
+    ALTER TABLE samples_v3 RENAME TO samples;
+    CREATE INDEX samples_student ON samples (student_id);
+    CREATE TABLE events_v3 (
+        student_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (session_id, student_id, seq)
+    );
+    INSERT INTO events_v3 (student_id, seq, session_id, ts, kind, state, reason, detail)
+        SELECT student_id, seq, session_id, ts, kind, state, reason, detail FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v3 RENAME TO events;
+    CREATE INDEX events_student ON events (student_id);
+    """,
 )
 
 
@@ -105,11 +147,13 @@ SYNCHRONOUS = ("normal", "full")
 def connect(path: Path, synchronous: str = "full") -> sqlite3.Connection:
     """Open (creating and migrating) the database at ``path``; autocommit mode, WAL.
 
+    The file (and so its -wal and -shm) is owner-only: created 0600, or tightened if looser.
+
     ``synchronous`` is ``"full"`` (an fsync per commit) or ``"normal"`` (see the module docstring).
     """
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(path)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
@@ -145,14 +189,27 @@ def migrate(conn: sqlite3.Connection) -> None:
         log.info("database migrated to schema version %d", target)
 
 
-def read_last_seq(conn: sqlite3.Connection, student_id: str) -> int:
-    """Highest seq stored for a student (samples and events, every session); 0 when none."""
+def read_last_seq(conn: sqlite3.Connection, student_id: str, session_id: str | None = None) -> int:
+    """Highest seq stored for a student (samples and events) in a session, or in any with None; 0 when none."""
+    if session_id is not None:
+        return read_standing(conn, session_id, student_id)[0]
     row = conn.execute(
         "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM samples WHERE student_id = ?"
         " UNION ALL SELECT MAX(seq) FROM events WHERE student_id = ?)",
         (student_id, student_id),
     ).fetchone()
     return int(row[0] or 0)
+
+
+def read_standing(conn: sqlite3.Connection, session_id: str, student_id: str) -> tuple[int, int]:
+    """A student's highest seq and number of items (samples and events) stored in a session."""
+    row = conn.execute(
+        "SELECT MAX(m), SUM(n) FROM ("
+        "SELECT MAX(seq) AS m, COUNT(*) AS n FROM samples WHERE session_id = ?1 AND student_id = ?2"
+        " UNION ALL SELECT MAX(seq), COUNT(*) FROM events WHERE session_id = ?1 AND student_id = ?2)",
+        (session_id, student_id),
+    ).fetchone()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def read_seqs(conn: sqlite3.Connection, student_id: str) -> list[int]:
@@ -163,6 +220,14 @@ def read_seqs(conn: sqlite3.Connection, student_id: str) -> list[int]:
         (student_id, student_id),
     ).fetchall()
     return [int(r[0]) for r in rows]
+
+
+def read_session_started(conn: sqlite3.Connection, session_id: str) -> float:
+    """When a session began (epoch seconds); raises `HubError` for an unknown session."""
+    row = conn.execute("SELECT started_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
+        raise HubError(f"no session {session_id!r} in the database")
+    return float(row[0])
 
 
 def read_segments(conn: sqlite3.Connection, session_id: str) -> list[tuple[float, str]]:

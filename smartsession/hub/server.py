@@ -2,9 +2,9 @@
 
 Conversation (see ``docs/protocol.md``)::
 
-    hub   -> agent  hello   {v, hub_id, class_id, nonce}
+    hub   -> agent  hello   {v, hub_id, class_id, nonce, time}
     agent -> hub    join    {v, student_id, name, host, agent_version, nonce, proof}
-    hub   -> agent  welcome {session_id, proof, last_seq}
+    hub   -> agent  welcome {session_id, session_started, last_seq, proof}
     agent -> hub    sample | event | batch ...      (any number)
     hub   -> agent  ack {seq}                       (after each commit that covered this student)
 
@@ -12,17 +12,23 @@ Any protocol violation gets an ``error`` frame and a close with its code (44xx);
 affects other connections. No ``join`` within ``hub.join_timeout``: 4408. Unknown version:
 4402. Bad proof: 4401. Hub full (``hub.max_agents`` joined students, or no unauthenticated
 slot for this connection: see `smartsession.hub.admission`): 4503. A frame over
-`MAX_FRAME_BYTES`: 4413. More than ``hub.max_messages_per_second`` (token bucket holding
-``hub.message_burst``): 4429.
+`MAX_FRAME_BYTES`: 4413. What a proven agent says is bounded too
+(`smartsession.core.limits`): a timestamp off the session or a seq too far ahead: 4422;
+more than ``hub.max_items_per_second`` items (a bucket per student holding
+``hub.item_burst``): 4429; more than ``hub.session_quota`` items this session: 4507. Those
+three are shown to the teacher (a roster notice), as is a takeover.
 
-With TLS the certificate's ``fingerprint`` is bound into both proofs, so an agent that saw
-another certificate (a man in the middle) cannot join, and nothing secret is ever logged.
+Proofs: the agent's HMAC uses the machine key of the student id it claims, which the hub
+derives from the class key, so a machine can only ever speak for itself; the hub signs its
+welcome with a key only the class key gives. With TLS the certificate's ``fingerprint`` is
+bound into both, so an agent that saw another certificate (a man in the middle) cannot join,
+and nothing secret is ever logged.
 
-Duplicate student ids: a new *authenticated* connection for a student id replaces the
-older one, which is closed with 4409 "replaced by a newer connection". An agent that
-reconnects before the hub noticed its old connection died is thus never locked out; the
-price is that two machines configured with the same student id keep replacing each other
-(visible in the log), which a sysadmin must fix in their config.
+Takeover: a new connection for a student id already connected replaces the older one (closed
+with 4409 "replaced by a newer connection") only because it proved the same machine key (no
+other key can prove that id): an agent that restarted, or reconnected before the hub noticed
+its old connection died, is never locked out. Each takeover is logged with both addresses
+and shown to the teacher, so a key copied to a second machine is seen.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from smartsession.core.keys import machine_key
+from smartsession.core.limits import Allowance, Bounds
 from smartsession.core.protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -57,43 +65,29 @@ from smartsession.core.protocol import (
     agent_proof,
     decode_agent_message,
     encode,
-    hub_proof,
+    hub_proof_material,
     proofs_match,
 )
 from smartsession.core.roster import Roster, RosterEvent
+from smartsession.core.states import NoticeKind
 from smartsession.hub.acceptor import Acceptor, AdmittedConnection
 from smartsession.hub.admission import Admission, Limits, Throttle
 from smartsession.hub.store import Store
+from smartsession.keys import HubSigner
 
 log = logging.getLogger(__name__)
 
+#: Refusals of a proven agent that the teacher is shown, by close code.
+NOTICE_CODES = {
+    CloseCode.OUT_OF_RANGE: NoticeKind.OUT_OF_RANGE,
+    CloseCode.RATE_LIMITED: NoticeKind.RATE_LIMITED,
+    CloseCode.QUOTA_EXCEEDED: NoticeKind.QUOTA_EXCEEDED,
+}
 #: How long closing a replaced connection may take before it is dropped.
 REPLACE_CLOSE_TIMEOUT = 5.0
 #: websockets' own frame limit, above `MAX_FRAME_BYTES` so that an oversized frame is read
 #: and answered with a clear ``Error(4413)``; beyond this websockets closes with 1009.
 WIRE_MAX_SIZE = 4 * MAX_FRAME_BYTES
-
-
-class TokenBucket:
-    """Messages per second with a burst: `take` returns False once the bucket is empty.
-
-    Pure: the caller passes the time (monotonic seconds).
-    """
-
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.stamp = now
-
-    def take(self, now: float) -> bool:
-        """Spend one token if there is one; refill at ``rate`` per second up to ``burst``."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 class _VersionPeek(msgspec.Struct):
@@ -111,7 +105,10 @@ class _Agent:
     student_id: str
     connected_at: float
     acked: int
-    bucket: TokenBucket
+    allowance: Allowance
+    peer: str
+    name: str
+    host: str
     ack_target: int = 0
     ack_wanted: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -135,6 +132,7 @@ class HubServer:
         hub_id: str,
         session_id: str,
         store: Store,
+        session_started: float = 0.0,
         roster: Roster,
         publish: Callable[[list[RosterEvent]], None],
         max_agents: int = 500,
@@ -142,15 +140,16 @@ class HubServer:
         ping_interval: float = 5.0,
         ping_timeout: float = 10.0,
         fingerprint: str = "",
-        max_messages_per_second: float = 50.0,
-        message_burst: int = 200,
+        bounds: Bounds | None = None,
         limits: Limits,
         listening: Callable[[], bool] | None = None,
     ) -> None:
-        self._secret = secret
+        self._class_key = secret
+        self._signer = HubSigner(secret, class_id)
         self.class_id = class_id
         self.hub_id = hub_id
         self.session_id = session_id
+        self.session_started = session_started or time.time()
         self._store = store
         self._roster = roster
         self._publish = publish
@@ -160,11 +159,20 @@ class HubServer:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.fingerprint = fingerprint
-        self.max_messages_per_second = max_messages_per_second
-        self.message_burst = message_burst
+        #: What a proven agent may say (time, seq, rate, volume); see `smartsession.core.limits`.
+        self.bounds = bounds or Bounds(
+            session_started=self.session_started,
+            max_skew=120.0,
+            seq_window=10_000,
+            quota=100_000,
+            items_per_second=20.0,
+            item_burst=2000,
+        )
         self.admission = Admission(limits)
         self._agents: dict[str, _Agent] = {}
         self._applied: dict[str, int] = {}
+        #: Per student, this session: highest seq and items accepted, the rate bucket.
+        self._allowances: dict[str, Allowance] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._acceptor: Acceptor | None = None
         self._refusals = Throttle()
@@ -225,7 +233,7 @@ class HubServer:
         if not self.admission.promote(ws.ticket):
             if count := self._refusals.hit(time.monotonic()):
                 log.warning(
-                    "%d connections waiting to join (%d from %s): refused %d since the last report",
+                    "%d connections waiting to join (%d from %r): refused %d since the last report",
                     self.admission.unauthenticated,
                     self.admission.waiting_from(ws.ticket.address),
                     peer,
@@ -243,12 +251,15 @@ class HubServer:
             acker = self._spawn(self._send_acks(agent))
             await self._receive(agent)
         except ProtocolError as exc:
-            log.info("closing connection from %s: %s (%d)", peer, exc.message, exc.code)
+            if agent is not None and exc.code in NOTICE_CODES:
+                self.refused(agent.student_id, agent.name, CloseCode(exc.code), exc.message)
+            else:
+                log.info("closing connection from %r: %r (%d)", peer, exc.message, exc.code)
             await _refuse(ws, exc.code, exc.message)
         except ConnectionClosed:
             pass
         except Exception:
-            log.exception("unexpected error on the connection from %s", peer)
+            log.exception("unexpected error on the connection from %r", peer)
             await _refuse(ws, CloseCode.MALFORMED, "internal error")
         finally:
             if acker is not None:
@@ -258,41 +269,66 @@ class HubServer:
 
     async def _handshake(self, ws: ServerConnection, peer: str) -> _Agent | None:
         nonce = secrets.token_hex(16)
-        hello = Hello(v=PROTOCOL_VERSION, hub_id=self.hub_id, class_id=self.class_id, nonce=nonce)
+        hello = Hello(
+            v=PROTOCOL_VERSION, hub_id=self.hub_id, class_id=self.class_id, nonce=nonce, time=time.time()
+        )
         await ws.send(encode(hello))
         try:
             async with asyncio.timeout(self.join_timeout):
                 frame = await ws.recv()
         except TimeoutError:
-            log.info("no join from %s within %.0f s", peer, self.join_timeout)
+            log.info("no join from %r within %.0f s", peer, self.join_timeout)
             await _refuse(ws, CloseCode.JOIN_TIMEOUT, f"no join within {self.join_timeout:g} s")
             return None
         _check_size(frame)
         join = _decode_join(frame)
-        expected = agent_proof(self._secret, nonce, join.nonce, join.student_id, self.fingerprint)
+        key = machine_key(self._class_key, self.class_id, join.student_id)
+        expected = agent_proof(key, nonce, join.nonce, join.student_id, self.fingerprint)
         if not proofs_match(expected, join.proof):
-            log.warning("bad proof from %s (student id %r)", peer, join.student_id)
-            raise ProtocolError(CloseCode.BAD_PROOF, "bad proof: wrong class secret?")
+            log.warning("bad proof from %r (student id %r)", peer, join.student_id)
+            raise ProtocolError(CloseCode.BAD_PROOF, "bad proof: not this student's machine key?")
         student_id = join.student_id
-        last_seq = await self._store.last_seq(student_id)
+        last_seq, stored = await self._store.standing(self.session_id, student_id)
         # From here to the registration nothing awaits, so two joins cannot interleave.
+        allowance = self._allowances.get(student_id)
+        if allowance is None:
+            allowance = Allowance(self.bounds, last_seq, stored, time.monotonic())
+            self._allowances[student_id] = allowance
+        allowance.last_seq = max(allowance.last_seq, last_seq)
+        if allowance.exhausted:
+            self.refused(
+                student_id, join.name, CloseCode.QUOTA_EXCEEDED, "storage quota for this session reached"
+            )
+            raise ProtocolError(CloseCode.QUOTA_EXCEEDED, "storage quota for this session reached")
         old = self._agents.get(student_id)
         if old is None and len(self._agents) >= self.max_agents:
-            log.warning("hub full (%d agents): refusing %r from %s", self.max_agents, student_id, peer)
+            log.warning("hub full (%d agents): refusing %r from %r", self.max_agents, student_id, peer)
             raise ProtocolError(CloseCode.HUB_FULL, "hub full")
         now = time.time()
-        bucket = TokenBucket(self.max_messages_per_second, self.message_burst, time.monotonic())
-        agent = _Agent(ws=ws, student_id=student_id, connected_at=now, acked=last_seq, bucket=bucket)
+        agent = _Agent(
+            ws=ws,
+            student_id=student_id,
+            connected_at=now,
+            acked=last_seq,
+            allowance=allowance,
+            peer=peer,
+            name=join.name,
+            host=join.host,
+        )
         self._agents[student_id] = agent
         self._applied[student_id] = max(self._applied.get(student_id, 0), last_seq)
         if old is not None:
-            log.warning("student %r joined again from %s; replacing the older connection", student_id, peer)
-            self._store.record_leave(self.session_id, student_id, old.connected_at, now)
-            self._spawn(_refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
+            self._take_over(old, agent, join.name, now)
         self._store.record_join(self.session_id, student_id, join.name, join.host, now)
-        proof = hub_proof(self._secret, nonce, join.nonce, student_id, self.fingerprint)
-        await ws.send(encode(Welcome(session_id=self.session_id, proof=proof, last_seq=last_seq)))
-        log.info("student %r (%s) joined from %s, last seq %d", student_id, join.name, peer, last_seq)
+        welcome = Welcome(
+            session_id=self.session_id,
+            session_started=self.session_started,
+            last_seq=last_seq,
+            proof=_UNSIGNED,
+        )
+        material = hub_proof_material(nonce, join.nonce, student_id, self.fingerprint, welcome)
+        await ws.send(encode(msgspec.structs.replace(welcome, proof=self._signer.sign(material))))
+        log.info("student %r (%r) joined from %r, last seq %d", student_id, join.name, peer, last_seq)
         if join.vision is VisionMode.UNISOLATED:
             log.warning(
                 "student %r analyses its camera WITHOUT network isolation (allowed by its config)", student_id
@@ -300,9 +336,25 @@ class HubServer:
         self._publish(self._roster.join(student_id, join.name, join.host, now, join.vision.value))
         return agent
 
+    def _take_over(self, old: _Agent, new: _Agent, name: str, now: float) -> None:
+        """``new`` proved the same machine key as the connected ``old``: it replaces it, said loudly."""
+        student_id = new.student_id
+        where = f"from {new.peer!r} ({new.host!r}) while connected from {old.peer!r} ({old.host!r})"
+        log.warning("student %r connected again %s; the older connection is closed", student_id, where)
+        self._store.record_leave(self.session_id, student_id, old.connected_at, now)
+        self._spawn(_refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
+        self._publish(self._roster.notice(student_id, NoticeKind.TAKEOVER, f"connected again {where}", now))
+
+    def refused(self, student_id: str, name: str, code: CloseCode, why: str) -> None:
+        """A proven agent broke a bound (`NOTICE_CODES`): log it and show it to the teacher."""
+        log.warning("student %r (%r) refused: %r (%d)", student_id, name, why, code)
+        kind = NOTICE_CODES.get(code)
+        if kind is not None:
+            self._publish(self._roster.notice(student_id, kind, why, time.time()))
+
     async def _receive(self, agent: _Agent) -> None:
         # The hot path (every message of every agent): names are looked up once, here.
-        student_id, session_id, bucket = agent.student_id, self.session_id, agent.bucket
+        student_id, session_id, admit = agent.student_id, self.session_id, agent.allowance.admit
         add_items, apply, agents, applied_seqs = (
             self._store.add_items,
             self._roster.apply,
@@ -311,11 +363,6 @@ class HubServer:
         )
         listening = self._listening
         async for frame in agent.ws:
-            if not bucket.take(time.monotonic()):
-                log.warning(
-                    "student %r sends more than %g messages/s", student_id, self.max_messages_per_second
-                )
-                raise ProtocolError(CloseCode.RATE_LIMITED, "rate limit exceeded")
             if len(frame) > _SURELY_SMALL:
                 _check_size(frame)
             message = decode_agent_message(frame)
@@ -323,6 +370,7 @@ class HubServer:
                 raise ProtocolError(CloseCode.MALFORMED, "already joined")
             items: tuple[Item, ...] = message.items if isinstance(message, Batch) else (message,)
             now = time.time()
+            admit(items, now, time.monotonic())
             add_items(session_id, student_id, items, now)
             if agents.get(student_id) is not agent:
                 continue  # replaced: stored, but the newer connection drives the roster
@@ -367,6 +415,8 @@ class HubServer:
         return task
 
 
+#: A placeholder `Welcome.proof` until the welcome is signed.
+_UNSIGNED = "0" * 128
 #: Frames of at most this many characters are under `MAX_FRAME_BYTES` even in UTF-8.
 _SURELY_SMALL = MAX_FRAME_BYTES // 4
 

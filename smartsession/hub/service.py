@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from smartsession.config import Config
+from smartsession.core.limits import Bounds
 from smartsession.core.roster import (
     AlertRecord,
     HubStatus,
@@ -83,6 +84,8 @@ class Hub:
             synchronous=config.storage.synchronous,
         )
         self.session_id = ""
+        #: When the session began (epoch seconds; earlier than now after a resume).
+        self.session_started = 0.0
         self.resumed = False
         self.port = 0
         self.fingerprint = ""
@@ -217,6 +220,7 @@ class Hub:
                 )
             opened = await self.store.open_session(self.class_id, self.hub_id, time.time())
             self.session_id, self.resumed = opened
+            self.session_started = await self.store.session_started(self.session_id)
             log.info("%s session %s", "resumed" if self.resumed else "started", self.session_id)
             if self.resumed:
                 # The segments marked before the restart stay numbered as the report numbers them.
@@ -228,11 +232,13 @@ class Hub:
                 self._retention_task = asyncio.create_task(
                     retention.run_daily(self.store, days, keep), name="retention"
                 )
+            hub = self.config.hub
             server = HubServer(
                 secret=self._secret,
                 class_id=self.class_id,
                 hub_id=self.hub_id,
                 session_id=self.session_id,
+                session_started=self.session_started,
                 store=self.store,
                 roster=self.roster,
                 publish=self._publish,
@@ -241,15 +247,21 @@ class Hub:
                 ping_interval=self.config.hub.ping_interval,
                 ping_timeout=self.config.hub.ping_timeout,
                 fingerprint=self.fingerprint,
-                max_messages_per_second=self.config.hub.max_messages_per_second,
-                message_burst=self.config.hub.message_burst,
+                bounds=Bounds(
+                    session_started=self.session_started,
+                    max_skew=hub.max_clock_skew,
+                    seq_window=hub.seq_window,
+                    quota=hub.session_quota,
+                    items_per_second=hub.max_items_per_second,
+                    item_burst=hub.item_burst,
+                ),
                 limits=Limits(
-                    pending_per_address=self.config.hub.max_pending_per_address,
-                    pending=self.config.hub.max_pending_handshakes,
-                    handshake_timeout=self.config.hub.handshake_timeout,
-                    handshake_rate=self.config.hub.handshake_rate_per_address,
-                    unauthenticated_per_address=self.config.hub.max_unauthenticated_per_address,
-                    unauthenticated=self.config.hub.max_unauthenticated,
+                    pending_per_address=hub.max_pending_per_address,
+                    pending=hub.max_pending_handshakes,
+                    handshake_timeout=hub.handshake_timeout,
+                    handshake_rate=hub.handshake_rate_per_address,
+                    unauthenticated_per_address=hub.max_unauthenticated_per_address,
+                    unauthenticated=hub.max_unauthenticated,
                 ),
                 listening=lambda: bool(self._listeners),
             )

@@ -24,8 +24,9 @@ its own timer), rows go in as multi-row statements (`smartsession.hub.batch`), a
 checkpoints of the write-ahead log run on a thread of their own
 (`smartsession.hub.checkpointer`), so no commit waits for their fsyncs.
 
-Samples and events share one seq space per student; a (student_id, seq) stored in either
-table counts as stored, and a duplicate is ignored (``INSERT OR IGNORE``).
+Samples and events share one seq space per student and session (protocol 2 numbers items
+afresh in each session); a (session_id, student_id, seq) stored in either table counts as
+stored, and a duplicate is ignored (``INSERT OR IGNORE``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ from smartsession.hub.schema import (
     read_last_seq,
     read_segments,
     read_seqs,
+    read_session_started,
+    read_standing,
     read_student_summaries,
 )
 
@@ -228,9 +231,13 @@ class Store:
             self._cond.notify_all()
         return await asyncio.wrap_future(future)
 
-    async def last_seq(self, student_id: str) -> int:
-        """Highest committed seq of a student, across sessions (0 when none)."""
-        return await self.call(lambda conn: read_last_seq(conn, student_id))
+    async def last_seq(self, student_id: str, session_id: str | None = None) -> int:
+        """Highest committed seq of a student in a session (None: in any session); 0 when none."""
+        return await self.call(lambda conn: read_last_seq(conn, student_id, session_id))
+
+    async def standing(self, session_id: str, student_id: str) -> tuple[int, int]:
+        """A student's highest committed seq and number of committed items in a session."""
+        return await self.call(lambda conn: read_standing(conn, session_id, student_id))
 
     async def seqs(self, student_id: str) -> list[int]:
         """Every committed seq of a student, ascending."""
@@ -243,6 +250,10 @@ class Store:
     async def student_summaries(self, session_id: str) -> list[dict[str, Any]]:
         """Per-student summary of a session; see `read_student_summaries`."""
         return await self.call(lambda conn: read_student_summaries(conn, session_id))
+
+    async def session_started(self, session_id: str) -> float:
+        """When a stored session began (epoch seconds)."""
+        return await self.call(lambda conn: read_session_started(conn, session_id))
 
     async def open_session(self, class_id: str, hub_id: str, now: float) -> tuple[str, bool]:
         """Resume or create the session of this class; returns ``(session_id, resumed)``."""

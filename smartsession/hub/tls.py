@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from smartsession.errors import HubError
+from smartsession.files import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def server_context(cert: HubCertificate) -> ssl.SSLContext:
 
 
 def _create(folder: Path, cert_path: Path, key_path: Path, hub_id: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"smartsession hub {hub_id}"[:64])])
     now = datetime.datetime.now(datetime.UTC)

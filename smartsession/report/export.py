@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from smartsession.core.states import AlertReason
+from smartsession.core.text import escape
 from smartsession.report.model import SessionReport, build_report
 from smartsession.report.queries import find_session, open_database, read_session
 from smartsession.report.writers import FORMATS, write
@@ -54,7 +55,7 @@ def export_report(
 
 
 def summary_text(report: SessionReport) -> str:
-    """A plain-text summary of the session (the email body)."""
+    """A plain-text summary of the session (the email body); control characters escaped."""
     lines = [
         f"Class {report.class_id}, session {report.session_id}",
         f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(report.started_at))}, "
@@ -86,4 +87,4 @@ def summary_text(report: SessionReport) -> str:
                 f"{100 * (g.not_attending_share or 0):.0f}% not attending"
             )
     lines += ["", report.meaning, "", "The full report is attached (HTML; open it in a browser)."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"  # a stored name cannot break a line

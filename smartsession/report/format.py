@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import time
 
+from smartsession.core.text import escape
+
+#: First characters that make a spreadsheet read a text cell as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def clock(ts: float | None) -> str:
     """Epoch seconds as local ``YYYY-MM-DD HH:MM:SS``; "" for None."""
@@ -30,3 +35,15 @@ def minutes(value: float | None) -> str:
 def percent(value: float | None) -> str:
     """A share as ``42%``; "-" for None."""
     return "-" if value is None else f"{100.0 * value:.0f}%"
+
+
+def sheet_cell(value: object) -> object:
+    """``value`` as a CSV or xlsx cell: a number stays a number, text becomes inert text.
+
+    Text a spreadsheet would take for a formula (``=HYPERLINK(...)``, ``+``, ``-``, ``@``, a
+    leading tab or CR) gets a leading apostrophe, and control characters are written as
+    escapes (xlsx refuses some of them; a terminal showing a CSV would act on them).
+    """
+    if not isinstance(value, str):
+        return value
+    return escape("'" + value if value.startswith(FORMULA_STARTS) else value)

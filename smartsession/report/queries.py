@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smartsession.errors import SmartSessionError
+from smartsession.files import private_database
 from smartsession.hub.schema import read_segments
 
 
@@ -102,12 +103,13 @@ def open_database(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise ReportError(f"no database at {path}; pass --db PATH or -c CONFIG")
     try:
+        private_database(path)  # an older hub's file readable by others is made owner-only
         conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         conn.execute("PRAGMA busy_timeout = 10000")
         if not has_table(conn, "sessions"):
             conn.close()
             raise ReportError(f"{path} is not a SmartSession database (no sessions table)")
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         raise ReportError(f"cannot read {path}: {exc}") from exc
     return conn
 
@@ -123,10 +125,15 @@ SELECT s.id, s.class_id, s.hub_id, s.started_at, s.ended_at,
        (SELECT COUNT(*) FROM students st WHERE st.session_id = s.id),
        MAX(COALESCE((SELECT MAX(last_seen) FROM students st WHERE st.session_id = s.id), 0),
            COALESCE((SELECT MAX(COALESCE(disconnected_at, connected_at)) FROM connections c
-                     WHERE c.session_id = s.id), 0),
-           COALESCE((SELECT MAX(ts) FROM samples m WHERE m.session_id = s.id), 0))
+                     WHERE c.session_id = s.id), 0))
 FROM sessions s
 """
+#: How far (seconds) an item's own timestamp may lie outside its session's span and still be
+#: read. The span comes from the hub's clock only (start, end, last contact), never from
+#: timestamps agents sent: a hub refuses items off its clock by more than hub.max_clock_skew
+#: (at most a day), and rows outside this margin (from an older hub) are left out, so no
+#: timestamp can stretch a report.
+TS_MARGIN = 86400.0
 
 
 def _session(row: tuple[object, ...]) -> SessionInfo:
@@ -169,8 +176,9 @@ def find_session(conn: sqlite3.Connection, ref: str = "latest") -> SessionInfo:
 
 
 def read_session(conn: sqlite3.Connection, session: SessionInfo) -> SessionData:
-    """Every row of ``session``, each table in time order."""
+    """Every row of ``session``, each table in time order (items within `TS_MARGIN` of its span)."""
     sid = session.id
+    span = (session.started_at - TS_MARGIN, session.end + TS_MARGIN)
     students = tuple(
         StudentRow(str(a), str(b), str(c), float(d), float(e))
         for a, b, c, d, e in conn.execute(
@@ -183,16 +191,16 @@ def read_session(conn: sqlite3.Connection, session: SessionInfo) -> SessionData:
         SampleRow(str(a), float(b), str(c), float(d), float(e), int(f), None if g is None else str(g))
         for a, b, c, d, e, f, g in conn.execute(
             "SELECT student_id, ts, state, attention, confusion, faces, alert FROM samples"
-            " WHERE session_id = ? ORDER BY ts, student_id, seq",
-            (sid,),
+            " WHERE session_id = ? AND ts BETWEEN ? AND ? ORDER BY ts, student_id, seq",
+            (sid, *span),
         )
     )
     events = tuple(
         EventRow(str(a), float(b), str(c), str(d), None if e is None else str(e), str(f))
         for a, b, c, d, e, f in conn.execute(
             "SELECT student_id, ts, kind, state, reason, detail FROM events"
-            " WHERE session_id = ? ORDER BY ts, student_id, seq",
-            (sid,),
+            " WHERE session_id = ? AND ts BETWEEN ? AND ? ORDER BY ts, student_id, seq",
+            (sid, *span),
         )
     )
     connections = tuple(

@@ -1,14 +1,15 @@
 """A session report as flat tables (CSV files, xlsx sheets): name -> (header, rows).
 
 Times become local ``YYYY-MM-DD HH:MM:SS`` text and numbers are rounded for people; the
-JSON document keeps the raw values instead.
+JSON document keeps the raw values instead. Every text cell goes through `sheet_cell`: a
+name such as ``=HYPERLINK(...)`` stays text in a spreadsheet, and numbers stay numbers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from smartsession.report.format import clock, num
+from smartsession.report.format import clock, num, sheet_cell
 from smartsession.report.model import STATES, SessionReport
 
 #: One table: its header and its rows.
@@ -16,7 +17,14 @@ Table = tuple[list[str], list[list[Any]]]
 
 
 def tables(report: SessionReport) -> dict[str, Table]:
-    """``report`` as named tables, in the order the files and sheets are written."""
+    """``report`` as named tables, in the order the files and sheets are written (cells inert)."""
+    return {
+        name: (header, [[sheet_cell(value) for value in row] for row in rows])
+        for name, (header, rows) in _tables(report).items()
+    }
+
+
+def _tables(report: SessionReport) -> dict[str, Table]:
     session: list[list[Any]] = [
         ["session_id", report.session_id],
         ["class_id", report.class_id],

@@ -9,6 +9,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from smartsession.files import private_file
 from smartsession.report.model import SessionReport
 from smartsession.report.tables import tables
 
@@ -65,15 +66,19 @@ def write_xlsx(report: SessionReport, path: Path) -> None:
 
 
 def write(report: SessionReport, fmt: str, path: Path) -> Path:
-    """Write ``report`` as ``fmt`` (a key of `FORMATS`) to ``path`` atomically; returns ``path``."""
+    """Write ``report`` as ``fmt`` (a key of `FORMATS`) to ``path`` atomically; returns ``path``.
+
+    The file is owner-only (0600) and a missing folder is created owner-only (0700): a report
+    holds students' data.
+    """
     from smartsession.report.html import write_html
 
     writers = {"html": write_html, "csv": write_csv, "json": write_json, "xlsx": write_xlsx}
     if fmt not in writers:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     try:
+        private_file(partial)  # owner-only from the start; the writer keeps the mode
         writers[fmt](report, partial)
         partial.replace(path)
     finally:

@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from smartsession.config import TuiConfig
@@ -30,6 +32,7 @@ from smartsession.core.roster import (
     StudentChanged,
     StudentSnapshot,
 )
+from smartsession.core.states import NoticeKind
 from smartsession.tui.labels import count_states
 from smartsession.tui.logs import TerminalLogGuard
 from smartsession.tui.messages import AlertArrived, SegmentUpdated, StudentUpdated
@@ -161,7 +164,7 @@ class SmartSessionApp(App[None]):
             log.exception("service failed")
             if not self._stop_service.is_set():
                 self.service_error = exc
-                self.exit(return_code=1, message=f"SmartSession could not start: {exc}")
+                self.exit(return_code=1, message=Text(f"SmartSession could not start: {exc}"))
 
     async def _close_service(self) -> None:
         self._stop_service.set()
@@ -195,6 +198,19 @@ class SmartSessionApp(App[None]):
         self._flashing = frozenset(self._flash_until)
         self._unannounced.append(alert)
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's `App.notify`, plain text by default: toasts carry students' names and reasons,
+        and a name such as ``[@click=app.quit]x[/]`` must show as typed, never act."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def _announce_alerts(self) -> None:
         """One toast (and bell) for the alerts since the last one, at most every `ALERT_TOAST_INTERVAL`."""
         now = time.monotonic()
@@ -207,7 +223,12 @@ class SmartSessionApp(App[None]):
             names = list(dict.fromkeys(alert.name for alert in reversed(alerts)))
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
             message = f"{len(alerts)} new alerts: {', '.join(names[:3])}{more} (a: alerts screen)"
-        self.notify(message, title="Alert", severity="warning")
+        connection = any(isinstance(alert.reason, NoticeKind) for alert in alerts)
+        self.notify(
+            message,
+            title="Connection" if connection else "Alert",
+            severity="error" if connection else "warning",
+        )
         if self.tui.bell:
             self.bell()
 

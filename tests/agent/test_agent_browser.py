@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import pytest
@@ -89,6 +89,12 @@ async def test_exclude_waits_for_another_hub(zc: AsyncZeroconf) -> None:
         assert candidate.url == "ws://127.0.0.1:4012/"
 
 
+def newest_is(url: str) -> Callable[[list[Candidate]], bool]:
+    # Within a second of the first announcement both ports are current (RFC 6762 10.2: only
+    # records older than a second are superseded), so the old one may still be listed.
+    return lambda cs: bool(cs) and cs[-1].url == url
+
+
 async def test_new_port_is_found(zc: AsyncZeroconf) -> None:
     info = service(f"{CLASS}-hub", 4021, txt_record(CLASS, "hub", tls=False))
     async with HubBrowser(make_config()) as browser:
@@ -96,7 +102,7 @@ async def test_new_port_is_found(zc: AsyncZeroconf) -> None:
         await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4021/"])
         moved = service(f"{CLASS}-hub", 4022, txt_record(CLASS, "hub", tls=False))
         await (await zc.async_update_service(moved))
-        await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4022/"])
+        await until(browser, newest_is("ws://127.0.0.1:4022/"))
 
 
 async def test_restart_without_goodbye_on_new_port() -> None:
@@ -110,7 +116,7 @@ async def test_restart_without_goodbye_on_new_port() -> None:
         second = AsyncZeroconf(interfaces=["127.0.0.1"])
         try:
             await register(second, service(f"{CLASS}-hub", 4032, txt_record(CLASS, "hub", tls=False)))
-            await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4032/"])
+            await until(browser, newest_is("ws://127.0.0.1:4032/"))
         finally:
             await second.async_close()
 
@@ -128,3 +134,28 @@ async def test_unusable_interface_is_an_agent_error() -> None:
     with pytest.raises(AgentError, match=r"192\.0\.2\.123"):
         async with HubBrowser(config):
             pass
+
+
+async def test_an_advert_under_the_same_name_does_not_hide_the_first(zc: AsyncZeroconf) -> None:
+    """Two responders announcing one instance name: both adverts stay candidates (the cache
+    holds both; zeroconf's ServiceInfo alone would show only the latest)."""
+    name = f"{CLASS}-real"
+    async with HubBrowser(make_config()) as browser:
+        await register(zc, service(name, 4041, txt_record(CLASS, "real", tls=False)))
+        await until(browser, lambda cs: [c.url for c in cs] == ["ws://127.0.0.1:4041/"])
+        attacker = AsyncZeroconf(interfaces=["127.0.0.1"])
+        try:
+            shadow = AsyncServiceInfo(
+                SERVICE_TYPE,
+                f"{name}.{SERVICE_TYPE}",
+                port=4042,
+                properties=txt_record(CLASS, "real", tls=False),
+                parsed_addresses=["127.0.0.1"],
+                server="attacker.local.",
+            )
+            await register(attacker, shadow)
+            found = await until(browser, lambda cs: len(cs) == 2)
+        finally:
+            await attacker.async_close()
+    assert [c.url for c in found] == ["ws://127.0.0.1:4041/", "ws://127.0.0.1:4042/"]
+    assert {c.name for c in found} == {f"{name}.{SERVICE_TYPE}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
@@ -18,6 +19,7 @@ from smartsession.agent.outbox import Outbox
 from smartsession.config import AgentConfig, ClassConfig, Config, NetworkConfig
 from smartsession.core import protocol
 from smartsession.core.discovery import SERVICE_TYPE, txt_record
+from smartsession.core.keys import machine_key
 from smartsession.core.protocol import (
     MAX_BATCH_ITEMS,
     MAX_FRAME_BYTES,
@@ -35,8 +37,11 @@ from smartsession.core.protocol import (
     Welcome,
 )
 from smartsession.core.states import State
+from smartsession.keys import HubSigner, MachineKey
 
 SECRET = bytes.fromhex("11" * 32)
+#: The machine key of pc-01 in the fake hub's class.
+KEY = MachineKey.derive(SECRET, "physics", "pc-01")
 TIMEOUT = 10.0
 
 
@@ -89,15 +94,20 @@ class FakeHub:
 
     async def _converse(self, ws: ServerConnection) -> None:
         server_nonce = secrets.token_hex(16)
-        hello = Hello(v=PROTOCOL_VERSION, hub_id="fake", class_id=self.class_id, nonce=server_nonce)
+        hello = Hello(
+            v=PROTOCOL_VERSION, hub_id="fake", class_id=self.class_id, nonce=server_nonce, time=time.time()
+        )
         await ws.send(protocol.encode(hello))
         join = protocol.decode_agent_message(await ws.recv())
         assert isinstance(join, Join)
         self.joins.append(join)
-        expected = protocol.agent_proof(self.secret, server_nonce, join.nonce, join.student_id)
+        key = machine_key(self.secret, self.class_id, join.student_id)
+        expected = protocol.agent_proof(key, server_nonce, join.nonce, join.student_id)
         self.agent_proof_ok.append(protocol.proofs_match(expected, join.proof))
-        proof = protocol.hub_proof(self.secret, server_nonce, join.nonce, join.student_id)
-        await ws.send(protocol.encode(Welcome(session_id="s1", proof=proof, last_seq=self.last_seq)))
+        welcome = Welcome(session_id="s1", session_started=1000.0, last_seq=self.last_seq, proof="0" * 128)
+        material = protocol.hub_proof_material(server_nonce, join.nonce, join.student_id, "", welcome)
+        signed = msgspec.structs.replace(welcome, proof=HubSigner(self.secret, self.class_id).sign(material))
+        await ws.send(protocol.encode(signed))
         if self.after_welcome is not None:
             await self.after_welcome(ws)
         on_this_connection = 0
@@ -170,7 +180,7 @@ async def stop(task: asyncio.Task[None]) -> None:
 
 async def test_authenticates_sends_and_handles_acks(hub: FakeHub) -> None:
     outbox = Outbox(600.0)
-    link = Link(make_config(hub.url), SECRET, outbox)
+    link = Link(make_config(hub.url), KEY, outbox)
     produce(outbox, link, 5)  # produced before connecting: replayed as a batch
     task = await run_link(link)
     try:
@@ -195,7 +205,7 @@ async def test_authenticates_sends_and_handles_acks(hub: FakeHub) -> None:
 
 async def test_replays_unacked_after_the_hub_drops_the_connection(hub: FakeHub) -> None:
     outbox = Outbox(600.0)
-    link = Link(make_config(hub.url), SECRET, outbox)
+    link = Link(make_config(hub.url), KEY, outbox)
     hub.ack = False
     hub.drop_after = 6
     task = await run_link(link)
@@ -220,7 +230,7 @@ async def test_hub_without_the_secret_gets_nothing(caplog: pytest.LogCaptureFixt
     caplog.set_level(logging.INFO, logger="smartsession.agent")
     async with FakeHub(secret=bytes.fromhex("22" * 32)) as rogue:
         outbox = Outbox(600.0)
-        link = Link(make_config(rogue.url), SECRET, outbox)
+        link = Link(make_config(rogue.url), KEY, outbox)
         produce(outbox, link, 5)
         task = await run_link(link)
         try:
@@ -235,15 +245,15 @@ async def test_hub_without_the_secret_gets_nothing(caplog: pytest.LogCaptureFixt
             assert link.samples_sent == link.events_sent == 0
         finally:
             await stop(task)
-    assert f"hub {rogue.url} could not prove the class secret; ignoring it" in caplog.text
-    assert SECRET.hex() not in caplog.text
+    assert f"hub {rogue.url!r} could not prove it holds the class key; ignoring it" in caplog.text
+    assert SECRET.hex() not in caplog.text and KEY.key.hex() not in caplog.text
     assert BAD_HUB_SECONDS >= 30
 
 
 async def test_hub_of_another_class_is_skipped() -> None:
     async with FakeHub(class_id="chemistry") as other:
         outbox = Outbox(600.0)
-        link = Link(make_config(other.url), SECRET, outbox)
+        link = Link(make_config(other.url), KEY, outbox)
         produce(outbox, link, 2)
         task = await run_link(link)
         try:
@@ -262,10 +272,10 @@ async def test_hub_error_is_logged(hub: FakeHub, caplog: pytest.LogCaptureFixtur
 
     hub.after_welcome = complain
     outbox = Outbox(600.0)
-    link = Link(make_config(hub.url), SECRET, outbox)
+    link = Link(make_config(hub.url), KEY, outbox)
     task = await run_link(link)
     try:
-        await eventually(lambda: "hub error 4429: slow down" in caplog.text, "error logged")
+        await eventually(lambda: "hub error 4429: 'slow down'" in caplog.text, "error logged")
         produce(outbox, link, 1)
         await eventually(lambda: len(outbox) == 0, "still streaming")
     finally:
@@ -276,7 +286,7 @@ async def test_unreachable_hub_backs_off_and_keeps_the_outbox() -> None:
     async with FakeHub() as gone:
         url = gone.url
     outbox = Outbox(600.0)
-    link = Link(make_config(url), SECRET, outbox)
+    link = Link(make_config(url), KEY, outbox)
     produce(outbox, link, 3)
     task = await run_link(link)
     try:
@@ -325,7 +335,7 @@ async def test_rogue_advert_gets_nothing_and_the_real_hub_gets_everything() -> N
                 make_config(""), network=NetworkConfig(interfaces=("127.0.0.1",), tls=False)
             )
             outbox = Outbox(600.0)
-            link = Link(config, SECRET, outbox)
+            link = Link(config, KEY, outbox)
             produce(outbox, link, 4)
             task = await run_link(link)
             try:
@@ -335,4 +345,5 @@ async def test_rogue_advert_gets_nothing_and_the_real_hub_gets_everything() -> N
         finally:
             await zc.async_close()
     assert rogue.received == []
-    assert link.bad_hubs == rogue.connections
+    # Both are tried at once: the rogue may lose the race before its join, never after it.
+    assert link.bad_hubs == len(rogue.joins)

@@ -103,3 +103,30 @@ def test_welcome_renumbers_items_never_sent() -> None:
     assert seqs(outbox.pending_after(100)) == [101, 102, 103]
     assert (outbox.first_seq, outbox.last_seq, outbox.next_seq) == (101, 103, 104)
     assert [type(item) for item in outbox.items] == [Sample, Sample, Event]
+
+
+def test_a_new_session_renumbers_from_its_last_seq_and_drops_what_came_before() -> None:
+    outbox = Outbox(600.0)
+    fill(outbox, 4)
+    outbox.welcome(0, "s1")
+    outbox.mark_sent(4)
+    outbox.ack(2)
+    assert outbox.session == "s1" and seqs(outbox.items) == [3, 4]
+    fill(outbox, 3)  # 5, 6, 7 while the hub is away
+    outbox.welcome(0, "s2", not_before=4.5)  # a new session began at "4.5" on this machine's clock
+    assert outbox.session == "s2"
+    assert seqs(outbox.items) == [1, 2, 3]
+    assert [item.ts for item in outbox.items] == [5.0, 6.0, 7.0]
+    assert outbox.dropped == 2 and outbox.acked == 0 and outbox.sent_upto == 0
+    assert seqs(outbox.pending_after(0)) == [1, 2, 3]
+    assert (outbox.first_seq, outbox.last_seq, outbox.next_seq) == (1, 3, 4)
+    outbox.mark_sent(2)
+    outbox.welcome(2, "s2")  # the same session again: the usual path
+    assert seqs(outbox.items) == [3]
+
+
+def test_a_session_that_already_holds_items_continues_after_them() -> None:
+    outbox = Outbox(600.0)  # e.g. an agent whose outbox file was lost, rejoining its session
+    fill(outbox, 2)
+    outbox.welcome(40, "s1", not_before=0.0)
+    assert seqs(outbox.items) == [41, 42] and outbox.next_seq == 43

@@ -8,10 +8,13 @@ import os
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from helpers import write_agent_key
 
 from smartsession.agent.outbox import Outbox, default_outbox_path
 from smartsession.config import load_config, read_secret, write_secret
@@ -95,6 +98,7 @@ def wait_for(condition: object, timeout: float = TIMEOUT) -> None:
 def test_sigkill_while_the_hub_is_down_loses_nothing(tmp_path: Path) -> None:
     port = free_port()
     write_secret(tmp_path / "class.secret")
+    write_agent_key(tmp_path, "cs101", "pc-01")
     common = '[class]\nid = "cs101"\n[network]\ninterfaces = ["127.0.0.1"]\ndiscovery = false\n'
     (tmp_path / "teacher.toml").write_text(
         common + f'[hub]\nhost = "127.0.0.1"\nport = {port}\nhub_id = "hub"\n[storage]\ndatabase = "hub.db"\n'
@@ -207,3 +211,49 @@ def test_pending_after_waits_for_the_commit_and_calls_on_durable(tmp_path: Path)
     with sqlite3.connect(tmp_path / "outbox.sqlite") as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     assert meta["sent_upto"] == 2 and meta["produced"] == 2
+
+
+def test_a_new_session_is_persisted_with_its_numbering(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(600.0, path)
+    for seq in range(1, 6):
+        outbox.add(sample(seq))
+    outbox.welcome(0, "s1")
+    assert [i.seq for i in outbox.pending_after(0)] == []  # released only once durable
+    assert outbox.sync(TIMEOUT)
+    assert [i.seq for i in outbox.pending_after(0)] == [1, 2, 3, 4, 5]
+    outbox.mark_sent(5)
+    outbox.ack(3)
+    for seq in range(6, 9):
+        outbox.add(sample(seq))
+    outbox.welcome(0, "s2", not_before=1005.5)
+    assert [i.seq for i in outbox.pending_after(0)] == []  # renumbered: released once durable again
+    assert outbox.sync(TIMEOUT)
+    assert [i.seq for i in outbox.pending_after(0)] == [1, 2, 3]
+    outbox.close()
+    again = Outbox(600.0, path)
+    assert again.session == "s2"
+    assert [(i.seq, i.ts) for i in again.items] == [(1, 1006.0), (2, 1007.0), (3, 1008.0)]
+    assert again.next_seq == 4 and again.acked == 0 and again.sent_upto == 3  # all three were handed out
+    again.close()
+
+
+def test_outbox_files_are_owner_only_even_when_an_older_agent_left_them_readable(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "outbox" / "pc-01.sqlite"
+        outbox = Outbox(600.0, path)
+        for seq in range(1, 4):
+            outbox.add(sample(seq))
+        assert outbox.sync(5.0)
+        files = [path, path.with_name("pc-01.sqlite-wal"), path.with_name("pc-01.sqlite-shm")]
+        assert [stat.S_IMODE(p.stat().st_mode) for p in files] == [0o600] * 3
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        outbox.close()
+        legacy = tmp_path / "legacy.sqlite"
+        sqlite3.connect(legacy).close()  # 0644, as sqlite3 makes it
+        assert stat.S_IMODE(legacy.stat().st_mode) == 0o644
+        Outbox(600.0, legacy).close()
+        assert stat.S_IMODE(legacy.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

@@ -19,6 +19,7 @@ from smartsession.config import AgentConfig, ClassConfig, Config, HubConfig, Net
 from smartsession.core.protocol import VisionMode
 from smartsession.core.signals import FrameSignals
 from smartsession.hub.service import Hub
+from smartsession.keys import MachineKey
 
 SECRET = bytes(range(32))
 TIMEOUT = 15.0
@@ -81,7 +82,9 @@ async def test_every_seq_produced_is_stored_exactly_once(tmp_path: Path) -> None
     source = FastSource()
     stop = asyncio.Event()
     async with Hub(config, SECRET) as hub:
-        agent = asyncio.create_task(run_agent(config, SECRET, source, stop))
+        agent = asyncio.create_task(
+            run_agent(config, MachineKey.derive(SECRET, config.class_.id, config.student_id), source, stop)
+        )
         stored: list[int] = []
 
         async def enough() -> bool:
@@ -116,7 +119,9 @@ async def test_stops_without_a_hub_and_reports_what_is_unsent(
     config = make_config(tmp_path, hub_url="ws://127.0.0.1:9/")  # discard port: nothing listens
     source = FastSource()
     stop = asyncio.Event()
-    agent = asyncio.create_task(run_agent(config, SECRET, source, stop))
+    agent = asyncio.create_task(
+        run_agent(config, MachineKey.derive(SECRET, config.class_.id, config.student_id), source, stop)
+    )
     await eventually(lambda: source.now > time.time() + 5.0, "five simulated seconds produced")
     stop.set()
     report = await asyncio.wait_for(agent, TIMEOUT)

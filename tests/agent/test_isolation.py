@@ -19,6 +19,7 @@ import matplotlib.cbook
 import msgspec
 import numpy as np
 import pytest
+from helpers import write_agent_key
 
 from smartsession.agent import isolation
 from smartsession.agent.isolation import Frame, Hello, MessageReader, VisionProcess, probe_isolation
@@ -187,9 +188,10 @@ def test_agent_command_runs_on_a_missing_camera_and_says_why(tmp_path: Path) -> 
     subprocess.run(
         [sys.executable, "-m", "smartsession", "keygen", str(secret)], check=True, capture_output=True
     )
+    write_agent_key(tmp_path, "class", "pc-1")
     config = tmp_path / "agent.toml"
     config.write_text(
-        '[class]\nsecret_file = "class.secret"\n[network]\ndiscovery = false\n'
+        "[network]\ndiscovery = false\n"
         '[agent]\nhub_url = "ws://127.0.0.1:9/"\nstudent_id = "pc-1"\n'
         f'[camera]\ndevice = "/dev/video-missing"\nallow_unisolated = {str(not ISOLATED).lower()}\n'
     )

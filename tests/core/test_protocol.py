@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,7 +29,7 @@ from smartsession.core.protocol import (
     decode_agent_message,
     decode_hub_message,
     encode,
-    hub_proof,
+    hub_proof_material,
     proofs_match,
 )
 from smartsession.core.states import AlertReason, State
@@ -54,8 +55,8 @@ def sample(seq: int = 1, **overrides: object) -> Sample:
 
 
 HUB_MESSAGES = [
-    Hello(v=1, hub_id="hub-1", class_id="room-101", nonce=NONCE),
-    Welcome(session_id="s-20261123", proof=PROOF, last_seq=41),
+    Hello(v=2, hub_id="hub-1", class_id="room-101", nonce=NONCE, time=1_700_000_000.5),
+    Welcome(session_id="s-20261123", session_started=1_700_000_000.0, last_seq=41, proof="ef" * 64),
     Ack(seq=42),
     Error(code=4401, message="bad proof"),
 ]
@@ -150,18 +151,47 @@ def test_arbitrary_bytes_never_escape_as_other_errors(data: bytes) -> None:
         assert exc.code in (CloseCode.MALFORMED, CloseCode.TOO_BIG)
 
 
-def test_proofs_are_mutual_and_bound_to_every_input() -> None:
-    secret = secrets.token_bytes(32)
+def test_agent_proof_is_bound_to_every_input() -> None:
+    key = secrets.token_bytes(32)
     server, client = secrets.token_hex(16), secrets.token_hex(16)
-    agent = agent_proof(secret, server, client, "pc-07")
-    hub = hub_proof(secret, server, client, "pc-07")
-    assert agent != hub, "a hub must not be able to echo the agent's proof back"
-    assert proofs_match(agent, agent_proof(secret, server, client, "pc-07"))
+    agent = agent_proof(key, server, client, "pc-07")
+    assert proofs_match(agent, agent_proof(key, server, client, "pc-07"))
     variants = [
         agent_proof(secrets.token_bytes(32), server, client, "pc-07"),
-        agent_proof(secret, secrets.token_hex(16), client, "pc-07"),
-        agent_proof(secret, server, secrets.token_hex(16), "pc-07"),
-        agent_proof(secret, server, client, "pc-08"),
-        agent_proof(secret, server, client, "pc-07", fingerprint="ef" * 32),
+        agent_proof(key, secrets.token_hex(16), client, "pc-07"),
+        agent_proof(key, server, secrets.token_hex(16), "pc-07"),
+        agent_proof(key, server, client, "pc-08"),
+        agent_proof(key, server, client, "pc-07", fingerprint="ef" * 32),
     ]
     assert not any(proofs_match(agent, v) for v in variants)
+
+
+def test_hub_proof_material_covers_the_welcome_and_differs_from_the_agents() -> None:
+    server, client = secrets.token_hex(16), secrets.token_hex(16)
+    welcome = Welcome(session_id="s1", session_started=1_700_000_000.25, last_seq=7, proof="0" * 128)
+    material = hub_proof_material(server, client, "pc-07", "ab" * 32, welcome)
+    assert b"|hub|" in material and b"|agent|" not in material
+    changed = [
+        hub_proof_material(client, server, "pc-07", "ab" * 32, welcome),
+        hub_proof_material(server, client, "pc-08", "ab" * 32, welcome),
+        hub_proof_material(server, client, "pc-07", "", welcome),
+        hub_proof_material(server, client, "pc-07", "ab" * 32, msgspec.structs.replace(welcome, last_seq=8)),
+        hub_proof_material(
+            server, client, "pc-07", "ab" * 32, msgspec.structs.replace(welcome, session_id="s2")
+        ),
+        hub_proof_material(
+            server,
+            client,
+            "pc-07",
+            "ab" * 32,
+            msgspec.structs.replace(welcome, session_started=1_700_000_000.5),
+        ),
+    ]
+    assert material not in changed and len(set(changed)) == len(changed)
+    # The signature itself is not part of what is signed.
+    assert (
+        hub_proof_material(
+            server, client, "pc-07", "ab" * 32, msgspec.structs.replace(welcome, proof="1" * 128)
+        )
+        == material
+    )

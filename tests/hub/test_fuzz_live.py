@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -32,8 +33,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from smartsession.config import ClassConfig, Config, HubConfig, NetworkConfig, StorageConfig
-from smartsession.core.protocol import PROTOCOL_VERSION, agent_proof, hub_proof
+from smartsession.core.keys import machine_key
+from smartsession.core.protocol import PROTOCOL_VERSION, Welcome, agent_proof, hub_proof_material
 from smartsession.hub.service import Hub
+from smartsession.keys import HubSigner, hub_signature_valid
 
 T = TypeVar("T")
 
@@ -120,12 +123,17 @@ def join(ws: ClientConnection, fingerprint: str, student_id: str) -> dict[str, A
         "host": "fuzz-pc",
         "agent_version": "fuzz",
         "nonce": nonce,
-        "proof": agent_proof(SECRET, hello["nonce"], nonce, student_id, fingerprint),
+        "proof": agent_proof(
+            machine_key(SECRET, hello["class_id"], student_id), hello["nonce"], nonce, student_id, fingerprint
+        ),
     }
     ws.send(json.dumps(frame))
     welcome = json.loads(ws.recv(TIMEOUT))
     assert welcome["type"] == "welcome", welcome
-    assert welcome["proof"] == hub_proof(SECRET, hello["nonce"], nonce, student_id, fingerprint)
+    material = hub_proof_material(
+        hello["nonce"], nonce, student_id, fingerprint, msgspec.convert(welcome, Welcome)
+    )
+    assert hub_signature_valid(HubSigner(SECRET, hello["class_id"]).public_key, material, welcome["proof"])
     return dict(welcome)
 
 
@@ -133,7 +141,7 @@ def sample(seq: int) -> dict[str, Any]:
     return {
         "type": "sample",
         "seq": seq,
-        "ts": 1_700_000_000.0 + seq % 1_000_000,
+        "ts": time.time(),
         "state": "focused",
         "attention": 0.8,
         "confusion": 0.1,
@@ -148,7 +156,7 @@ def alert_event(seq: int) -> dict[str, Any]:
     return {
         "type": "event",
         "seq": seq,
-        "ts": 1_700_000_000.0 + seq % 1_000_000,
+        "ts": time.time(),
         "kind": "alert",
         "state": "alert",
         "reason": "no_face",
@@ -282,6 +290,11 @@ text_frames = st.one_of(
     ),
 )
 unit = st.floats(min_value=0.0, max_value=1.0)
+#: What a reason may hold: any character but the controls `smartsession.core.text` refuses.
+shown_characters = st.characters(
+    exclude_categories=("Cc", "Cs"),
+    exclude_characters="\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+)
 valid_samples = st.builds(
     lambda seq, attention, confusion, faces, reasons: {
         **sample(seq),
@@ -290,11 +303,11 @@ valid_samples = st.builds(
         "faces": faces,
         "reasons": reasons,
     },
-    st.integers(min_value=1, max_value=2**53),
+    st.integers(min_value=1, max_value=10_000),  # within hub.seq_window of the start
     unit,
     unit,
     st.integers(min_value=0, max_value=64),
-    st.lists(st.text(max_size=160), max_size=8),
+    st.lists(st.text(shown_characters, max_size=160), max_size=8),
 )
 valid_frames = valid_samples | st.builds(
     lambda items: {"type": "batch", "items": items}, st.lists(valid_samples, min_size=1, max_size=5)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,15 +19,15 @@ from smartsession.agent.link import Link, LinkState, client_context
 from smartsession.agent.outbox import Outbox
 from smartsession.config import AgentConfig, Config
 from smartsession.core.discovery import SERVICE_TYPE, txt_record
+from smartsession.core.limits import TokenBucket
 from smartsession.core.protocol import CloseCode, Hello, Sample
 from smartsession.core.states import State
 from smartsession.errors import HubError
 from smartsession.hub import Hub
-from smartsession.hub.server import TokenBucket
 from smartsession.hub.tls import load_or_create, server_context
 
 from .proxy import Relay
-from .wsagent import CLASS_ID, eventually, expect_refusal, join_agent, open_ws, recv, sample
+from .wsagent import CLASS_ID, eventually, expect_refusal, join_agent, machine, open_ws, recv, sample
 
 TIMEOUT = 15.0
 
@@ -43,9 +44,7 @@ def produce(outbox: Outbox, link: Link, n: int) -> None:
     for _ in range(n):
         seq = outbox.next_seq
         outbox.add(
-            Sample(
-                seq=seq, ts=1_700_000_000.0 + seq, state=State.FOCUSED, attention=0.9, confusion=0.1, faces=1
-            )
+            Sample(seq=seq, ts=time.time(), state=State.FOCUSED, attention=0.9, confusion=0.1, faces=1)
         )
     link.wake()
 
@@ -104,7 +103,7 @@ async def test_agent_refuses_plain_ws_unless_insecure(
     config = msgspec.structs.replace(config, network=msgspec.structs.replace(config.network, tls=False))
     async with Hub(config, secret) as hub:
         outbox = Outbox(600.0)
-        link = Link(agent_config(config, hub.url, tls=True), secret, outbox)
+        link = Link(agent_config(config, hub.url, tls=True), machine(secret), outbox)
         produce(outbox, link, 2)
         task = asyncio.create_task(link.run())
         await asyncio.sleep(0.5)
@@ -125,7 +124,7 @@ async def test_man_in_the_middle_with_another_certificate_cannot_authenticate(
     async with relay:
         outbox = Outbox(600.0)
         url = f"wss://127.0.0.1:{relay.port}/"
-        link = Link(agent_config(hub.config, url), secret, outbox)
+        link = Link(agent_config(hub.config, url), machine(secret), outbox)
         produce(outbox, link, 3)
         with caplog.at_level(logging.INFO):
             task = asyncio.create_task(link.run())
@@ -152,7 +151,7 @@ async def test_advertised_fingerprint_must_match_the_certificate(
             )
             await (await zc.async_register_service(info, cooperating_responders=True))
             outbox = Outbox(600.0)
-            link = Link(agent_config(hub.config, "", discovery=True), secret, outbox)
+            link = Link(agent_config(hub.config, "", discovery=True), machine(secret), outbox)
             produce(outbox, link, 1)
             with caplog.at_level(logging.WARNING):
                 task = asyncio.create_task(link.run())
@@ -174,7 +173,7 @@ def test_token_bucket() -> None:
 
 
 async def test_rate_limit_closes_with_4429(make_config: Callable[..., Config], secret: bytes) -> None:
-    async with Hub(make_config(max_messages_per_second=5.0, message_burst=10), secret) as hub:
+    async with Hub(make_config(max_items_per_second=5.0, item_burst=10), secret) as hub:
         bystander = await join_agent(hub.url, secret, "bob")
         flooder = await join_agent(hub.url, secret, "eve")
         for seq in range(1, 40):
@@ -216,7 +215,7 @@ async def test_secret_never_appears_in_logs(
     with caplog.at_level(logging.DEBUG):
         for key, student in ((wrong, "mallory"), (secret, "alice")):
             outbox = Outbox(600.0)
-            link = Link(agent_config(hub.config, hub.url, student), key, outbox)
+            link = Link(agent_config(hub.config, hub.url, student), machine(key, student), outbox)
             produce(outbox, link, 2)
             task = asyncio.create_task(link.run())
             if key == secret:
@@ -235,7 +234,7 @@ async def test_secret_never_appears_in_logs(
 
 async def test_full_disk_is_a_status_error_and_the_agent_keeps_its_outbox(hub: Hub, secret: bytes) -> None:
     outbox = Outbox(600.0)
-    link = Link(agent_config(hub.config, hub.url), secret, outbox)
+    link = Link(agent_config(hub.config, hub.url), machine(secret), outbox)
     produce(outbox, link, 3)
     task = asyncio.create_task(link.run())
     try:
@@ -280,7 +279,7 @@ async def test_hung_hub_is_noticed_by_pings_and_the_agent_moves_on(
 
             await advertise("via-relay", relay.port)
             outbox = Outbox(600.0)
-            link = Link(agent_config(config, "", discovery=True), secret, outbox)
+            link = Link(agent_config(config, "", discovery=True), machine(secret), outbox)
             produce(outbox, link, 3)
             task = asyncio.create_task(link.run())
             try:

@@ -12,6 +12,7 @@ import pytest
 from smartsession.config import Config
 from smartsession.core.protocol import (
     MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
     Batch,
     CloseCode,
     Hello,
@@ -86,7 +87,7 @@ async def test_wrong_secret_is_refused_and_nothing_stored(hub: Hub, caplog: pyte
     error, code = await expect_refusal(ws)
     assert error is not None and error.code == CloseCode.BAD_PROOF
     assert code == CloseCode.BAD_PROOF
-    assert "bad proof from 127.0.0.1" in caplog.text
+    assert "bad proof from '127.0.0.1'" in caplog.text
     assert bytes(range(32)).hex() not in caplog.text
     assert hub.students() == []
     assert await hub.summary() == []
@@ -118,19 +119,22 @@ async def test_join_timeout(make_config: Callable[..., Config], secret: bytes) -
         assert code == CloseCode.JOIN_TIMEOUT and error is not None
 
 
-@pytest.mark.parametrize("newer_fields", [False, True])
-async def test_bad_version(hub: Hub, secret: bytes, newer_fields: bool) -> None:
+@pytest.mark.parametrize(
+    ("v", "newer_fields"), [(PROTOCOL_VERSION + 1, False), (PROTOCOL_VERSION + 1, True), (1, False)]
+)
+async def test_bad_version(hub: Hub, secret: bytes, v: int, newer_fields: bool) -> None:
+    """A newer agent, or an agent of protocol 1 (one shared class secret), is told the versions."""
     ws = await open_ws(hub.url)
     hello = await recv(ws)
     assert isinstance(hello, Hello)
-    join = make_join(secret, hello, "alice", v=2)
+    join = make_join(secret, hello, "alice", v=v)
     frame = encode(join)
-    if newer_fields:  # a v2 join may carry fields v1 does not know
+    if newer_fields:  # a newer join may carry fields this version does not know
         frame = frame[:-1] + ',"capabilities":["x"]}'
     await ws.send(frame)
     error, code = await expect_refusal(ws)
     assert code == CloseCode.BAD_VERSION and error is not None
-    assert "version 2" in error.message
+    assert f"version {v} not supported (hub speaks {PROTOCOL_VERSION})" in error.message
 
 
 HOSTILE: dict[str, tuple[str | bytes, int]] = {
@@ -281,7 +285,8 @@ async def test_stop_closes_agents_and_ends_session(make_config: Callable[..., Co
         assert not second.resumed
         assert second.session_id != first_session
         again = await join_agent(second.url, secret, "alice")
-        assert again.welcome.last_seq == 2
+        assert again.welcome.last_seq == 0  # seqs are per session: a new one starts afresh
+        assert await second.store.last_seq("alice", first_session) == 2
         await again.close()
 
 

@@ -37,7 +37,7 @@ from smartsession.config import AgentConfig, Config, EmailConfig, ReportConfig
 from smartsession.doctor import FAIL, OK, WARN, Check, check_email
 from smartsession.hub import Hub, mailer
 
-from .wsagent import CLASS_ID
+from .wsagent import CLASS_ID, machine
 
 RECORD_SECONDS = 4.0
 
@@ -224,7 +224,9 @@ async def record_and_stop(config: Config, secret: bytes) -> tuple[Hub, float]:
         network=msgspec.structs.replace(config.network, discovery=True),
         agent=AgentConfig(student_id="pc-01", display_name="Ada"),
     )
-    agent = asyncio.create_task(run_agent(agent_config, secret, SimulatedSource("mixed", 1, 5.0), stop))
+    agent = asyncio.create_task(
+        run_agent(agent_config, machine(secret, "pc-01"), SimulatedSource("mixed", 1, 5.0), stop)
+    )
     await asyncio.sleep(RECORD_SECONDS)
     stop.set()
     await asyncio.wait_for(agent, 30)
@@ -434,7 +436,7 @@ async def test_export_report_while_the_class_runs(
             config, agent=AgentConfig(student_id="pc-05", display_name="Barbara")
         )
         agent = asyncio.create_task(
-            run_agent(agent_config, secret, SimulatedSource("attentive", 2, 5.0), stop)
+            run_agent(agent_config, machine(secret, "pc-05"), SimulatedSource("attentive", 2, 5.0), stop)
         )
         await asyncio.sleep(3.0)
         path = await hub.export_report()

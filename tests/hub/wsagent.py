@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,10 +29,10 @@ from smartsession.core.protocol import (
     agent_proof,
     decode_hub_message,
     encode,
-    hub_proof,
-    proofs_match,
+    hub_proof_material,
 )
 from smartsession.core.states import AlertReason, State
+from smartsession.keys import MachineKey, hub_signature_valid
 
 TIMEOUT = 5.0
 #: The class of the test hubs; per test run, so two runs on one machine never meet on zeroconf.
@@ -41,7 +42,7 @@ CLASS_ID = f"cs101-{os.getpid()}"
 def sample(seq: int, state: State = State.FOCUSED, alert: AlertReason | None = None) -> Sample:
     return Sample(
         seq=seq,
-        ts=1_700_000_000.0 + seq,
+        ts=time.time(),
         state=state,
         attention=0.8,
         confusion=0.1,
@@ -52,7 +53,7 @@ def sample(seq: int, state: State = State.FOCUSED, alert: AlertReason | None = N
 
 
 def alert_event(seq: int, reason: AlertReason = AlertReason.NO_FACE) -> Event:
-    return Event(seq=seq, ts=1_700_000_000.0 + seq, kind=EventKind.ALERT, state=State.ALERT, reason=reason)
+    return Event(seq=seq, ts=time.time(), kind=EventKind.ALERT, state=State.ALERT, reason=reason)
 
 
 async def recv(ws: ClientConnection) -> HubMessage:
@@ -75,9 +76,16 @@ async def expect_refusal(ws: ClientConnection) -> tuple[Error | None, int | None
     return error, ws.close_code
 
 
+def machine(secret: bytes, student_id: str = "pc-01") -> MachineKey:
+    """The machine key of ``student_id`` in the test class, made from the class key ``secret``."""
+    return MachineKey.derive(secret, CLASS_ID, student_id)
+
+
 def make_join(
     secret: bytes, hello: Hello, student_id: str, *, v: int = PROTOCOL_VERSION, fingerprint: str = ""
 ) -> Join:
+    """A join for ``student_id`` proved with that student's machine key (made from the class key)."""
+    key = MachineKey.derive(secret, hello.class_id, student_id)
     nonce = secrets.token_hex(16)
     return Join(
         v=v,
@@ -86,7 +94,7 @@ def make_join(
         host=f"{student_id}-pc",
         agent_version="test",
         nonce=nonce,
-        proof=agent_proof(secret, hello.nonce, nonce, student_id, fingerprint),
+        proof=agent_proof(key.key, hello.nonce, nonce, student_id, fingerprint),
     )
 
 
@@ -133,8 +141,10 @@ async def join_agent(url: str, secret: bytes, student_id: str) -> TestAgent:
     await ws.send(encode(join))
     welcome = await recv(ws)
     assert isinstance(welcome, Welcome), welcome
-    expected = hub_proof(secret, hello.nonce, join.nonce, student_id, fingerprint)
-    assert proofs_match(expected, welcome.proof)
+    material = hub_proof_material(hello.nonce, join.nonce, student_id, fingerprint, welcome)
+    assert hub_signature_valid(
+        MachineKey.derive(secret, hello.class_id, student_id).hub_public_key, material, welcome.proof
+    )
     return TestAgent(ws=ws, hello=hello, join=join, welcome=welcome, acked=welcome.last_seq)
 
 

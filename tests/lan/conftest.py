@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import wait_for, write_agent_key
 
 from smartsession.config import write_secret
 
@@ -175,10 +175,14 @@ class Lan:
 
     def agent_config(self, host: str, student_id: str, *, class_id: str = CLASS_ID) -> Path:
         path = self.folder / f"{student_id}.toml"
+        write_agent_key(self.folder, class_id, student_id, f"{student_id}.{class_id}.key")
         path.write_text(
-            f'[class]\nid = "{class_id}"\nsecret_file = "class.secret"\n'
+            f'[class]\nid = "{class_id}"\n'
             f'[network]\ninterfaces = ["{HOSTS[host]}"]\n'
-            f'[agent]\nstudent_id = "{student_id}"\nreconnect_initial = 0.2\nreconnect_max = 1.0\n'
+            f'[agent]\nstudent_id = "{student_id}"\nkey_file = "{student_id}.{class_id}.key"\n'
+            "reconnect_initial = 0.2\nreconnect_max = 1.0\n"
+            # outbox and pinned hubs in this run's folder, not the user's data folder
+            f'outbox_path = "{student_id}.outbox.sqlite"\n'
         )
         return path
 

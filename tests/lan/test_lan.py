@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from helpers import stored_seqs, wait_for
 
+from smartsession.core.protocol import PROTOCOL_VERSION
+
 from .conftest import (
     CLASS_ID,
     HOSTS,
@@ -80,7 +82,7 @@ def test_agents_on_three_hosts_find_the_hub_by_mdns_and_stream(class_run: ClassR
     log = (class_run.lan.folder / "hub.log").read_text()
     for student in STUDENTS:
         # Each joined from its own host address, over TLS (the default).
-        assert re.search(rf"student '{student}'.* joined from {re.escape(HOSTS[student])}", log), log
+        assert re.search(rf"student '{student}'.* joined from '{re.escape(HOSTS[student])}'", log), log
     assert "wss://" in log
 
 
@@ -111,7 +113,7 @@ def test_avahi_browse_sees_the_hub_advert_with_its_txt(class_run: ClassRun) -> N
     assert record[7] == HOSTS["teacher"]
     assert int(record[8]) == HUB_PORT
     txt = dict(item.strip('"').split("=", 1) for item in re.findall(r'"[^"]*"', record[9]))
-    assert txt["proto"] == "1"
+    assert txt["proto"] == str(PROTOCOL_VERSION)
     assert txt["class"] == CLASS_ID
     assert txt["hub"] == HUB_ID
     assert txt["tls"] == "1"
@@ -172,7 +174,13 @@ def test_an_agent_finds_a_hub_announced_by_avahi_publish(lan: Lan) -> None:
         fingerprint = lan.hub_log_value("avahi-hub.log", r"fingerprint \(SHA-256\) ([0-9a-f]{64})")
         lan.hub_log_value("avahi-hub.log", r"listening on (wss?://\S+)")
         env = lan.start_avahi("teacher")
-        txt = ["proto=1", f"class={class_id}", f"hub={HUB_ID}", "tls=1", f"fp={fingerprint}"]
+        txt = [
+            f"proto={PROTOCOL_VERSION}",
+            f"class={class_id}",
+            f"hub={HUB_ID}",
+            "tls=1",
+            f"fp={fingerprint}",
+        ]
         publisher = lan.start(
             "teacher",
             "avahi-publish", "-s", "SmartSession by avahi", "_smartsession._tcp", str(HUB_PORT + 1), *txt,

@@ -31,6 +31,7 @@ from smartsession.config import (
     StorageConfig,
 )
 from smartsession.hub import Hub
+from smartsession.keys import MachineKey
 
 SECRET = bytes(range(32))
 #: id -> (name, simulated profile, seconds after the start it joins)
@@ -77,7 +78,11 @@ async def record(config: Config) -> str:
             config, agent=AgentConfig(student_id=student_id, display_name=name, reconnect_max=1.0)
         )
         source = SimulatedSource(profile, seed, agent_config.agent.frame_rate)
-        agents.append(asyncio.create_task(run_agent(agent_config, SECRET, source, stop)))
+        agents.append(
+            asyncio.create_task(
+                run_agent(agent_config, MachineKey.derive(SECRET, config.class_.id, student_id), source, stop)
+            )
+        )
 
     async with Hub(config, SECRET) as hub:
         t0 = time.monotonic()

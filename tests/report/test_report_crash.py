@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import wait_for, write_agent_key
 
 from smartsession.config import write_secret
 from smartsession.report.commands import report_main, sessions_main
@@ -71,9 +71,10 @@ def test_hub_sigkill_during_writes_leaves_a_sound_database(
     hub = start("hub", "-c", str(teacher), log="hub.log")
     for i in range(AGENTS):
         config = tmp_path / f"pc-{i}.toml"
+        write_agent_key(tmp_path, class_id, f"pc-{i}", f"pc-{i}.key")
         config.write_text(
             f'[class]\nid = "{class_id}"\n[network]\ninterfaces = ["127.0.0.1"]\n'
-            f'[agent]\nstudent_id = "pc-{i}"\nframe_rate = 20.0\noutbox_path = "pc-{i}.outbox"\n'
+            f'[agent]\nstudent_id = "pc-{i}"\nkey_file = "pc-{i}.key"\nframe_rate = 20.0\noutbox_path = "pc-{i}.outbox"\n'
             "[engagement]\ninterval = 0.1\n"
         )
         start("agent", "-c", str(config), "--simulate", "mixed", "--seed", str(i), log=f"pc-{i}.log")

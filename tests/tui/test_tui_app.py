@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from smartsession.config import TuiConfig
 from smartsession.core.roster import HubStatus
-from smartsession.core.states import AlertReason, State
+from smartsession.core.states import AlertReason, NoticeKind, State
 from smartsession.tui import SmartSessionApp, create_app
 from smartsession.tui.messages import StudentUpdated
 from smartsession.tui.screens import AlertsScreen, ClassScreen, DetailScreen, HelpScreen, PromptScreen
@@ -605,3 +605,30 @@ async def test_logging_stays_off_the_terminal(feed: Any, clock: Any) -> None:
         assert console in root.handlers
     finally:
         root.removeHandler(console)
+
+
+async def test_a_connection_notice_is_a_toast_a_row_and_a_line_in_the_detail(
+    feed: Any, clock: Any, t0: float
+) -> None:
+    """What the hub says about a student's connection (a takeover, a refused flood) reaches the teacher."""
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        feed._publish(
+            feed.roster.notice("ada", NoticeKind.TAKEOVER, "connected again from 10.0.0.9 ('pc-x')", t0 + 59)
+        )
+        await wait_until(pilot, lambda: any(n.title == "Connection" for n in app._notifications))
+        (toast,) = [n for n in app._notifications if n.title == "Connection"]
+        assert toast.message == "Ada Lovelace: connected again from elsewhere" and toast.severity == "error"
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        screen = app.screen
+        assert isinstance(screen, AlertsScreen)
+        for _ in range(1 + len(AlertReason)):
+            await pilot.press("r")
+        assert screen.reason is NoticeKind.TAKEOVER
+        assert [(a.name, a.reason) for a in screen.rows] == [("Ada Lovelace", NoticeKind.TAKEOVER)]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        text = str(app.screen.reasons.render())  # type: ignore[attr-defined]
+        assert "hub: connected again from elsewhere: connected again from 10.0.0.9" in text

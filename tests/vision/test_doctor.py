@@ -23,8 +23,26 @@ def doctor(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_all_ok_with_a_video_as_camera(tmp_path: Path) -> None:
+    """A lab machine: its own machine key (made on the teacher's machine), no class key."""
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
     subprocess.run(
-        [sys.executable, "-m", "smartsession", "keygen", str(tmp_path / "class.secret")], check=True
+        [sys.executable, "-m", "smartsession", "keygen", str(teacher / "class.secret")], check=True
+    )
+    (teacher / "teacher.toml").write_text("")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smartsession",
+            "keygen",
+            "--student",
+            "pc-07",
+            "-c",
+            str(teacher / "teacher.toml"),
+            str(tmp_path / "machine.key"),
+        ],
+        check=True,
     )
     video = tmp_path / "cam.avi"
     writer = cv2.VideoWriter(str(video), MJPG, 5, (320, 240))
@@ -40,7 +58,7 @@ def test_all_ok_with_a_video_as_camera(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     names = (
         "config",
-        "class secret",
+        "keys",
         "models",
         "camera",
         "network isolation",
@@ -50,6 +68,7 @@ def test_all_ok_with_a_video_as_camera(tmp_path: Path) -> None:
     for name in names:
         assert any(name in line for line in lines), (name, lines)
     assert "delivers 320x240 frames" in result.stdout
+    assert "proves student 'pc-07'" in result.stdout
     assert lines[-1] == "all checks passed"
 
 
@@ -61,7 +80,7 @@ def test_problems_fail_with_sentences(tmp_path: Path) -> None:
     config.write_text('[class]\nsecret_file = "class.secret"\n[camera]\ndevice = "/dev/video-missing"\n')
     result = doctor("-c", str(config))
     assert result.returncode == 1
-    assert "[FAIL] class secret" in result.stdout and "chmod 600" in result.stdout
+    assert "[FAIL] keys" in result.stdout and "chmod 600" in result.stdout
     assert "[FAIL] camera: camera /dev/video-missing not found" in result.stdout
     bad = tmp_path / "bad.toml"
     bad.write_text("[camera]\ndevise = 1\n")

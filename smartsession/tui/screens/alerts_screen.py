@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from smartsession.core.roster import AlertRecord
-from smartsession.core.states import AlertReason
+from smartsession.core.states import AlertReason, NoticeKind
 from smartsession.tui.labels import clock_time
 
-#: The reason filter cycles through "all" and then every reason.
-_REASONS: tuple[AlertReason | None, ...] = (None, *AlertReason)
+#: The reason filter cycles through "all", every alert reason, then the hub's connection notices.
+_REASONS: tuple[AlertReason | NoticeKind | None, ...] = (None, *AlertReason, *NoticeKind)
 
 
 class AlertsScreen(Screen[None]):
@@ -31,10 +32,12 @@ class AlertsScreen(Screen[None]):
         super().__init__()
         self._alerts = alerts
         self._open_student = open_student
-        self.reason: AlertReason | None = None
-        self._shown: tuple[int, AlertReason | None] | None = None
+        self.reason: AlertReason | NoticeKind | None = None
+        self._shown: tuple[int, AlertReason | NoticeKind | None] | None = None
         self.title_line = Static(id="alerts-title")
-        self.table: DataTable[str] = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        self.table: DataTable[str | Text] = DataTable(
+            id="alerts-table", cursor_type="row", zebra_stripes=True
+        )
 
     def compose(self) -> ComposeResult:
         yield self.title_line
@@ -65,9 +68,9 @@ class AlertsScreen(Screen[None]):
         for index, alert in enumerate(rows):
             self.table.add_row(
                 clock_time(alert.ts),
-                alert.name,
+                Text(alert.name),  # a str cell would be read as markup
                 alert.reason.label,
-                alert.detail,
+                Text(alert.detail),
                 key=f"{index}:{alert.student_id}",
             )
 

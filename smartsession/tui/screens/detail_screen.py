@@ -192,7 +192,7 @@ class DetailScreen(Screen[None]):
             return
         self._shown = key
         if student is None:
-            self.title_line.update(f"{self.student_id}: unknown student")
+            self.title_line.update(Content(f"{self.student_id}: unknown student"))
             return
         mode = self.label_mode
         mark = badge(student.state, mode)
@@ -205,7 +205,8 @@ class DetailScreen(Screen[None]):
             )
         )
         reasons = student.reasons if student.reasons and student.connected else (reason_text(student),)
-        self.reasons.update("\n".join(f"• {reason}" for reason in reasons))
+        notice = (f"hub: {student.notice}",) if student.notice else ()
+        self.reasons.update(Content("\n".join(f"• {reason}" for reason in (*reasons, *notice))))  # text
         spent = student.durations(now)
         total = sum(spent.values()) or 1.0
         self.durations.update(
@@ -226,11 +227,13 @@ class DetailScreen(Screen[None]):
             )
         )
         self.alert_list.update(
-            "\n".join(
-                f"{clock_time(a.ts)}  {a.reason.label}" + (f": {a.detail}" if a.detail else "")
-                for a in reversed(alerts)
+            Content(
+                "\n".join(
+                    f"{clock_time(a.ts)}  {a.reason.label}" + (f": {a.detail}" if a.detail else "")
+                    for a in reversed(alerts)
+                )
+                or "none this session"
             )
-            or "none this session"
         )
         self.connection_list.update(
             "\n".join(
