@@ -73,14 +73,15 @@ class Params:
     ws_sources: int = 12
     ws_per_source: int = 12
     adverts: int = 20
+    adverts_seconds: float = 15.0
     agents: int = 2
     agent_join_wait: float = 30.0
     quick: bool = False
 
 
 QUICK = Params(
-    seconds=2.0,
-    settle=2.0,
+    seconds=1.5,
+    settle=1.5,
     streamers=2,
     rate=5.0,
     sources=8,
@@ -89,6 +90,7 @@ QUICK = Params(
     ws_sources=4,
     ws_per_source=10,
     adverts=5,
+    adverts_seconds=6.0,
     agents=1,
     agent_join_wait=20.0,
     quick=True,
@@ -221,7 +223,7 @@ class _Run:
             },
         )
         await streamers.recv()  # connected and joined
-        seconds = self.params.seconds * (1.5 if kind == "adverts" else 1.0)
+        seconds = self.params.adverts_seconds if kind == "adverts" else self.params.seconds
         before = rss_mb(self.hub_pid)
         flood = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -164,36 +164,41 @@ async def _ws_worker(job: Job, stats: Stats, source: str, deadline: float) -> No
         stats.close_codes[code] = stats.close_codes.get(code, 0) + count
 
 
-async def _adverts(job: Job, stats: Stats, ready: asyncio.Event, deadline: float) -> None:
+async def _adverts(job: Job, stats: Stats, ready: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     held: list[socket.socket] = []
     listeners: list[socket.socket] = []
 
     def accept(listener: socket.socket) -> None:
-        with_peer = listener.accept()
-        held.append(with_peer[0])  # accepted and never answered
-        stats.up()
+        with contextlib.suppress(OSError):
+            held.append(listener.accept()[0])  # accepted and never answered
+            stats.up()
 
     zc = AsyncZeroconf(interfaces=["127.0.0.1"])
     try:
         names = [f"{job.class_id}-fake{n:02d}.{SERVICE_TYPE}" for n in range(job.per_source)]
         names.append(instance_name(job.class_id, job.hub_id))
+        infos = []
         for n, name in enumerate(names):
             listener = socket.create_server(("127.0.0.1", 0))
             listener.setblocking(False)
             listeners.append(listener)
             loop.add_reader(listener.fileno(), accept, listener)
-            info = AsyncServiceInfo(
-                SERVICE_TYPE,
-                name,
-                port=listener.getsockname()[1],
-                properties=txt_record(job.class_id, f"fake{n:02d}", tls=True),
-                parsed_addresses=["127.0.0.1"],
-                server=f"{job.class_id}-fake{n:02d}.local.",
+            infos.append(
+                AsyncServiceInfo(
+                    SERVICE_TYPE,
+                    name,
+                    port=listener.getsockname()[1],
+                    properties=txt_record(job.class_id, f"fake{n:02d}", tls=True),
+                    parsed_addresses=["127.0.0.1"],
+                    server=f"{job.class_id}-fake{n:02d}.local.",
+                )
             )
-            await (await zc.async_register_service(info, cooperating_responders=True))
+        # No probing first (a student shadowing a name does not ask), all announced at once.
+        announced = [await zc.async_register_service(i, cooperating_responders=True) for i in infos]
+        await asyncio.gather(*announced)
         ready.set()
-        await asyncio.sleep(max(0.0, deadline - loop.time()))
+        await asyncio.sleep(job.seconds)
     finally:
         await zc.async_close()
         for listener in listeners:
@@ -204,13 +209,13 @@ async def _adverts(job: Job, stats: Stats, ready: asyncio.Event, deadline: float
 
 
 async def flood(job: Job, ready: asyncio.Event) -> Stats:
-    """Run ``job`` for ``job.seconds``; ``ready`` is set once it floods. Returns what it did."""
+    """Run ``job`` for ``job.seconds`` once it floods (then ``ready`` is set). Returns what it did."""
     loop = asyncio.get_running_loop()
     stats = Stats(kind=job.kind)
-    deadline = loop.time() + job.seconds
     if job.kind == "adverts":
-        await _adverts(job, stats, ready, deadline)
+        await _adverts(job, stats, ready)
         return stats
+    deadline = loop.time() + job.seconds
     hello = client_hello()
     workers = []
     for index in range(job.sources):
