@@ -12,7 +12,8 @@ close (the lockout loop), fake zeroconf adverts. During each:
   the fake adverts, real ``smartsession agent --simulate attentive`` processes that must
   find the hub through zeroconf, timed in their log from "browsing" to "joined hub";
 - the hub's resident memory is read from ``/proc`` before, at its peak, and a few seconds
-  after (when the hub has given the flood's memory back).
+  after (when the hub has given the flood's memory back), and its CPU during the flood (in
+  percent of one core).
 
 At the end the hub's SQLite file is read: ``lost`` is what the honest agents produced and the
 hub did not store. One JSON document is printed; ``targets_met`` says whether every flood
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from smartsession.bench.hub_load import CLASS_ID, SECRET, STEP_TIMEOUT, _open, load_process
-from smartsession.bench.procfs import rss_mb
+from smartsession.bench.procfs import cpu_seconds, rss_mb
 from smartsession.keys import MachineKey, write_machine_key
 
 TARGETS = {"join_p99_ms": 2000.0, "rss_growth_mb": 50.0, "lost": 0}
@@ -76,6 +77,7 @@ class Params:
     adverts_seconds: float = 15.0
     agents: int = 2
     agent_join_wait: float = 30.0
+    floods: tuple[str, ...] = FLOODS
     quick: bool = False
 
 
@@ -102,13 +104,24 @@ def parse_args(argv: list[str]) -> Params:
     parser.add_argument(
         "--quick", action="store_true", help="small numbers (a smoke test, not a measurement)"
     )
-    parser.add_argument("--seconds", type=float, help="seconds each flood lasts (default 8)")
+    parser.add_argument("--seconds", type=float, help="seconds each connection flood lasts (default 8)")
+    parser.add_argument(
+        "--floods", help=f"comma-separated, in this order: some of {','.join(FLOODS)} (default all)"
+    )
     args = parser.parse_args(argv)
     params = QUICK if args.quick else Params()
     if args.seconds is not None:
         if args.seconds <= 0:
             parser.error("--seconds must be positive")
         params = dataclasses.replace(params, seconds=args.seconds)
+    if args.floods is not None:
+        floods = tuple(name.strip() for name in args.floods.split(",") if name.strip())
+        unknown = sorted(set(floods) - set(FLOODS))
+        if unknown or not floods:
+            parser.error(
+                f"--floods: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(FLOODS)}"
+            )
+        params = dataclasses.replace(params, floods=floods)
     return params
 
 
@@ -183,6 +196,7 @@ class FloodResult:
     rss_before_mb: float
     rss_peak_mb: float
     rss_after_mb: float
+    hub_cpu_percent: float
     produced: int = 0
     stored: int = 0
     lost: int = 0
@@ -236,6 +250,7 @@ class _Run:
         async with asyncio.timeout(STEP_TIMEOUT):
             await flood.stdout.readline()  # {"ready": true}
         start = time.monotonic()
+        cpu_before = cpu_seconds(self.hub_pid)
         streamers.pipe.send((start, start + seconds, start, start + seconds))
         watching = asyncio.create_task(self._peak_rss(flood))
         if kind == "adverts":
@@ -245,6 +260,7 @@ class _Run:
             agents = {}
         stats = json.loads(await flood.stdout.readline())
         await flood.wait()
+        cpu = 100.0 * (cpu_seconds(self.hub_pid) - cpu_before) / (time.monotonic() - start)
         peak = await watching
         streamed = await streamers.recv(STEP_TIMEOUT * 2)
         await streamers.stop()
@@ -262,6 +278,7 @@ class _Run:
             rss_before_mb=round(before, 1),
             rss_peak_mb=round(max(peak, before), 1),
             rss_after_mb=round(rss_mb(self.hub_pid), 1),
+            hub_cpu_percent=round(cpu, 1),
             errors=tuple(streamed["errors"]),
         )
 
@@ -429,7 +446,7 @@ async def run(params: Params) -> dict[str, Any]:
         hub = _Child(_hub_process, tmp)
         try:
             bench = _Run(params, folder, await hub.recv())
-            for kind in FLOODS:
+            for kind in params.floods:
                 results.append(await bench.flood(kind))
         finally:
             await hub.stop()

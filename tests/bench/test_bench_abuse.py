@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 FLOOD_KEYS = {
     "flood",
     "connections",
@@ -48,13 +50,14 @@ def test_quick_abuse_bench_runs_every_flood_and_loses_nothing() -> None:
     assert result["lost"] == 0
 
 
-def test_bad_options_are_refused() -> None:
+@pytest.mark.parametrize("option", [["--seconds", "0"], ["--floods", "tcp,smurf"]])
+def test_bad_options_are_refused(option: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "abuse", "--seconds", "0"],
+        [sys.executable, "-m", "smartsession", "bench", "abuse", *option],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 2
-    assert "--seconds" in done.stderr
+    assert option[0] in done.stderr

@@ -16,6 +16,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -219,6 +220,17 @@ async def test_unjoined_websockets_reopened_after_each_close_never_lock_out_a_jo
         assert stats["failed"] > 0  # beyond 8 per address: refused at accept
         assert peak_unauthenticated <= limits.unauthenticated - limits.reserved + 1
         await check_stored(hub, honest)
+
+
+async def test_the_hub_sends_small_frames_at_once(hub: Hub, secret: bytes) -> None:
+    """Nagle's algorithm is off on the connections the hub accepts itself (with it on, every
+    hello and ack waited for the peer's delayed ACK: 40 ms a join)."""
+    agent = await join_agent(hub.url, secret, "alice")
+    assert hub._server is not None and hub._server._acceptor is not None
+    (connection,) = hub._server._acceptor._connections
+    sock = connection.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    await agent.close()
 
 
 # descriptors run out --------------------------------------------------------------------
