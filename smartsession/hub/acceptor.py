@@ -423,9 +423,10 @@ class Acceptor:
         except asyncio.CancelledError:
             self._fail(pending)
             raise
-        except OSError as exc:
+        except OSError as exc:  # asyncio closed its transport if it made one; else the socket is ours
             log.debug("cannot set up the connection from %s: %r", pending.ticket.address, exc)
             self._fail(pending)
+            pending.sock.close()
             return
         if pending.dropped:
             pending.transport.abort()
