@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #: Connections the kernel may queue before the hub accepts them.
 BACKLOG = 4096
 #: Connections accepted per wake-up of the listening socket, so accepting never hogs the loop.
-ACCEPT_BATCH = 64
+ACCEPT_BATCH = 256
 #: Seconds accepting pauses when it fails and the spare descriptor cannot help.
 ACCEPT_PAUSE = 0.1
 #: Bytes of TLS read per call (asyncio's default of 256 KiB costs that much per connection).
