@@ -6,10 +6,10 @@ addresses, and logs a traceback for every failed ``accept`` once file descriptor
 Here, for each connection:
 
 1. ``accept``, then `Admission.open`: refused at once when its address already has too many
-   waiting; when all slots are taken, the pending connection idle longest is dropped. When
-   ``accept`` fails for want of descriptors (EMFILE, ENFILE), a spare descriptor accepts the
-   next connection anyway: closed at once if its address already has one waiting, else it
-   replaces the pending connection idle longest; one log line per second at most.
+   waiting; when all slots are taken, one pending connection is dropped (`Admission.drop_one`).
+   When ``accept`` fails for want of descriptors (EMFILE, ENFILE), a spare descriptor accepts
+   the next connection anyway: closed at once if its address already has one waiting, else
+   it takes the place of one pending connection; one log line per second at most.
 2. Nothing is allocated for TLS until the client's first TLS record (its ClientHello) has
    arrived whole: the socket's receive low-water mark keeps the bytes in the kernel, so a
    silent or half-sent handshake costs the hub a socket and a few hundred bytes. Then the
@@ -251,8 +251,8 @@ class Acceptor:
         """Out of descriptors: accept one connection in the spare's place and judge it.
 
         From an address that already has a connection waiting, it is closed at once (a flood
-        gets no descriptor); from any other, it replaces the pending connection idle longest.
-        Either way the kernel's queue keeps moving.
+        gets no descriptor); from any other, it takes the place of one pending connection
+        (`Admission.drop_one`). Either way the kernel's queue keeps moving.
         """
         assert self._spare is not None
         os.close(self._spare)
@@ -267,16 +267,16 @@ class Acceptor:
                 sock.close()
                 self.admission.shed()
             else:
-                oldest = self.admission.drop_oldest()
-                if oldest is not None:
-                    self._drop_ticket(oldest)
+                victim = self.admission.drop_one()
+                if victim is not None:
+                    self._drop_ticket(victim)
                 self._admit(sock, peer)
         self._spare = _open_spare()  # None until a descriptor is free again (see `_listen`)
         if count := self._accept_errors.hit(self._loop.time()):
             log.warning(
                 "out of file descriptors (%s, %d times since the last report): turning away new "
-                "connections from addresses already waiting, the others replace the pending "
-                "connection idle longest",
+                "connections from addresses already waiting, the others take the place of a "
+                "pending one",
                 exc,
                 count,
             )

@@ -6,9 +6,9 @@ once it joined, failed or was closed. Before joining it goes through two stages:
 
 - **pending** (TCP accepted, TLS and WebSocket handshakes not finished): at most
   ``pending_per_address`` from one address (more are refused at once) and ``pending`` in all;
-  to make room one is dropped: a silent one (nothing received yet) before one that spoke, an
-  address's second before anyone's only one, then the one idle longest (`progressed`: sent
-  its ClientHello, finished TLS), see `Admission.drop_oldest`. Each has ``handshake_timeout``
+  to make room one is dropped: an address's second before anyone's only one, one that sent
+  nothing before one that spoke, the one idle longest first (`progressed`: it sent its
+  ClientHello, finished TLS), see `Admission.drop_one`. Each has ``handshake_timeout``
   seconds from accept (`expired`).
   TLS handshakes cost the hub CPU, so one address may start ``handshake_rate`` per second
   (bursts of ``pending_per_address``); more wait their turn (`handshake_delay`).
@@ -137,7 +137,7 @@ class Throttle:
 
 #: Addresses whose handshake budget is kept before the whole ones are forgotten.
 _TURNS_KEPT = 1024
-#: Pending tickets `Admission.drop_oldest` looks through for a second connection of an address.
+#: Pending tickets `Admission.drop_one` looks through for a second connection of an address.
 _SCAN = 16
 
 
@@ -179,7 +179,7 @@ class Admission:
     def open(self, address: str, now: float) -> tuple[Ticket | None, list[Ticket]]:
         """A connection from ``address`` was accepted: its ticket, or None when it must be refused.
 
-        Also returns the tickets dropped to make room (oldest first): close those connections.
+        Also returns the tickets dropped to make room (see `drop_one`): close those connections.
         Refused: ``address`` has ``pending_per_address`` handshakes going on, or already as
         many unauthenticated connections as it may have.
         """
@@ -192,9 +192,9 @@ class Admission:
             return None, []
         dropped: list[Ticket] = []
         while len(self._pending) >= self.limits.pending:
-            oldest = self.drop_oldest()
-            assert oldest is not None
-            dropped.append(oldest)
+            victim = self.drop_one()
+            assert victim is not None
+            dropped.append(victim)
         ticket = Ticket(address=address, opened=now)
         self._pending[ticket] = None
         self._silent[ticket] = None
@@ -281,19 +281,20 @@ class Admission:
             return
         self._settled()
 
-    def drop_oldest(self) -> Ticket | None:
+    def drop_one(self) -> Ticket | None:
         """Take out a pending ticket to make room (None when nothing is pending): close its connection.
 
-        Which one: a silent one before one that spoke, and among those an address's second
-        (or later) before anyone's only one, oldest first, within the `_SCAN` oldest; so a
-        flooding address loses its own before an honest machine loses its one.
+        Which one: an address's second (or later) connection before anyone's only one (among
+        the `_SCAN` longest waiting), then one that sent nothing before one that spoke, the
+        longest waiting first; so a flooding address loses its own before an honest machine
+        loses its one.
         """
-        oldest = self._victim()
-        if oldest is not None:
-            self._forget(oldest)
+        victim = self._victim()
+        if victim is not None:
+            self._forget(victim)
             self._watch.shedding()
             self._settled()
-        return oldest
+        return victim
 
     def _victim(self) -> Ticket | None:
         for queue in (self._silent, self._idle):

@@ -108,7 +108,7 @@ def test_a_second_connection_does_not_count_as_fresh() -> None:
 
 def test_silent_connections_are_dropped_first_then_the_one_idle_longest() -> None:
     admission = Admission(LIMITS)
-    assert admission.drop_oldest() is None
+    assert admission.drop_one() is None
     opened = [admission.open(f"10.0.0.{n}", float(n))[0] for n in range(6)]
     busy, stalled, *silent = opened
     assert busy is not None and stalled is not None
@@ -116,12 +116,12 @@ def test_silent_connections_are_dropped_first_then_the_one_idle_longest() -> Non
     admission.progressed(busy)  # sent its ClientHello after the other
     newest, dropped = admission.open("10.0.0.99", 7.0)  # full: drop one to make room
     assert newest is not None and dropped == [silent[0]]
-    assert admission.drop_oldest() is silent[1]  # for a descriptor, the same order
+    assert admission.drop_one() is silent[1]  # for a descriptor, the same order
     for ticket in (*silent[2:], newest):
         assert ticket is not None
         admission.progressed(ticket)
     admission.progressed(busy)  # finished TLS
-    assert admission.drop_oldest() is stalled
+    assert admission.drop_one() is stalled
     assert admission.pending == 4
     assert admission.expired(100.0)[0] is busy  # deadlines count from accept
 
@@ -132,9 +132,9 @@ def test_an_address_loses_its_second_connection_before_another_its_only_one() ->
     flood = [admission.open("10.0.0.66", 1.0)[0] for _ in range(3)]
     others = [admission.open(f"10.0.0.{n}", 2.0)[0] for n in (2, 3)]
     assert admission.open("10.0.0.99", 3.0)[1] == [flood[0]]  # not the older honest one
-    assert admission.drop_oldest() is flood[1]
-    assert admission.drop_oldest() is honest  # 10.0.0.66 has one left: the oldest goes
-    assert admission.drop_oldest() is flood[2] and admission.pending == len(others) + 1
+    assert admission.drop_one() is flood[1]
+    assert admission.drop_one() is honest  # 10.0.0.66 has one left: the oldest goes
+    assert admission.drop_one() is flood[2] and admission.pending == len(others) + 1
 
 
 def test_handshakes_per_address_are_paced_and_dropped_when_their_turn_is_too_late() -> None:
