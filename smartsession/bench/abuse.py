@@ -77,7 +77,7 @@ class Params:
     adverts_seconds: float = 15.0
     agents: int = 2
     agent_join_wait: float = 30.0
-    floods: tuple[str, ...] = FLOODS
+    kinds: tuple[str, ...] = FLOODS
     quick: bool = False
 
 
@@ -121,7 +121,7 @@ def parse_args(argv: list[str]) -> Params:
             parser.error(
                 f"--floods: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(FLOODS)}"
             )
-        params = dataclasses.replace(params, floods=floods)
+        params = dataclasses.replace(params, kinds=floods)
     return params
 
 
@@ -446,7 +446,7 @@ async def run(params: Params) -> dict[str, Any]:
         hub = _Child(_hub_process, tmp)
         try:
             bench = _Run(params, folder, await hub.recv())
-            for kind in params.floods:
+            for kind in params.kinds:
                 results.append(await bench.flood(kind))
         finally:
             await hub.stop()

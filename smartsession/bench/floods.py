@@ -6,7 +6,7 @@ its `Stats` as one JSON line. Used by ``smartsession bench abuse`` and the hub's
 
 Each connection flood holds ``per_source`` connections open from each of ``sources``
 loopback addresses (127.0.0.2, 127.0.0.3, ...: distinct source addresses to the hub) and
-opens another whenever the hub closes one, ``total`` connections at most:
+opens another whenever the hub closes one, until about ``total`` were opened:
 
 - ``tcp``: TCP connections that never send a byte;
 - ``tls``: TLS handshakes that stall after half a ClientHello, or for one worker in
