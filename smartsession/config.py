@@ -70,6 +70,11 @@ class HubConfig(_Table, frozen=True):
     max_clock_skew: Seconds = 120.0
     seq_window: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 10_000
     max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+    max_unauthenticated_per_address: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 8
+    max_pending_handshakes: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 256
+    max_pending_per_address: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 16
+    handshake_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=600.0)] = 5.0
+    handshake_rate_per_address: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] = 10.0
 
 
 class StorageConfig(_Table, frozen=True):

@@ -172,7 +172,8 @@ def _hub_process(pipe: Connection, folder: str, max_agents: int, batch_interval:
         class_=ClassConfig(id=CLASS_ID),
         network=NetworkConfig(interfaces=("127.0.0.1",), discovery=False),
         # The per-student limits are lifted: the saturating clients send far more than a real
-        # agent would (the paced class stays far below it anyway).
+        # agent would (the paced class stays far below it anyway). Every load connection comes
+        # from 127.0.0.1, so the per-address limits on connections not joined yet are too.
         hub=HubConfig(
             host="127.0.0.1",
             port=0,
@@ -181,6 +182,9 @@ def _hub_process(pipe: Connection, folder: str, max_agents: int, batch_interval:
             max_items_per_second=1e7,
             item_burst=100_000_000,
             session_quota=1_000_000_000,
+            max_pending_per_address=max_agents,
+            max_unauthenticated_per_address=max_agents,
+            handshake_rate_per_address=1e6,
         ),
         storage=storage,
         base_dir=folder,

@@ -10,8 +10,8 @@ Conversation (see ``docs/protocol.md``)::
 
 Any protocol violation gets an ``error`` frame and a close with its code (44xx); it never
 affects other connections. No ``join`` within ``hub.join_timeout``: 4408. Unknown version:
-4402. Bad proof: 4401. Hub full (``hub.max_agents`` joined students, or
-``hub.max_unauthenticated`` connections still in their handshake): 4503. A frame over
+4402. Bad proof: 4401. Hub full (``hub.max_agents`` joined students, or no unauthenticated
+slot for this connection: see `smartsession.hub.admission`): 4503. A frame over
 `MAX_FRAME_BYTES`: 4413. What a proven agent says is bounded too
 (`smartsession.core.limits`): a timestamp off the session or a seq too far ahead: 4422;
 more than ``hub.max_items_per_second`` items (a bucket per student holding
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from smartsession.core.keys import machine_key
@@ -70,6 +70,8 @@ from smartsession.core.protocol import (
 )
 from smartsession.core.roster import Roster, RosterEvent
 from smartsession.core.states import NoticeKind
+from smartsession.hub.acceptor import Acceptor, AdmittedConnection
+from smartsession.hub.admission import Admission, Limits, Throttle
 from smartsession.hub.store import Store
 from smartsession.keys import HubSigner
 
@@ -118,6 +120,7 @@ class HubServer:
     says whether anyone wants them now (when it returns False, e.g. a headless hub, the roster
     is updated without building events or snapshots).
     ``fingerprint`` is the TLS certificate fingerprint bound into proofs ("" without TLS).
+    ``limits`` bound the connections not joined yet (`smartsession.hub.admission`).
     Wire `on_commit` as the store's ``on_commit`` so durable items get acked.
     """
 
@@ -138,7 +141,7 @@ class HubServer:
         ping_timeout: float = 10.0,
         fingerprint: str = "",
         bounds: Bounds | None = None,
-        max_unauthenticated: int = 100,
+        limits: Limits,
         listening: Callable[[], bool] | None = None,
     ) -> None:
         self._class_key = secret
@@ -165,14 +168,14 @@ class HubServer:
             items_per_second=20.0,
             item_burst=2000,
         )
-        self.max_unauthenticated = max_unauthenticated
-        self._joining = 0
+        self.admission = Admission(limits)
         self._agents: dict[str, _Agent] = {}
         self._applied: dict[str, int] = {}
         #: Per student, this session: highest seq and items accepted, the rate bucket.
         self._allowances: dict[str, Allowance] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._server: Server | None = None
+        self._acceptor: Acceptor | None = None
+        self._refusals = Throttle()
         self.port = 0
 
     @property
@@ -191,25 +194,23 @@ class HubServer:
         """
         if tls is not None:
             tls.num_tickets = 0
-        self._server = await serve(
+        acceptor = Acceptor(
             self._handle,
-            host,
-            port,
-            ssl=tls,
-            compression=None,
-            max_size=WIRE_MAX_SIZE,
+            self.admission,
+            tls=tls,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
+            max_size=WIRE_MAX_SIZE,
         )
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        self.port = await acceptor.start(host, port)
+        self._acceptor = acceptor
         return self.port
 
     async def close(self) -> None:
-        """Stop listening and close every connection with 1001 (going away)."""
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
-            self._server = None
+        """Stop listening, drop connections not joined yet, close the others with 1001 (going away)."""
+        if self._acceptor is not None:
+            await self._acceptor.close()
+            self._acceptor = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -225,20 +226,26 @@ class HubServer:
 
     # one connection ---------------------------------------------------------------------
 
-    async def _handle(self, ws: ServerConnection) -> None:
+    async def _handle(self, ws: AdmittedConnection) -> None:
         peer = _peer(ws)
         agent: _Agent | None = None
         acker: asyncio.Task[None] | None = None
-        if self._joining >= self.max_unauthenticated:
-            log.warning("%d connections are still joining: refusing one from %r", self._joining, peer)
+        if not self.admission.promote(ws.ticket):
+            if count := self._refusals.hit(time.monotonic()):
+                log.warning(
+                    "%d connections waiting to join (%d from %r): refused %d since the last report",
+                    self.admission.unauthenticated,
+                    self.admission.waiting_from(ws.ticket.address),
+                    peer,
+                    count,
+                )
             await _refuse(ws, CloseCode.HUB_FULL, "too many connections waiting to join")
             return
         try:
-            self._joining += 1
             try:
                 agent = await self._handshake(ws, peer)
             finally:
-                self._joining -= 1
+                self.admission.release(ws.ticket)
             if agent is None:
                 return
             acker = self._spawn(self._send_acks(agent))

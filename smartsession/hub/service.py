@@ -30,6 +30,7 @@ from smartsession.core.roster import (
 )
 from smartsession.errors import HubError
 from smartsession.hub import retention
+from smartsession.hub.admission import Limits
 from smartsession.hub.announcer import Announcer
 from smartsession.hub.server import HubServer
 from smartsession.hub.store import Store
@@ -254,7 +255,14 @@ class Hub:
                     items_per_second=hub.max_items_per_second,
                     item_burst=hub.item_burst,
                 ),
-                max_unauthenticated=self.config.hub.max_unauthenticated,
+                limits=Limits(
+                    pending_per_address=hub.max_pending_per_address,
+                    pending=hub.max_pending_handshakes,
+                    handshake_timeout=hub.handshake_timeout,
+                    handshake_rate=hub.handshake_rate_per_address,
+                    unauthenticated_per_address=hub.max_unauthenticated_per_address,
+                    unauthenticated=hub.max_unauthenticated,
+                ),
                 listening=lambda: bool(self._listeners),
             )
             self.store.on_commit = server.on_commit

@@ -190,15 +190,17 @@ async def test_unauthenticated_connections_are_capped(
     make_config: Callable[..., Config], secret: bytes
 ) -> None:
     async with Hub(make_config(max_unauthenticated=2), secret) as hub:
-        idle = [await open_ws(hub.url) for _ in range(2)]
+        # From three addresses, each with nothing else waiting (see test_hub_admission.py for
+        # the per-address limits and the slots kept for such addresses).
+        idle = [await open_ws(hub.url, local_addr=(f"127.0.0.{n}", 0)) for n in (2, 3)]
         for ws in idle:
             assert isinstance(await recv(ws), Hello)
-        extra = await open_ws(hub.url)
+        extra = await open_ws(hub.url, local_addr=("127.0.0.4", 0))
         error, code = await expect_refusal(extra)
         assert code == CloseCode.HUB_FULL and error is not None
         for ws in idle:
             await ws.close()
-        await eventually(lambda: hub._server is not None and hub._server._joining == 0)
+        await eventually(lambda: hub._server is not None and hub._server.admission.unauthenticated == 0)
         agent = await join_agent(hub.url, secret, "alice")  # room again
         await agent.close()
 
