@@ -26,7 +26,7 @@ import pytest
 from helpers import stored_seqs, wait_for, write_agent_key
 from hub.wsagent import expect_refusal, make_join, open_ws, recv
 
-from smartsession.agent.link import peer_fingerprint
+from smartsession.agent.connection import peer_fingerprint
 from smartsession.config import read_secret, write_secret
 from smartsession.core.protocol import CloseCode, Hello, Welcome, encode
 from smartsession.report.commands import report_main

@@ -36,24 +36,26 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
 import logging
 import random
 import secrets
 import socket
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import websockets
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.frames import DATA_OPCODES, Frame
-from websockets.protocol import Event
+from websockets.asyncio.client import ClientConnection
 
 import smartsession
+from smartsession.agent.connection import (
+    HubConnection,
+    classify_failure,
+    hello_hub_id,
+    open_hub,
+    peer_fingerprint,
+)
 from smartsession.agent.discovery import HubBrowser
 from smartsession.agent.outbox import Outbox
 from smartsession.agent.pins import PinStore
@@ -103,31 +105,6 @@ class LinkState(enum.Enum):
     STREAMING = "streaming"
     WAITING = "waiting"
     STOPPED = "stopped"
-
-
-class HubConnection(ClientConnection):
-    """A client connection that shows the hub's first frame (its hello) as soon as it arrives.
-
-    The frame is not consumed: ``recv`` still returns it. This lets one deadline cover TCP,
-    TLS, the WebSocket upgrade and the hello (`Link._open`).
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: The payload of the first text or binary frame; ``b""`` when the connection ended first.
-        self.first_frame: asyncio.Future[bytes] = self.loop.create_future()
-
-    def process_event(self, event: Event) -> None:
-        """Process one incoming event (websockets' hook), noting the first data frame."""
-        super().process_event(event)
-        if isinstance(event, Frame) and event.opcode in DATA_OPCODES and not self.first_frame.done():
-            self.first_frame.set_result(bytes(event.data))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """The transport closed (asyncio's hook): no first frame is coming any more."""
-        super().connection_lost(exc)
-        if not self.first_frame.done():
-            self.first_frame.set_result(b"")
 
 
 @dataclass
@@ -327,7 +304,7 @@ class Link:
             connect_timeout = self._config.agent.connect_timeout
             try:
                 async with asyncio.timeout(connect_timeout):
-                    ws = await self._open(url)
+                    ws = await open_hub(url, self._config.hub)
             except TimeoutError:
                 reason = f"was silent for {connect_timeout:g} s (no TLS handshake or hello)"
                 self._note(candidate, Outcome.FAILED, reason)
@@ -336,7 +313,7 @@ class Link:
             if round_.won:
                 return None  # another hub won meanwhile; this one only had to answer in time
             fingerprint = peer_fingerprint(ws)
-            hub_ids = frozenset({candidate.hub_id, _hello_hub_id(ws.first_frame.result())} - {""})
+            hub_ids = frozenset({candidate.hub_id, hello_hub_id(ws.first_frame.result())} - {""})
             check, pin = check_pin(self._pins, hub_ids, fingerprint)
             if check is PinCheck.OTHER and pin is not None and not allow_other:
                 reason = (
@@ -365,40 +342,13 @@ class Link:
             ws = None  # handed over to the session
             return joined
         except (ProtocolError, TimeoutError, OSError, websockets.WebSocketException) as exc:
-            outcome, reason = _failure(exc, opened=opened, join_timeout=self._config.hub.join_timeout)
+            outcome, reason = classify_failure(exc, opened=opened, join_timeout=self._config.hub.join_timeout)
             self._note(candidate, outcome, reason)
             return None
         finally:
             self._refused.discard(url)
             if ws is not None:
                 await ws.close()
-
-    async def _open(self, url: str) -> HubConnection:
-        """TCP, TLS, the WebSocket upgrade and the hub's first frame; call within a deadline.
-
-        The first frame stays unread for `_join`. On failure or cancellation nothing stays open.
-        """
-        hub = self._config.hub
-        ws = await connect(
-            url,
-            ssl=client_context() if url.startswith("wss://") else None,
-            compression=None,
-            max_size=MAX_FRAME_BYTES,
-            proxy=None,
-            open_timeout=None,  # the caller's deadline covers the hello too
-            ping_interval=hub.ping_interval,
-            ping_timeout=hub.ping_timeout,
-            close_timeout=2.0,
-            user_agent_header=f"smartsession-agent/{smartsession.__version__}",
-            create_connection=HubConnection,
-        )
-        assert isinstance(ws, HubConnection)
-        try:
-            await ws.first_frame
-        except BaseException:
-            ws.transport.abort()  # silent: no closing handshake to wait for
-            raise
-        return ws
 
     def _note(self, candidate: Candidate, outcome: Outcome, reason: str) -> None:
         """Record how an attempt ended; logged once per candidate and change, repeats at debug."""
@@ -610,55 +560,6 @@ class Link:
             return
         logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url!r})" if url else "")
         self.state = state
-
-
-def client_context() -> ssl.SSLContext:
-    """TLS without a CA: the hub's certificate is self-signed, and the proofs bind its fingerprint."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def peer_fingerprint(ws: ClientConnection) -> str:
-    """SHA-256 (hex) of the DER certificate the hub presented on this connection; "" without TLS."""
-    ssl_object = ws.transport.get_extra_info("ssl_object")
-    if ssl_object is None:
-        return ""
-    der = ssl_object.getpeercert(binary_form=True)
-    return hashlib.sha256(der).hexdigest() if der else ""
-
-
-def _hello_hub_id(frame: bytes) -> str:
-    """The hub id a hub's first frame claims ("" when it is not a valid `Hello`)."""
-    try:
-        hello = protocol.decode_hub_message(frame.decode("utf-8", errors="replace"))
-    except ProtocolError:
-        return ""
-    return hello.hub_id if isinstance(hello, Hello) else ""
-
-
-def _failure(exc: Exception, *, opened: bool, join_timeout: float) -> tuple[Outcome, str]:
-    """How an attempt that raised ``exc`` counts, and why (``opened``: the hub had said hello)."""
-    if isinstance(exc, ProtocolError):
-        return Outcome.FAILED, f"broke the protocol: {exc.message}"
-    if isinstance(exc, websockets.ConnectionClosed):
-        rcvd = exc.rcvd
-        return Outcome.DECLINED, "closed the connection" + (
-            f" (code {rcvd.code}: {rcvd.reason})" if rcvd else ""
-        )
-    if isinstance(exc, TimeoutError):
-        return Outcome.FAILED, f"did not finish the join within {join_timeout:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return Outcome.UNREACHABLE, "refused the connection"
-    if isinstance(exc, ssl.SSLEOFError | ConnectionError):  # reset: nobody at home (yet)
-        return (Outcome.DECLINED if opened else Outcome.UNREACHABLE), f"dropped the connection ({exc})"
-    if isinstance(exc, ssl.SSLError):
-        return Outcome.FAILED, f"failed the TLS handshake ({exc})"
-    if isinstance(exc, OSError):
-        return (Outcome.DECLINED if opened else Outcome.UNREACHABLE), f"cannot be reached ({exc})"
-    return Outcome.FAILED, f"is not a SmartSession hub ({exc})"
 
 
 def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:

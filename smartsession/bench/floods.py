@@ -32,7 +32,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from smartsession.agent.link import client_context
+from smartsession.agent.connection import client_context
 from smartsession.core.discovery import SERVICE_TYPE, txt_record
 from smartsession.hub.announcer import instance_name
 

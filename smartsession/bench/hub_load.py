@@ -20,7 +20,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from smartsession.agent.link import client_context, peer_fingerprint
+from smartsession.agent.connection import client_context, peer_fingerprint
 from smartsession.core.protocol import (
     PROTOCOL_VERSION,
     Error,

@@ -34,7 +34,6 @@ and shown to the teacher, so a key copied to a second machine is seen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import ssl
@@ -55,7 +54,6 @@ from smartsession.core.protocol import (
     Ack,
     Batch,
     CloseCode,
-    Error,
     Hello,
     Item,
     Join,
@@ -72,6 +70,7 @@ from smartsession.core.roster import Roster, RosterEvent
 from smartsession.core.states import NoticeKind
 from smartsession.hub.acceptor import Acceptor, AdmittedConnection
 from smartsession.hub.admission import Admission, Limits, Throttle
+from smartsession.hub.frames import SURELY_SMALL, check_size, decode_join, peer_of, refuse
 from smartsession.hub.store import Store
 from smartsession.keys import HubSigner
 
@@ -83,18 +82,9 @@ NOTICE_CODES = {
     CloseCode.RATE_LIMITED: NoticeKind.RATE_LIMITED,
     CloseCode.QUOTA_EXCEEDED: NoticeKind.QUOTA_EXCEEDED,
 }
-#: How long closing a replaced connection may take before it is dropped.
-REPLACE_CLOSE_TIMEOUT = 5.0
 #: websockets' own frame limit, above `MAX_FRAME_BYTES` so that an oversized frame is read
 #: and answered with a clear ``Error(4413)``; beyond this websockets closes with 1009.
 WIRE_MAX_SIZE = 4 * MAX_FRAME_BYTES
-
-
-class _VersionPeek(msgspec.Struct):
-    """Enough of a frame to tell a join from a newer protocol version."""
-
-    type: str = ""
-    v: int = -1
 
 
 @dataclass(eq=False)
@@ -227,7 +217,7 @@ class HubServer:
     # one connection ---------------------------------------------------------------------
 
     async def _handle(self, ws: AdmittedConnection) -> None:
-        peer = _peer(ws)
+        peer = peer_of(ws)
         agent: _Agent | None = None
         acker: asyncio.Task[None] | None = None
         if not self.admission.promote(ws.ticket):
@@ -239,7 +229,7 @@ class HubServer:
                     peer,
                     count,
                 )
-            await _refuse(ws, CloseCode.HUB_FULL, "too many connections waiting to join")
+            await refuse(ws, CloseCode.HUB_FULL, "too many connections waiting to join")
             return
         try:
             try:
@@ -255,12 +245,12 @@ class HubServer:
                 self.refused(agent.student_id, agent.name, CloseCode(exc.code), exc.message)
             else:
                 log.info("closing connection from %r: %r (%d)", peer, exc.message, exc.code)
-            await _refuse(ws, exc.code, exc.message)
+            await refuse(ws, exc.code, exc.message)
         except ConnectionClosed:
             pass
         except Exception:
             log.exception("unexpected error on the connection from %r", peer)
-            await _refuse(ws, CloseCode.MALFORMED, "internal error")
+            await refuse(ws, CloseCode.MALFORMED, "internal error")
         finally:
             if acker is not None:
                 acker.cancel()
@@ -278,10 +268,10 @@ class HubServer:
                 frame = await ws.recv()
         except TimeoutError:
             log.info("no join from %r within %.0f s", peer, self.join_timeout)
-            await _refuse(ws, CloseCode.JOIN_TIMEOUT, f"no join within {self.join_timeout:g} s")
+            await refuse(ws, CloseCode.JOIN_TIMEOUT, f"no join within {self.join_timeout:g} s")
             return None
-        _check_size(frame)
-        join = _decode_join(frame)
+        check_size(frame)
+        join = decode_join(frame)
         key = machine_key(self._class_key, self.class_id, join.student_id)
         expected = agent_proof(key, nonce, join.nonce, join.student_id, self.fingerprint)
         if not proofs_match(expected, join.proof):
@@ -342,7 +332,7 @@ class HubServer:
         where = f"from {new.peer!r} ({new.host!r}) while connected from {old.peer!r} ({old.host!r})"
         log.warning("student %r connected again %s; the older connection is closed", student_id, where)
         self._store.record_leave(self.session_id, student_id, old.connected_at, now)
-        self._spawn(_refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
+        self._spawn(refuse(old.ws, CloseCode.DUPLICATE_STUDENT, "replaced by a newer connection"))
         self._publish(self._roster.notice(student_id, NoticeKind.TAKEOVER, f"connected again {where}", now))
 
     def refused(self, student_id: str, name: str, code: CloseCode, why: str) -> None:
@@ -363,8 +353,8 @@ class HubServer:
         )
         listening = self._listening
         async for frame in agent.ws:
-            if len(frame) > _SURELY_SMALL:
-                _check_size(frame)
+            if len(frame) > SURELY_SMALL:
+                check_size(frame)
             message = decode_agent_message(frame)
             if isinstance(message, Join):
                 raise ProtocolError(CloseCode.MALFORMED, "already joined")
@@ -417,72 +407,3 @@ class HubServer:
 
 #: A placeholder `Welcome.proof` until the welcome is signed.
 _UNSIGNED = "0" * 128
-#: Frames of at most this many characters are under `MAX_FRAME_BYTES` even in UTF-8.
-_SURELY_SMALL = MAX_FRAME_BYTES // 4
-
-
-def _check_size(frame: str | bytes) -> None:
-    """Refuse a frame over `MAX_FRAME_BYTES` (in UTF-8 bytes) with 4413."""
-    size = len(frame)
-    if size > MAX_FRAME_BYTES // 4 and isinstance(frame, str):
-        size = len(frame.encode("utf-8", errors="replace"))
-    if size > MAX_FRAME_BYTES:
-        raise ProtocolError(CloseCode.TOO_BIG, f"frame of {size} bytes is over the {MAX_FRAME_BYTES} limit")
-
-
-def _decode_join(frame: str | bytes) -> Join:
-    """The first agent frame as a `Join`, or `ProtocolError` (4402 for another protocol version)."""
-    try:
-        message = decode_agent_message(frame)
-    except ProtocolError:
-        if isinstance(frame, str):
-            try:
-                peek = msgspec.json.decode(frame, type=_VersionPeek)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                peek = None
-            if peek is not None and peek.type == "join" and peek.v != PROTOCOL_VERSION:
-                raise _bad_version(peek.v) from None
-        raise
-    if not isinstance(message, Join):
-        raise ProtocolError(CloseCode.MALFORMED, "expected a join first")
-    if message.v != PROTOCOL_VERSION:
-        raise _bad_version(message.v)
-    return message
-
-
-def _bad_version(v: int) -> ProtocolError:
-    message = f"protocol version {v} not supported (hub speaks {PROTOCOL_VERSION})"
-    return ProtocolError(CloseCode.BAD_VERSION, message)
-
-
-async def _refuse(ws: ServerConnection, code: int, message: str) -> None:
-    """Send an `Error` frame, then close with ``code``; quiet if the connection is gone."""
-    try:
-        await ws.send(encode(Error(code=code, message=message[:160])))
-    except ConnectionClosed:
-        return
-    # Keep reading (and dropping) what the peer still sends, so that its close frame is not
-    # stuck behind a full receive queue (a flooding agent would otherwise delay the close).
-    drain = asyncio.create_task(_drain(ws))
-    try:
-        async with asyncio.timeout(REPLACE_CLOSE_TIMEOUT):
-            await ws.close(code, message.encode()[:120].decode(errors="ignore"))
-    except TimeoutError:
-        pass
-    finally:
-        drain.cancel()
-        await asyncio.gather(drain, return_exceptions=True)
-
-
-async def _drain(ws: ServerConnection) -> None:
-    """Discard incoming frames until the connection closes (never while another reader reads)."""
-    with contextlib.suppress(Exception):
-        while True:
-            await ws.recv()
-
-
-def _peer(ws: ServerConnection) -> str:
-    address = ws.remote_address
-    if isinstance(address, tuple) and address:
-        return str(address[0])
-    return str(address)

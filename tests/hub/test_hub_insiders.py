@@ -116,7 +116,7 @@ async def join_with(url: str, key: bytes, claimed: str) -> tuple[object, int | N
 
 
 def _fingerprint(ws: object) -> str:
-    from smartsession.agent.link import peer_fingerprint
+    from smartsession.agent.connection import peer_fingerprint
 
     return peer_fingerprint(ws)  # type: ignore[arg-type]
 

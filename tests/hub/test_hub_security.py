@@ -15,7 +15,8 @@ import msgspec
 import pytest
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from smartsession.agent.link import Link, LinkState, client_context
+from smartsession.agent.connection import client_context
+from smartsession.agent.link import Link, LinkState
 from smartsession.agent.outbox import Outbox
 from smartsession.config import AgentConfig, Config
 from smartsession.core.discovery import SERVICE_TYPE, txt_record

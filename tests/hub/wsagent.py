@@ -13,7 +13,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from smartsession.agent.link import client_context, peer_fingerprint
+from smartsession.agent.connection import client_context, peer_fingerprint
 from smartsession.core.protocol import (
     PROTOCOL_VERSION,
     Ack,
