@@ -10,7 +10,8 @@ at 5 fps, and prints one JSON document with, per split:
   reported as faces before a face that only the counter sees had to be confirmed;
 * ``recall_by_size``: per band of face width (pixels of the analysed frame), the true faces
   and the share found on each clip's last frame (after the persistence window), matched
-  one to one to the boxes behind the count; ``recall_60px_up``;
+  one to one to the boxes behind the count; ``recall_60px_up``, also per face photo
+  (``recall_60px_up_by_face``);
 * ``multi_face_clips`` and ``count_exact_share``: clips with two or three faces whose last
   frame has the exact count; ``overcounted_frames``: frames with faces reporting too many;
 * ``cpu_ms_per_frame`` (process CPU, face-free and face frames) and
@@ -88,6 +89,7 @@ class SplitScore:
         self.overcounted = 0
         self.face_frames = 0
         self.bands: dict[str, list[int]] = {name: [0, 0] for name, _, _ in BANDS}
+        self.people: dict[str, list[int]] = {}
         self.multi = 0
         self.exact = 0
         self.cpu = {"face_free": 0.0, "faces": 0.0}
@@ -116,10 +118,14 @@ class SplitScore:
     def add_last(self, scene: Scene, count: int, found: tuple[Box, ...]) -> None:
         """A clip's last frame: recall by size, and the count of multi-face clips."""
         hits = matched(scene.faces, found)
-        for width, hit in zip(scene.widths, hits, strict=True):
+        for width, who, hit in zip(scene.widths, scene.people, hits, strict=True):
             band = self.bands[band_of(width)]
             band[0] += 1
             band[1] += hit
+            if width >= 60:
+                person = self.people.setdefault(who, [0, 0])
+                person[0] += 1
+                person[1] += hit
             if not hit and width >= 60 and len(self.missed_scenes) < LISTED:
                 self.missed_scenes.append(f"{scene.name} ({width:.0f} px)")
         if len(scene.faces) > 1:
@@ -143,6 +149,10 @@ class SplitScore:
                 for name, (total, found) in self.bands.items()
             },
             "recall_60px_up": round(found_60 / faces_60, 3) if faces_60 else None,
+            "recall_60px_up_by_face": {
+                who: {"faces": total, "recall": round(found / total, 3)}
+                for who, (total, found) in sorted(self.people.items())
+            },
             "multi_face_clips": self.multi,
             "count_exact_share": round(self.exact / self.multi, 3) if self.multi else None,
             "cpu_ms_per_frame": {

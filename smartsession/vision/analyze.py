@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from smartsession.core.engagement import Change, EngagementEngine, Reading
 from smartsession.core.protocol import EventKind
-from smartsession.core.settings import EngagementSettings
+from smartsession.core.settings import EngagementSettings, Policy
 from smartsession.core.signals import EXPRESSIONS, FrameSignals
 from smartsession.core.states import AlertReason
 from smartsession.vision.images import BGRImage
@@ -192,7 +192,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--every", type=int, default=1, metavar="N", help="analyse every Nth frame (default 1)"
     )
-    parser.add_argument("-c", "--config", type=Path, help="take [engagement] settings from this config file")
+    settings = parser.add_mutually_exclusive_group()
+    settings.add_argument(
+        "-c", "--config", type=Path, help="take [engagement] settings from this config file"
+    )
+    settings.add_argument(
+        "--policy",
+        choices=[p.value for p in Policy],
+        help="the engine's defaults with this policy's alert times (default lecture)",
+    )
     return parser
 
 
@@ -205,7 +213,7 @@ def main(argv: list[str]) -> int:
     from smartsession.agent.isolation import isolate_network
 
     isolate_network()  # a local file needs no network; mediapipe's logging then cannot leave
-    settings = EngagementSettings()
+    settings = EngagementSettings.for_policy(Policy(args.policy or Policy.LECTURE))
     if args.config is not None:
         from smartsession.config import load_config
 

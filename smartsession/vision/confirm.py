@@ -14,11 +14,11 @@ textures at 0.5-0.65, so a face that only it sees is a candidate, not a face:
    row, and a counted face survives `MAX_MISSES` run without a sighting (one missed
    detection does not restart the engine's multiple-faces timer).
 
-The landmarker, too, takes bold lettering or a blown-up texture for a face now and then, for
-a frame or two. `Marks` follows its faces from frame to frame: one counts at once when the
+The landmarker, too, takes bold lettering, a blown-up texture or a colour wheel for a face
+now and then. `Marks` follows its faces from frame to frame: one counts at once when the
 people counter sees it too (the counter runs whenever the landmarker's count changes, so a
-real face is seen by both on its first frame), else once marked on `PERSIST_RUNS` frames in
-a row; once counting it counts for as long as it stays marked.
+real face is seen by both on its first frame), else once `FaceCheck` confirmed it on
+`PERSIST_RUNS` frames in a row; once counting it counts for as long as it stays marked.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def crop_around(bgr: BGRImage, box: Box, grow: float = CROP_GROW, size: int = CR
 class FaceCheck:
     """Confirms a counter box with a landmarker on an enlarged crop; counts its runs.
 
-    Loads its own landmarker (about 0.1 s); close it (or use ``with``) when done.
+    Loads its own landmarker (about 0.1 s); `close` it when done.
     """
 
     def __init__(
@@ -86,12 +86,6 @@ class FaceCheck:
     def close(self) -> None:
         """Release the landmarker. Idempotent."""
         self._landmarker.close()
-
-    def __enter__(self) -> FaceCheck:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def confirms(self, bgr: BGRImage, box: Box) -> bool:
         """True when the landmarker finds a face of about ``box``'s size centred on it."""
@@ -178,28 +172,45 @@ class _Mark:
 class Marks:
     """The landmarker's faces followed frame to frame; see the module docstring.
 
-    Call `update` on every frame with its marked boxes and the counter's latest detections.
+    Call `pending` with a frame's marked boxes and the counter's latest detections: it names
+    the marks that need `FaceCheck` on this frame. Then call `update` with the check's
+    answers (in the same order) to learn which marks count.
     """
 
     def __init__(self, runs: int = PERSIST_RUNS) -> None:
         self.runs = runs
         self._marks: list[_Mark] = []
 
-    def update(self, marked: tuple[Box, ...], people: tuple[Box, ...]) -> tuple[bool, ...]:
-        """Whether each of this frame's ``marked`` faces counts, in order."""
+    def _before(self, box: Box) -> _Mark | None:
+        return next((m for m in self._marks if same_face(m.box, box)), None)
+
+    def pending(self, marked: tuple[Box, ...], people: tuple[Box, ...]) -> list[Box]:
+        """The marks neither counting already nor seen by the counter: they need the check."""
+        out = []
+        for box in marked:
+            before = self._before(box)
+            if (before is None or not before.counts) and not any(same_face(box, p) for p in people):
+                out.append(box)
+        return out
+
+    def update(
+        self, marked: tuple[Box, ...], people: tuple[Box, ...], checked: list[Box]
+    ) -> tuple[bool, ...]:
+        """Whether each of this frame's ``marked`` faces counts, in order; ``checked`` are the
+        pending marks that `FaceCheck` confirmed on this frame."""
         previous = list(self._marks)
         current: list[_Mark] = []
         for box in marked:
             before = next((m for m in previous if same_face(m.box, box)), None)
             if before is not None:
                 previous.remove(before)
-            frames = before.frames + 1 if before is not None else 1
-            counts = (
-                (before is not None and before.counts)
-                or frames >= self.runs
-                or any(same_face(box, other) for other in people)
-            )
-            current.append(_Mark(box, frames, counts))
+            if (before is not None and before.counts) or any(same_face(box, p) for p in people):
+                current.append(_Mark(box, (before.frames if before else 0) + 1, True))
+            elif box in checked:
+                frames = (before.frames if before else 0) + 1
+                current.append(_Mark(box, frames, frames >= self.runs))
+            else:
+                current.append(_Mark(box, 0, False))
         self._marks = current
         return tuple(m.counts for m in current)
 

@@ -142,7 +142,8 @@ class Scene:
     """One labelled clip: its frames (BGR, all the same size) and the true faces in them.
 
     ``faces`` are boxes in the frames' pixels; ``widths`` the same faces' widths in those
-    pixels (as pasted, before any rotation: the size bands of the benchmark).
+    pixels (as pasted, before any rotation: the size bands of the benchmark); ``people``
+    the photos they came from.
     """
 
     name: str
@@ -152,11 +153,7 @@ class Scene:
     frames: tuple[BGRImage, ...]
     faces: tuple[Box, ...]
     widths: tuple[float, ...]
-
-
-def scene_count(quick: bool = False) -> int:
-    """How many scenes a split has (or its quick slice)."""
-    return sum(quick_count if quick else count for _, _, count, quick_count in PLAN)
+    people: tuple[str, ...]
 
 
 def scenes(
@@ -176,6 +173,7 @@ def make_scene(split: Split, maker: str, kind: Kind, number: int, index: int) ->
     """Scene ``number`` of ``maker`` in ``split`` (``index``: its place in the split, the seed)."""
     rng = np.random.default_rng((SEEDS[split], index))
     faces: list[tuple[Box, float]] = []
+    people: list[str] = []
     if maker in ("one", "many"):
         frame = _background(split, rng)
         if maker == "one":
@@ -190,6 +188,7 @@ def make_scene(split: Split, maker: str, kind: Kind, number: int, index: int) ->
             place = _free_place(photo.box, width, rng, faces)
             if place is not None:
                 faces.append(_paste_face(frame, photo, width, place, rng))
+                people.append(photo.name)
     else:
         frame = _EMPTY[maker](split, rng)
     clip = _clip(split, maker, frame, rng)
@@ -208,6 +207,7 @@ def make_scene(split: Split, maker: str, kind: Kind, number: int, index: int) ->
         frames=frames,
         faces=boxes,
         widths=tuple(width * scale for _, width in faces),
+        people=tuple(people),
     )
 
 

@@ -90,17 +90,19 @@ class FrameAnalyzer:
 
     ``faces`` counts the landmarker's faces plus the faces only the people counter sees
     (small background faces: the landmarker's own detector misses faces narrower than about
-    80 px). A face only the counter sees counts once the landmarker, run on an enlarged crop
-    of the counter's box, finds it there on `PERSIST_RUNS` counter runs in a row (see
-    `confirm`): the counter alone also scores lettering and clouds as faces. Pose, gaze and
-    cues come from the largest face the landmarker found; when it found none, they stay at
-    their defaults. Close it (or use ``with``) when done.
+    80 px). A face only the counter sees counts once a second landmarker, run on an enlarged
+    crop of the counter's box, finds it there on `PERSIST_RUNS` counter runs in a row (the
+    counter alone also scores lettering and clouds as faces); a landmarker face counts at
+    once when the counter sees it too, else once that check confirmed it on `PERSIST_RUNS`
+    frames in a row (see `confirm`).
+    Pose, gaze and cues come from the largest face that counts; without one they stay at
+    their defaults. Close it (or use ``with``) when done; `reset` before a new clip.
 
     The people counter costs about half the landmarker, so it does not run on every frame:
     it runs when ``people_interval`` seconds (frame time) have passed since its last run, at
     once when the landmarker's face count changes, and on every frame while a candidate is on
     its way to counting; in between its last count is kept. The crop check runs only when
-    the counter sees more faces than the landmarker. At 5 fps with the default 0.5 s the
+    the counter and the landmarker disagree (a face only one of them sees). At 5 fps with the default 0.5 s the
     counter runs every third frame, so a second person counts at most 0.4 + 0.4 s after they
     appear (the engine then waits its 2 s multiple-faces hold). ``people_interval=0`` runs
     it on every frame.
@@ -184,9 +186,10 @@ class FrameAnalyzer:
         runs = self.people_runs
         extents = tuple(mark.extent(width, height) for mark in marks)
         counted = self._count_people(bgr, t, extents)
-        if self._counter is not None:
+        if self._counter is not None and self._check is not None:
             seen = tuple(d.box for d in self._people)
-            counts = self._marks.update(extents, seen)
+            checked = [box for box in self._marks.pending(extents, seen) if self._check.confirms(bgr, box)]
+            counts = self._marks.update(extents, seen, checked)
             marks = [mark for mark, ok in zip(marks, counts, strict=True) if ok]
             extents = tuple(box for box, ok in zip(extents, counts, strict=True) if ok)
         after_count = time.perf_counter()

@@ -14,7 +14,16 @@ import numpy as np
 import pytest
 
 KEYS = {"frame", "t", "camera", "faces", "yaw", "pitch", "roll", "gaze", "cues", "expressions", "state"}
-KEYS |= {"alerts", "reasons", "events", "confusion", "attention", "gaze_direction", "looking_down", "calibrated"}
+KEYS |= {
+    "alerts",
+    "reasons",
+    "events",
+    "confusion",
+    "attention",
+    "gaze_direction",
+    "looking_down",
+    "calibrated",
+}
 
 MJPG = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
 
@@ -147,3 +156,30 @@ def test_unreadable_input_is_a_sentence(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not a readable image or video" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_policy_sets_the_alert_times(
+    tmp_path: Path, astronaut: np.ndarray, grace_hopper: np.ndarray
+) -> None:
+    """Someone beside the student for 4 s: an alert in a lecture (2 s), normal in a lab (10 s)."""
+    room = np.full((480, 640, 3), 120, np.uint8)
+    room[100:360, 20:220] = cv2.resize(astronaut[0:300, 100:330], (200, 260), interpolation=cv2.INTER_AREA)
+    both = room.copy()
+    both[150:302, 420:554] = cv2.resize(
+        grace_hopper[80:420, 120:420], (134, 152), interpolation=cv2.INTER_AREA
+    )
+    video = tmp_path / "helper.avi"
+    writer = cv2.VideoWriter(str(video), MJPG, 5, (640, 480))
+    for i in range(25):
+        writer.write(room if i < 5 else both)
+    writer.release()
+    seen = {}
+    for policy in ("lecture", "lab"):
+        result = analyze(str(video), "--policy", policy)
+        assert result.returncode == 0, result.stderr
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert max(r["faces"] for r in records) == 2
+        seen[policy] = any("multiple_faces" in r["alerts"] for r in records)
+    assert seen == {"lecture": True, "lab": False}
+    both_ways = analyze(str(video), "--policy", "lab", "-c", str(tmp_path / "x.toml"))
+    assert both_ways.returncode == 2 and "not allowed with argument" in both_ways.stderr

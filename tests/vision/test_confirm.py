@@ -56,17 +56,24 @@ def test_a_counted_face_survives_one_miss_and_a_mark_is_a_sighting() -> None:
     assert not persistence.unsettled
 
 
-def test_a_mark_counts_at_once_with_the_counter_or_after_a_run() -> None:
+def test_a_mark_counts_at_once_with_the_counter_or_after_a_run_of_checks() -> None:
     marks = Marks()
-    assert marks.update((FACE,), people=(NEAR,)) == (True,)
-    assert marks.update((NEAR,), people=()) == (True,)  # still marked: still counts
+    assert marks.pending((FACE,), people=(NEAR,)) == []
+    assert marks.update((FACE,), people=(NEAR,), checked=[]) == (True,)
+    assert marks.pending((NEAR,), people=()) == []  # counting already
+    assert marks.update((NEAR,), people=(), checked=[]) == (True,)  # still marked: still counts
     other = Marks()
-    seen = [other.update((ELSEWHERE,), people=(FACE,)) for _ in range(PERSIST_RUNS)]
+    seen = []
+    for _ in range(PERSIST_RUNS):
+        assert other.pending((ELSEWHERE,), people=(FACE,)) == [ELSEWHERE]
+        seen.append(other.update((ELSEWHERE,), people=(FACE,), checked=[ELSEWHERE]))
     assert seen == [(False,)] * (PERSIST_RUNS - 1) + [(True,)]
-    assert other.update((), people=()) == ()
-    assert other.update((ELSEWHERE,), people=()) == (False,)  # gone for a frame: starts again
-    other.clear()
-    assert other.update((ELSEWHERE,), people=()) == (False,)
+    assert other.update((), people=(), checked=[]) == ()
+    assert other.update((ELSEWHERE,), people=(), checked=[ELSEWHERE]) == (False,)  # gone a frame: again
+    unconfirmed = Marks()
+    assert [unconfirmed.update((FACE,), people=(), checked=[]) for _ in range(5)] == [(False,)] * 5
+    unconfirmed.clear()
+    assert unconfirmed.pending((FACE,), people=()) == [FACE]
 
 
 def test_crop_around_centres_the_box_and_pads_with_black() -> None:
