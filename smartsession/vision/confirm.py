@@ -1,4 +1,4 @@
-"""Faces only the people counter sees: confirmed by the landmarker on a crop, then followed.
+"""Faces only one detector sees: confirmed by a strict landmarker on a crop, then followed.
 
 The full-range detector behind the people counter also scores lettering, cloud edges and
 textures at 0.5-0.65, so a face that only it sees is a candidate, not a face:
