@@ -11,7 +11,7 @@ import pytest
 
 from smartsession.core.settings import EngagementSettings
 from smartsession.vision.analyze import analyze_frames
-from smartsession.vision.facephotos import SPLITS
+from smartsession.vision.facephotos import SPLITS, Split
 from smartsession.vision.faceset import FRAME_STEP, scenes
 from smartsession.vision.pipeline import FrameAnalyzer
 
@@ -19,9 +19,9 @@ FPS = 5
 
 
 @pytest.mark.parametrize("split", SPLITS)
-def test_the_negative_slice_yields_no_face(analyzer: FrameAnalyzer, split: str) -> None:
+def test_the_negative_slice_yields_no_face(analyzer: FrameAnalyzer, split: Split) -> None:
     frames = 0
-    for scene in scenes(split, quick=True, kinds=("empty",)):  # type: ignore[arg-type]
+    for scene in scenes(split, quick=True, kinds=("empty",)):
         analyzer.reset()
         for index, frame in enumerate(scene.frames):
             signals = analyzer.analyze(frame, index * FRAME_STEP)
