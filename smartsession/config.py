@@ -2,7 +2,8 @@
 
 One schema serves both roles (agent and teacher/hub): each role reads the tables it needs.
 Unknown keys are rejected with "did you mean ...?"; relative paths are resolved against
-the config file's folder. Precedence: command line > environment > file > defaults.
+the config file's folder. Precedence: command line > environment > file > defaults (for
+``[engagement.timing]``: > the preset of ``engagement.policy`` > defaults).
 Environment overrides are ``SMARTSESSION__<TABLE>__<KEY>=value`` (value in TOML syntax,
 or a bare string).
 """
@@ -10,6 +11,7 @@ or a bare string).
 from __future__ import annotations
 
 import difflib
+import enum
 import os
 import secrets
 import socket
@@ -22,7 +24,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import msgspec
 import platformdirs
 
-from smartsession.core.settings import EngagementSettings
+from smartsession.core.settings import EngagementSettings, with_policy
 from smartsession.errors import ConfigError, ConfigProblem, SecretError
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
@@ -239,6 +241,7 @@ def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | No
     _check_table(Config, data, "", problems)
     if problems:
         raise ConfigError(where, problems)
+    data["engagement"] = with_policy(data.get("engagement", {}))  # the policy's preset under the file's keys
     data["__base_dir__"] = base_dir
     try:
         return msgspec.convert(data, Config)
@@ -287,10 +290,20 @@ def _check_table(
             msgspec.convert(value, field.type)
         except msgspec.ValidationError as exc:
             problem = _problem_from(exc, dotted)
-            if get_origin(field.type) is Literal:
-                choices = ", ".join(repr(c) for c in get_args(field.type))
+            options = _choices(field.type)
+            if options:
+                choices = ", ".join(repr(c) for c in options)
                 problem = ConfigProblem(dotted, f"expected one of {choices}, got {value!r}")
             problems.append(problem)
+
+
+def _choices(kind: object) -> tuple[object, ...]:
+    """The allowed values of a Literal or an enum (such as ``engagement.policy``), else ()."""
+    if get_origin(kind) is Literal:
+        return get_args(kind)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return tuple(member.value for member in kind)
+    return ()
 
 
 def _problem_from(exc: msgspec.ValidationError, dotted: str) -> ConfigProblem:

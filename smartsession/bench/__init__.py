@@ -14,13 +14,14 @@ BENCHMARKS = {
     "agent": "agent pipeline CPU per frame against a bare FaceLandmarker",
     "tui": "class view CPU and key-to-screen latency with simulated students",
     "abuse": "honest joins, memory and losses while floods without any secret hit the hub",
+    "vision": "false faces, recall by face size and face counts on a labelled face-presence set",
 }
 
 
 def main(argv: list[str]) -> int:
     """Run the benchmark named by ``argv[0]`` with the rest of the arguments."""
     if not argv or argv[0] not in BENCHMARKS:
-        lines = [f"  {name:<6} {text}" for name, text in BENCHMARKS.items()]
+        lines = [f"  {name:<7} {text}" for name, text in BENCHMARKS.items()]
         print("usage: smartsession bench NAME [options]\n\nbenchmarks:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     module = importlib.import_module(f"smartsession.bench.{argv[0]}")

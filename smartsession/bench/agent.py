@@ -223,11 +223,13 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     seconds, blocks, rounds = (2.0, 2, 2) if args.quick else (args.seconds, 7, 10)
     from smartsession.vision.benchdata import benchmark_frames
+    from smartsession.vision.native_log import native_stderr_to_log
 
     frames = benchmark_frames()
     live = measure_live(frames, seconds)  # first, before this process loads any model itself
     result: dict[str, Any] = {"benchmark": "agent", "quick": args.quick}
-    result.update(measure_per_frame(frames, blocks, rounds))
+    with native_stderr_to_log():  # the models' own chatter goes to the debug log
+        result.update(measure_per_frame(frames, blocks, rounds))
     result.update(live)
     result["targets"] = TARGETS
     result["meets_targets"] = all(result[key] <= limit for key, limit in TARGETS.items())

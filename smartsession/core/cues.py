@@ -48,6 +48,7 @@ class Cues:
     smile: float = 0.0
     eye_closed: float = 0.0
     jaw_open: float = 0.0
+    eye_look_down: float = 0.0
 
 
 def head_pose(matrix: FloatArray | Sequence[Sequence[float]]) -> HeadPose:
@@ -104,6 +105,7 @@ def cues_from_blendshapes(scores: Mapping[str, float]) -> Cues:
         smile=_pair(scores, "mouthSmile"),
         eye_closed=_pair(scores, "eyeBlink"),
         jaw_open=_pair(scores, "jawOpen"),
+        eye_look_down=_pair(scores, "eyeLookDown"),
     )
 
 

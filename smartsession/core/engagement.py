@@ -17,12 +17,19 @@ How a state is reached (all numbers from `EngagementSettings`):
   therefore never alerts, and a sustained one always does, whatever the interval
   boundaries.
 * Calibration lasts until ``calibration_seconds`` of frames with exactly one face were
-  seen; the baseline is the per-cue median of those frames. Afterwards the baseline
-  follows slowly (``baseline_rate`` per frame) on frames that are Focused, with one face,
-  not looking away, eyes open and low confusion.
+  seen; the baseline is the per-cue median of those frames. Until then the scores use the
+  population baseline (`POPULATION_BASELINE`), so every frame with a face has a confusion
+  and an attention score (`frame`), while the state stays Calibrating. Afterwards the
+  baseline follows slowly (``baseline_rate`` per frame) on frames that are Focused, with
+  one face, not looking away, eyes open and low confusion.
 * The camera, no face, multiple faces and eyes closed alerts need no baseline, so they
-  run during calibration too. Looking away is judged against the baseline and the
-  confusion score needs it, so both start once calibration is done.
+  run during calibration too. Looking away (and looking down) is judged against the
+  student's baseline and the Confused state needs it, so both start once calibration is
+  done; the confusion score starts afresh then.
+* Looking down (eyes lowered, ``eye_look_down`` at least ``looking_down``, and open, closure
+  at most ``looking_down_eye_closed``: a keyboard, notes) is neither eyes closed nor
+  looking away. It raises a "looking away" alert of its own after ``timing.looking_down``
+  (0: never), a time the ``policy`` sets (lecture 60 s, lab never, exam 4 s).
 * An alert clears once its condition has been false for ``timing.alert_clear``. When
   several alerts are active the state names the first of `ALERT_PRIORITY`.
 * FER's expression probabilities are noisy frame to frame: they are smoothed (an
@@ -43,12 +50,14 @@ import math
 import msgspec
 import numpy as np
 
+from smartsession.core.baseline import POPULATION_BASELINE
+from smartsession.core.gaze import Gaze, gaze_direction
 from smartsession.core.interval import COMPONENTS, Interval, clip
 from smartsession.core.protocol import MAX_REASONS, Cues, EventKind
 from smartsession.core.settings import EngagementSettings
 from smartsession.core.signals import EXPRESSIONS, NEGATIVE_EXPRESSIONS, CameraStatus, FrameSignals
 from smartsession.core.states import AlertReason, State
-from smartsession.core.timers import ALERT_PRIORITY, EPS, AlertTimers, Hold
+from smartsession.core.timers import ALERT_PRIORITY, EPS, WATCHES, AlertTimers, Hold, Watch
 
 #: Cues the calibration baseline removes, in the order of `EngagementEngine.baseline`.
 BASELINE_CUES: tuple[str, ...] = (
@@ -91,6 +100,20 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     cues: Cues
 
 
+class FrameScore(msgspec.Struct, frozen=True, kw_only=True):
+    """What the engine made of the last frame: its scores and where the student looked.
+
+    ``confusion`` is the smoothed confusion score and ``gaze`` the `gaze_direction` word
+    (None without a face); ``attention`` is 0 without a face. Before calibration both scores
+    are against the population baseline.
+    """
+
+    attention: float = 0.0
+    confusion: float | None = None
+    gaze: Gaze | None = None
+    looking_down: bool = False
+
+
 class Change(msgspec.Struct, frozen=True, kw_only=True):
     """A discrete change: the fields of a protocol `Event` without ``seq``.
 
@@ -118,11 +141,12 @@ class EngagementEngine:
         total = sum(raw)
         self._weights = tuple(w / total for w in raw) if total > 0 else tuple(0.0 for _ in raw)
         thresholds = {
-            AlertReason.CAMERA_UNAVAILABLE: settings.timing.camera_unavailable,
-            AlertReason.NO_FACE: settings.timing.no_face,
-            AlertReason.MULTIPLE_FACES: settings.timing.multiple_faces,
-            AlertReason.EYES_CLOSED: settings.timing.eyes_closed,
-            AlertReason.LOOKING_AWAY: settings.timing.looking_away,
+            Watch.CAMERA_UNAVAILABLE: settings.timing.camera_unavailable,
+            Watch.NO_FACE: settings.timing.no_face,
+            Watch.MULTIPLE_FACES: settings.timing.multiple_faces,
+            Watch.EYES_CLOSED: settings.timing.eyes_closed,
+            Watch.LOOKING_AWAY: settings.timing.looking_away,
+            Watch.LOOKING_DOWN: settings.timing.looking_down,
         }
         self._alerts = AlertTimers(thresholds, settings.timing.alert_clear)
         self._state = State.CALIBRATING
@@ -132,7 +156,7 @@ class EngagementEngine:
         self._calibration_time = 0.0
         self._calibration_frames: list[tuple[float, ...]] = []
         self._previous_single_face = False
-        self._baseline: list[float] = [0.0] * len(BASELINE_CUES)
+        self._baseline: list[float] = [POPULATION_BASELINE[name] for name in BASELINE_CUES]
         # Confusion.
         self._score: float | None = None
         self._expressions: tuple[float, ...] = ()
@@ -141,6 +165,7 @@ class EngagementEngine:
         self._enter = Hold()
         self._leave = Hold()
         self._interval: Interval | None = None
+        self._frame = FrameScore()
 
     @property
     def state(self) -> State:
@@ -154,8 +179,13 @@ class EngagementEngine:
 
     @property
     def baseline(self) -> dict[str, float]:
-        """The current baseline of each cue in `BASELINE_CUES` (zeros before any face)."""
+        """The current baseline of each cue in `BASELINE_CUES` (the population's until calibrated)."""
         return dict(zip(BASELINE_CUES, self._baseline, strict=True))
+
+    @property
+    def frame(self) -> FrameScore:
+        """The scores of the last frame."""
+        return self._frame
 
     def update(self, frame: FrameSignals) -> list[Reading | Change]:
         """Take one frame; return the changes it caused, then a `Reading` if an interval ended.
@@ -189,41 +219,71 @@ class EngagementEngine:
 
         # Per-frame conditions.
         base = self._baseline
-        looking_away = eyes_closed = False
+        looking_away = eyes_closed = looking_down = False
         attention = 0.0
         raw_score = 0.0
         components: tuple[float, ...] = ()
         deltas: tuple[float, ...] = ()
+        gaze: Gaze | None = None
         if has_face:
             eye_closed = clip(frame.eye_closed)
-            eyes_closed = eye_closed > settings.eyes_closed
-            off_screen = max(
-                abs(values[_YAW] - base[_YAW]) / settings.yaw_away_deg,
-                abs(values[_PITCH] - base[_PITCH]) / settings.pitch_away_deg,
-                math.hypot(values[_GAZE_X] - base[_GAZE_X], values[_GAZE_Y] - base[_GAZE_Y])
-                / max(settings.gaze_away, EPS),
+            looking_down = (
+                clip(frame.eye_look_down) >= settings.looking_down
+                and eye_closed <= settings.looking_down_eye_closed
             )
-            looking_away = self._calibrated and off_screen > 1.0
+            eyes_closed = eye_closed > settings.eyes_closed and not looking_down
+            across = abs(values[_YAW] - base[_YAW]) / settings.yaw_away_deg
+            along = (values[_PITCH] - base[_PITCH]) / settings.pitch_away_deg
+            gaze_x, gaze_y = values[_GAZE_X] - base[_GAZE_X], values[_GAZE_Y] - base[_GAZE_Y]
+            scale = max(settings.gaze_away, EPS)
+            off_screen = max(across, abs(along), math.hypot(gaze_x, gaze_y) / scale)
+            # Looking down is not looking away: only the other directions count then.
+            away = (
+                max(across, -along, math.hypot(gaze_x, min(gaze_y, 0.0)) / scale)
+                if looking_down
+                else off_screen
+            )
+            looking_away = self._calibrated and away > 1.0
             openness = clip((1.0 - eye_closed) / max(1.0 - settings.eyes_closed, EPS))
             attention = clip(1.0 - 0.5 * off_screen * off_screen) * openness
-            if self._calibrated:
-                components, deltas = self._components(frame, values, negative)
-                raw_score = clip(sum(w * c for w, c in zip(self._weights, components, strict=True)))
-                if self._score is None:
-                    self._score = raw_score
-                else:
-                    alpha = 1.0 - math.exp(-dt / CONFUSION_SMOOTHING)
-                    self._score += alpha * (raw_score - self._score)
+            components, deltas = self._components(frame, values, negative)
+            raw_score = clip(sum(w * c for w, c in zip(self._weights, components, strict=True)))
+            if self._score is None:
+                self._score = raw_score
+            else:
+                alpha = 1.0 - math.exp(-dt / CONFUSION_SMOOTHING)
+                self._score += alpha * (raw_score - self._score)
+            gaze = gaze_direction(
+                values[_YAW],
+                values[_PITCH],
+                clip(math.hypot(values[_GAZE_X], values[_GAZE_Y])),
+                baseline_yaw=base[_YAW],
+                baseline_pitch=base[_PITCH],
+                yaw_away_deg=settings.yaw_away_deg,
+                pitch_away_deg=settings.pitch_away_deg,
+                gaze_away_limit=settings.gaze_away,
+            )
+        self._frame = FrameScore(
+            attention=attention,
+            confusion=self._score if has_face else None,
+            gaze=gaze,
+            looking_down=looking_down,
+        )
 
         conditions = {
-            AlertReason.CAMERA_UNAVAILABLE: not camera_ok,
-            AlertReason.NO_FACE: camera_ok and faces == 0,
-            AlertReason.MULTIPLE_FACES: faces > 1,
-            AlertReason.EYES_CLOSED: eyes_closed,
-            AlertReason.LOOKING_AWAY: looking_away,
+            Watch.CAMERA_UNAVAILABLE: not camera_ok,
+            Watch.NO_FACE: camera_ok and faces == 0,
+            Watch.MULTIPLE_FACES: faces > 1,
+            Watch.EYES_CLOSED: eyes_closed,
+            Watch.LOOKING_AWAY: looking_away,
+            Watch.LOOKING_DOWN: self._calibrated and looking_down,
         }
-        started, cleared = self._alerts.update(conditions, t)
-        if AlertReason.NO_FACE in started or AlertReason.CAMERA_UNAVAILABLE in started:
+        active_before = {reason: self._alerts.active(reason) for reason in ALERT_PRIORITY}
+        fired, stopped = self._alerts.update(conditions, t)
+        # A reason starts with its first watch and clears with its last.
+        started = [w for w in fired if not active_before[w.reason]]
+        cleared = [w for w in stopped if not self._alerts.active(w.reason)]
+        if Watch.NO_FACE in started or Watch.CAMERA_UNAVAILABLE in started:
             self._forget_confusion()
         self._update_confusion(has_face, t)
 
@@ -232,13 +292,14 @@ class EngagementEngine:
             and self._state is State.FOCUSED
             and faces == 1
             and not looking_away
+            and not looking_down
             and not eyes_closed
             and raw_score < settings.confused_leave
         ):
             rate = settings.baseline_rate
             self._baseline = [b + rate * (v - b) for b, v in zip(base, values, strict=True)]
 
-        primary = next((reason for reason in ALERT_PRIORITY if self._alerts[reason].active), None)
+        primary = next((reason for reason in ALERT_PRIORITY if self._alerts.active(reason)), None)
         if primary is not None:
             state = State.ALERT
         elif not self._calibrated:
@@ -249,15 +310,17 @@ class EngagementEngine:
             state = State.FOCUSED
 
         out: list[Reading | Change] = []
-        for reason in cleared:
-            lasted = t - self._alerts[reason].started
-            detail = f"{reason.label} cleared after {lasted:.0f} s"
-            out.append(Change(ts=t, kind=EventKind.ALERT_CLEARED, state=state, reason=reason, detail=detail))
-        for reason in started:
-            held = t - (self._alerts[reason].on.since or t)
-            what = f"{faces} faces" if reason is AlertReason.MULTIPLE_FACES else reason.label
+        for watch in cleared:
+            lasted = t - self._alerts[watch].started
+            detail = f"{watch.label} cleared after {lasted:.0f} s"
+            out.append(
+                Change(ts=t, kind=EventKind.ALERT_CLEARED, state=state, reason=watch.reason, detail=detail)
+            )
+        for watch in started:
+            held = t - (self._alerts[watch].on.since or t)
+            what = f"{faces} faces" if watch is Watch.MULTIPLE_FACES else watch.label
             detail = f"{what} for {held:.0f} s"
-            out.append(Change(ts=t, kind=EventKind.ALERT, state=state, reason=reason, detail=detail))
+            out.append(Change(ts=t, kind=EventKind.ALERT, state=state, reason=watch.reason, detail=detail))
         if state is not self._state:
             detail = f"{self._state} -> {state}"
             if primary is not None:
@@ -280,11 +343,12 @@ class EngagementEngine:
             self._calibration_frames.append(values)
             if self._previous_single_face:
                 self._calibration_time += min(dt, _CALIBRATION_MAX_STEP)
-            # The median shrugs off glances and blinks during calibration.
-            self._baseline = [float(v) for v in np.median(np.array(self._calibration_frames), axis=0)]
             if self._calibration_time >= self._settings.calibration_seconds - EPS:
+                # The median shrugs off glances and blinks during calibration.
+                self._baseline = [float(v) for v in np.median(np.array(self._calibration_frames), axis=0)]
                 self._calibrated = True
                 self._calibration_frames = []
+                self._score = None  # scored afresh against the student's own baseline
         self._previous_single_face = single_face
 
     def _smoothed_negative(self, frame: FrameSignals | None, t: float) -> float:
@@ -403,9 +467,9 @@ class EngagementEngine:
     def _reasons(self, t: float, state: State, confusion: float, interval: Interval) -> tuple[str, ...]:
         most_faces = max(interval.faces)
         reasons: list[str] = []
-        active = [reason for reason in ALERT_PRIORITY if self._alerts[reason].active]
-        for reason in active:
-            reasons.append(self._alert_text(reason, t, most_faces))
+        for watch in WATCHES:
+            if self._alerts[watch].active:
+                reasons.append(self._alert_text(watch, t, most_faces))
         if state is State.CALIBRATING:
             reasons.append(
                 f"calibrating {self._calibration_time:.0f}/{self._settings.calibration_seconds:g} s"
@@ -417,20 +481,20 @@ class EngagementEngine:
         elif state is State.FOCUSED:
             reasons.append("focused")
         # Conditions on their way to an alert, so a tile can show a glance in progress.
-        for reason in ALERT_PRIORITY:
-            alert = self._alerts[reason]
+        for watch in WATCHES:
+            alert = self._alerts[watch]
             if not alert.active and alert.on.since is not None and t - alert.on.since >= 0.5:
-                reasons.append(self._alert_text(reason, t, most_faces))
+                reasons.append(self._alert_text(watch, t, most_faces))
         if state is not State.CONFUSED and confusion >= self._settings.confused_leave:
             reasons.extend(cue_reasons)
         return tuple(reason[:REASON_CHARS] for reason in reasons[:MAX_REASONS])
 
-    def _alert_text(self, reason: AlertReason, t: float, most_faces: int) -> str:
-        if reason is AlertReason.CAMERA_UNAVAILABLE:
-            return reason.label
-        if reason is AlertReason.MULTIPLE_FACES:
+    def _alert_text(self, watch: Watch, t: float, most_faces: int) -> str:
+        if watch is Watch.CAMERA_UNAVAILABLE:
+            return watch.label
+        if watch is Watch.MULTIPLE_FACES:
             return f"{max(most_faces, 2)} faces"
-        since = self._alerts[reason].on.since
+        since = self._alerts[watch].on.since
         if since is None:
-            return reason.label
-        return f"{reason.label} {t - since:.0f} s"
+            return watch.label
+        return f"{watch.label} {t - since:.0f} s"

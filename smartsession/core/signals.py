@@ -48,6 +48,8 @@ class FrameSignals(msgspec.Struct, frozen=True, kw_only=True):
     smile: float = 0.0
     eye_closed: float = 0.0
     jaw_open: float = 0.0
+    #: MediaPipe's eyeLookDown, both eyes' mean: the eyes lowered (reading, typing).
+    eye_look_down: float = 0.0
     expressions: tuple[float, ...] = ()
 
     @property

@@ -1,11 +1,14 @@
 """Frame-time timers of the engagement engine: how long a condition has held, and alerts.
 
 Pure: time is the frame's ``t``. A timer runs from the first frame on which its condition
-held; one frame where it does not hold restarts it.
+held; one frame where it does not hold restarts it. Each timed condition is a `Watch`; each
+watch raises one `AlertReason` (looking down raises "looking away" after its own, longer
+time, so the wire protocol's reasons stay as they are).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 
 from smartsession.core.states import AlertReason
@@ -18,6 +21,32 @@ ALERT_PRIORITY: tuple[AlertReason, ...] = (
     AlertReason.EYES_CLOSED,
     AlertReason.LOOKING_AWAY,
 )
+
+
+class Watch(enum.StrEnum):
+    """A condition the engine times; `reason` is the alert it raises once held long enough."""
+
+    CAMERA_UNAVAILABLE = "camera_unavailable"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    EYES_CLOSED = "eyes_closed"
+    LOOKING_AWAY = "looking_away"
+    LOOKING_DOWN = "looking_down"
+
+    @property
+    def reason(self) -> AlertReason:
+        """The alert reason this watch raises."""
+        return AlertReason.LOOKING_AWAY if self is Watch.LOOKING_DOWN else AlertReason(self.value)
+
+    @property
+    def label(self) -> str:
+        """Short words for a reason or an event's detail."""
+        return "looking down" if self is Watch.LOOKING_DOWN else self.reason.label
+
+
+#: Every watch, in the order of `ALERT_PRIORITY` (a reason's watches side by side).
+WATCHES: tuple[Watch, ...] = tuple(w for reason in ALERT_PRIORITY for w in Watch if w.reason is reason)
+
 #: A tiny number: slack when a held time meets a threshold (frame times are sums of floats),
 #: and the floor of a divisor.
 EPS = 1e-9
@@ -58,32 +87,36 @@ class AlertTimer:
 
 
 class AlertTimers:
-    """Every alert reason's timers: an alert starts once its condition held for its threshold
-    and clears once the condition was false for ``clear_after`` seconds."""
+    """Every watch's timers: a watch fires once its condition held for its threshold (a
+    threshold of 0 never fires: the condition is only shown, never an alert) and stops once
+    the condition was false for ``clear_after`` seconds."""
 
-    def __init__(self, thresholds: Mapping[AlertReason, float], clear_after: float) -> None:
+    def __init__(self, thresholds: Mapping[Watch, float], clear_after: float) -> None:
         self._thresholds = dict(thresholds)
         self._clear_after = clear_after
-        self._timers = {reason: AlertTimer() for reason in ALERT_PRIORITY}
+        self._timers = {watch: AlertTimer() for watch in WATCHES}
 
-    def __getitem__(self, reason: AlertReason) -> AlertTimer:
-        return self._timers[reason]
+    def __getitem__(self, watch: Watch) -> AlertTimer:
+        return self._timers[watch]
 
-    def update(
-        self, conditions: Mapping[AlertReason, bool], t: float
-    ) -> tuple[list[AlertReason], list[AlertReason]]:
-        """Take this frame's conditions; return the reasons that started and that cleared."""
-        started: list[AlertReason] = []
-        cleared: list[AlertReason] = []
-        for reason, condition in conditions.items():
-            alert = self._timers[reason]
+    def active(self, reason: AlertReason) -> bool:
+        """True while any watch that raises ``reason`` has fired."""
+        return any(self._timers[w].active for w in WATCHES if w.reason is reason)
+
+    def update(self, conditions: Mapping[Watch, bool], t: float) -> tuple[list[Watch], list[Watch]]:
+        """Take this frame's conditions; return the watches that fired and that stopped."""
+        started: list[Watch] = []
+        cleared: list[Watch] = []
+        for watch, condition in conditions.items():
+            alert = self._timers[watch]
             held = alert.on.update(condition, t)
             absent = alert.off.update(not condition, t)
-            if not alert.active and held is not None and held >= self._thresholds[reason] - EPS:
+            threshold = self._thresholds[watch]
+            if not alert.active and held is not None and threshold > 0 and held >= threshold - EPS:
                 alert.active = True
                 alert.started = t
-                started.append(reason)
+                started.append(watch)
             elif alert.active and absent is not None and absent >= self._clear_after - EPS:
                 alert.active = False
-                cleared.append(reason)
+                cleared.append(watch)
         return started, cleared

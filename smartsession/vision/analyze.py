@@ -2,9 +2,13 @@
 
 Runs the agent's own pipeline (landmarker, people counter, expression model) and the real
 engagement engine on every Nth frame, with the video's own timestamps as the engine's
-clock, and prints one JSON line per analysed frame (or a table). A progress bar goes to
-stderr, only when stderr is a terminal. Like the agent's vision process, it cuts itself off
-the network first where the OS allows (it only reads a local file).
+clock, and prints one JSON line per analysed frame (or a table): with the engine's
+confusion and attention scores for that frame, where the student looks (`gaze_direction`)
+and whether the engine has the student's own baseline yet (``calibrated``; until then the
+scores are against the population baseline). A progress bar goes to stderr, only when
+stderr is a terminal; what the native libraries print goes to the debug log (``-v``). Like
+the agent's vision process, it cuts itself off the network first where the OS allows (it
+only reads a local file).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any, TextIO
 
 from smartsession.core.engagement import Change, EngagementEngine, Reading
 from smartsession.core.protocol import EventKind
-from smartsession.core.settings import EngagementSettings
+from smartsession.core.settings import EngagementSettings, Policy
 from smartsession.core.signals import EXPRESSIONS, FrameSignals
 from smartsession.core.states import AlertReason
 from smartsession.vision.images import BGRImage
@@ -27,7 +31,20 @@ from smartsession.vision.source import Analyzer
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 #: Frame rate assumed when a video does not say.
 DEFAULT_FPS = 25.0
-_CUES = ("brow_down", "brow_inner_up", "eye_squint", "lip_press", "smile", "eye_closed", "jaw_open")
+_CUES = (
+    "brow_down",
+    "brow_inner_up",
+    "eye_squint",
+    "lip_press",
+    "smile",
+    "eye_closed",
+    "jaw_open",
+    "eye_look_down",
+)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def record(
@@ -39,6 +56,7 @@ def record(
     reasons: tuple[str, ...],
 ) -> dict[str, Any]:
     """The JSON object of one analysed frame."""
+    score = engine.frame
     return {
         "frame": index,
         "t": round(signals.t, 3),
@@ -50,6 +68,11 @@ def record(
         "gaze": [round(signals.gaze_x, 3), round(signals.gaze_y, 3)],
         "cues": {name: round(getattr(signals, name), 3) for name in _CUES},
         "expressions": {name: round(p, 3) for name, p in zip(EXPRESSIONS, signals.expressions, strict=False)},
+        "confusion": _rounded(score.confusion),
+        "attention": round(score.attention, 3),
+        "gaze_direction": score.gaze.value if score.gaze is not None else None,
+        "looking_down": score.looking_down,
+        "calibrated": engine.calibrated,
         "state": engine.state.value,
         "alerts": sorted(a.value for a in alerts),
         "reasons": list(reasons),
@@ -139,21 +162,23 @@ class Progress:
 
 
 TABLE_HEADER = (
-    f"{'t':>8} {'faces':>5} {'yaw':>6} {'pitch':>6} {'roll':>6} {'gaze':>11} {'smile':>5} "
-    f"{'brow':>5} {'expression':<12} {'state':<11} reasons"
+    f"{'t':>8} {'faces':>5} {'yaw':>6} {'pitch':>6} {'roll':>6} {'gaze':>11} {'look':<6} {'smile':>5} "
+    f"{'brow':>5} {'conf':>5} {'attn':>5} {'expression':<12} {'calibrated':<10} {'state':<11} reasons"
 )
 
 
 def table_row(rec: dict[str, Any]) -> str:
-    """One line of the ``--table`` output."""
+    """One line of the ``--table`` output (the same columns as the JSON, fewer of them)."""
     expressions: dict[str, float] = rec["expressions"]
     top = max(expressions, key=lambda name: expressions[name]) if expressions else "-"
     gaze = f"{rec['gaze'][0]:+.2f},{rec['gaze'][1]:+.2f}"
+    confusion = "-" if rec["confusion"] is None else f"{rec['confusion']:.2f}"
     reasons = "; ".join(rec["alerts"] or rec["reasons"])
     return (
         f"{rec['t']:8.2f} {rec['faces']:5d} {rec['yaw']:6.1f} {rec['pitch']:6.1f} {rec['roll']:6.1f} "
-        f"{gaze:>11} {rec['cues']['smile']:5.2f} {rec['cues']['brow_down']:5.2f} {top:<12} "
-        f"{rec['state']:<11} {reasons}"
+        f"{gaze:>11} {rec['gaze_direction'] or '-':<6} {rec['cues']['smile']:5.2f} "
+        f"{rec['cues']['brow_down']:5.2f} {confusion:>5} {rec['attention']:5.2f} {top:<12} "
+        f"{str(rec['calibrated']).lower():<10} {rec['state']:<11} {reasons}"
     )
 
 
@@ -167,7 +192,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--every", type=int, default=1, metavar="N", help="analyse every Nth frame (default 1)"
     )
-    parser.add_argument("-c", "--config", type=Path, help="take [engagement] settings from this config file")
+    settings = parser.add_mutually_exclusive_group()
+    settings.add_argument(
+        "-c", "--config", type=Path, help="take [engagement] settings from this config file"
+    )
+    settings.add_argument(
+        "--policy",
+        choices=[p.value for p in Policy],
+        help="the engine's defaults with this policy's alert times (default lecture)",
+    )
     return parser
 
 
@@ -180,7 +213,7 @@ def main(argv: list[str]) -> int:
     from smartsession.agent.isolation import isolate_network
 
     isolate_network()  # a local file needs no network; mediapipe's logging then cannot leave
-    settings = EngagementSettings()
+    settings = EngagementSettings.for_policy(Policy(args.policy or Policy.LECTURE))
     if args.config is not None:
         from smartsession.config import load_config
 
@@ -193,16 +226,18 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"smartsession analyze: {exc}", file=sys.stderr)
         return 1
+    from smartsession.vision.native_log import native_stderr_to_log
     from smartsession.vision.pipeline import FrameAnalyzer
 
-    progress = Progress(total, sys.stderr)
     out = sys.stdout
     if args.table:
         out.write(TABLE_HEADER + "\n")
-    with FrameAnalyzer() as analyzer:
-        for rec in analyze_frames(frames, analyzer, settings):
-            out.write((table_row(rec) if args.table else json.dumps(rec, separators=(",", ":"))) + "\n")
-            progress.step()
-    progress.finish()
+    with native_stderr_to_log():
+        progress = Progress(total, sys.stderr)
+        with FrameAnalyzer() as analyzer:
+            for rec in analyze_frames(frames, analyzer, settings):
+                out.write((table_row(rec) if args.table else json.dumps(rec, separators=(",", ":"))) + "\n")
+                progress.step()
+        progress.finish()
     out.flush()
     return 0

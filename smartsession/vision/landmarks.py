@@ -46,11 +46,12 @@ class FaceLandmarker:
     """MediaPipe's face landmarker with blendshapes and transformation matrices.
 
     Use as a context manager, or call `close`. `detect` is not thread-safe; use one
-    instance per thread.
+    instance per thread. ``details=False`` skips the blendshapes and the transformation
+    matrix (landmarks only: cheaper, for telling whether and where a face is).
     """
 
-    def __init__(self, max_faces: int = 2, min_confidence: float = 0.5) -> None:
-        self._landmarker: Any = create_mediapipe_landmarker(max_faces, min_confidence)
+    def __init__(self, max_faces: int = 2, min_confidence: float = 0.5, *, details: bool = True) -> None:
+        self._landmarker: Any = create_mediapipe_landmarker(max_faces, min_confidence, details=details)
         self._raw = _RawResults.for_landmarker(self._landmarker)
 
     def detect_rgb(self, rgb: npt.NDArray[np.uint8]) -> list[FaceLandmarks]:
@@ -88,8 +89,11 @@ class FaceLandmarker:
         self.close()
 
 
-def create_mediapipe_landmarker(max_faces: int = 2, min_confidence: float = 0.5) -> Any:
-    """MediaPipe's own FaceLandmarker (IMAGE mode, blendshapes and matrices on), unwrapped.
+def create_mediapipe_landmarker(
+    max_faces: int = 2, min_confidence: float = 0.5, *, details: bool = True
+) -> Any:
+    """MediaPipe's own FaceLandmarker (IMAGE mode; blendshapes and matrices on with
+    ``details``), unwrapped.
 
     `FaceLandmarker` wraps one of these; ``smartsession bench agent`` times a bare one as the
     baseline. Close it when done.
@@ -102,8 +106,8 @@ def create_mediapipe_landmarker(max_faces: int = 2, min_confidence: float = 0.5)
         num_faces=max_faces,
         min_face_detection_confidence=min_confidence,
         min_face_presence_confidence=min_confidence,
-        output_face_blendshapes=True,
-        output_facial_transformation_matrixes=True,
+        output_face_blendshapes=details,
+        output_facial_transformation_matrixes=details,
     )
     return vision.FaceLandmarker.create_from_options(options)
 

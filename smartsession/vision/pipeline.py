@@ -12,13 +12,18 @@ from types import TracebackType
 
 from smartsession.core import cues
 from smartsession.core.signals import CameraStatus, FrameSignals
+from smartsession.vision.confirm import FaceCheck, Marks, Persistence, same_face
 from smartsession.vision.expression import ExpressionModel
-from smartsession.vision.images import BGRImage, check_bgr
+from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.landmarks import FaceLandmarker, FaceLandmarks
-from smartsession.vision.people import PeopleCounter
+from smartsession.vision.people import Detection, PeopleCounter
 
 #: Seconds (frame time) between people-counter runs when the landmarker's count is steady.
 PEOPLE_INTERVAL = 0.5
+#: The counter's score from which a box is a candidate face. Below `people.MIN_SCORE` (0.5,
+#: what the counter alone needs): the crop check and persistence keep out what the counter
+#: scores that high on lettering, and this catches dim or blurred background faces.
+CANDIDATE_SCORE = 0.35
 
 
 @dataclass
@@ -56,25 +61,51 @@ def signals_from_face(
         smile=c.smile,
         eye_closed=c.eye_closed,
         jaw_open=c.jaw_open,
+        eye_look_down=c.eye_look_down,
         expressions=expressions,
     )
+
+
+@dataclass(frozen=True)
+class FoundFaces:
+    """The faces behind a frame's count, in the frame's pixels.
+
+    ``marked``: the landmarker's faces (their landmark extents), largest first; ``counted``:
+    faces only the people counter saw, confirmed and persistent (see `confirm`); ``people``:
+    the counter's raw detections from its latest run (which may be an earlier frame's).
+    """
+
+    marked: tuple[Box, ...] = ()
+    counted: tuple[Box, ...] = ()
+    people: tuple[Detection, ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many faces the frame has."""
+        return len(self.marked) + len(self.counted)
 
 
 class FrameAnalyzer:
     """Loads the models once; `analyze` turns a BGR frame into `FrameSignals`.
 
-    ``faces`` is the larger of the people counter's and the landmarker's counts (each can
-    miss a face the other sees: the counter sees small background faces, the landmarker
-    very close ones). Pose, gaze and cues come from the largest face the landmarker found;
-    when it found none, they stay at their defaults. Close it (or use ``with``) when done.
+    ``faces`` counts the landmarker's faces plus the faces only the people counter sees
+    (small background faces: the landmarker's own detector misses faces narrower than about
+    80 px). A face only the counter sees counts once a second landmarker, run on an enlarged
+    crop of the counter's box, finds it there on `PERSIST_RUNS` counter runs in a row (the
+    counter alone also scores lettering and clouds as faces); a landmarker face counts at
+    once when the counter sees it too, else once that check confirmed it on `PERSIST_RUNS`
+    frames in a row (see `confirm`).
+    Pose, gaze and cues come from the largest face that counts; without one they stay at
+    their defaults. Close it (or use ``with``) when done; `reset` before a new clip.
 
     The people counter costs about half the landmarker, so it does not run on every frame:
-    it runs when ``people_interval`` seconds (frame time) have passed since its last run,
-    and at once when the landmarker's face count changes; in between its last count is
-    kept. It is skipped when the landmarker already sees ``max_faces`` faces. At 5 fps
-    with the default 0.5 s this is every third frame, so a second person is seen at most
-    0.4 s late (before the 2 s the engine waits for a multiple-faces alert).
-    ``people_interval=0`` runs it on every frame.
+    it runs when ``people_interval`` seconds (frame time) have passed since its last run, at
+    once when the landmarker's face count changes, and on every frame while a candidate is on
+    its way to counting; in between its last count is kept. The crop check runs only when
+    the counter and the landmarker disagree (a face only one of them sees). At 5 fps with the default 0.5 s the
+    counter runs every third frame, so a second person counts at most 0.4 + 0.4 s after they
+    appear (the engine then waits its 2 s multiple-faces hold). ``people_interval=0`` runs
+    it on every frame.
     """
 
     def __init__(
@@ -86,36 +117,64 @@ class FrameAnalyzer:
         people_interval: float = PEOPLE_INTERVAL,
     ) -> None:
         self._landmarker = FaceLandmarker(max_faces=max_faces)
+        self._check: FaceCheck | None = None
         try:
             self._expression = ExpressionModel() if expressions else None
-            self._counter = PeopleCounter() if count_people else None
+            self._counter = PeopleCounter(min_score=CANDIDATE_SCORE) if count_people else None
+            self._check = FaceCheck() if count_people else None
         except BaseException:
-            self._landmarker.close()
+            self.close()
             raise
-        self._max_faces = max_faces
         self.people_interval = people_interval
-        self._counted = 0
+        self._persistence = Persistence()
+        self._marks = Marks()
+        self._people: tuple[Detection, ...] = ()
         self._counted_at: float | None = None
         self._previous_marks = -1
         #: How many frames the people counter has analysed.
         self.people_runs = 0
         self.timings = Timings()
+        #: The faces behind the last frame's count.
+        self.found = FoundFaces()
 
-    def _count_people(self, bgr: BGRImage, t: float, marks: int) -> int:
-        if self._counter is None or marks >= self._max_faces:
-            self._previous_marks = marks
-            return 0
+    @property
+    def confirmation_runs(self) -> int:
+        """How many counter boxes a landmarker has checked on a crop."""
+        return self._check.runs if self._check is not None else 0
+
+    def reset(self) -> None:
+        """Forget the faces followed so far and the counter's schedule (a new camera or clip)."""
+        self._persistence.clear()
+        self._marks.clear()
+        self._people = ()
+        self._counted_at = None
+        self._previous_marks = -1
+
+    def _count_people(self, bgr: BGRImage, t: float, marked: tuple[Box, ...]) -> tuple[Box, ...]:
+        """The confirmed faces only the counter sees (running it when it is due)."""
+        if self._counter is None or self._check is None:
+            return ()
         due = (
             self._counted_at is None
-            or marks != self._previous_marks
+            or len(marked) != self._previous_marks
+            or self._persistence.unsettled
             or not 0.0 <= t - self._counted_at < self.people_interval
         )
-        self._previous_marks = marks
+        self._previous_marks = len(marked)
         if due:
-            self._counted = len(self._counter.detect(bgr))
+            self._people = tuple(self._counter.detect(bgr))
             self._counted_at = t
             self.people_runs += 1
-        return self._counted
+            confirmed: list[Box] = []
+            if len(self._people) > len(marked):
+                for detection in self._people:
+                    box = detection.box
+                    if any(same_face(box, mark) for mark in marked):
+                        continue
+                    if self._persistence.established(box) or self._check.confirms(bgr, box):
+                        confirmed.append(box)
+            self._persistence.update(confirmed, marked)
+        return tuple(b for b in self._persistence.counted if not any(same_face(b, m) for m in marked))
 
     def analyze(self, bgr: BGRImage, t: float) -> FrameSignals:
         """The signals of one BGR frame taken at time ``t`` (seconds, caller's clock)."""
@@ -125,12 +184,19 @@ class FrameAnalyzer:
         marks = self._landmarker.detect(bgr)
         after_landmarks = time.perf_counter()
         runs = self.people_runs
-        counted = self._count_people(bgr, t, len(marks))
+        extents = tuple(mark.extent(width, height) for mark in marks)
+        counted = self._count_people(bgr, t, extents)
+        if self._counter is not None and self._check is not None:
+            seen = tuple(d.box for d in self._people)
+            checked = [box for box in self._marks.pending(extents, seen) if self._check.confirms(bgr, box)]
+            counts = self._marks.update(extents, seen, checked)
+            marks = [mark for mark, ok in zip(marks, counts, strict=True) if ok]
+            extents = tuple(box for box, ok in zip(extents, counts, strict=True) if ok)
         after_count = time.perf_counter()
-        faces = max(counted, len(marks))
+        self.found = FoundFaces(extents, counted, self._people)
         expressions: tuple[float, ...] = ()
         if marks and self._expression is not None:
-            expressions = self._expression.predict(bgr, marks[0].extent(width, height))
+            expressions = self._expression.predict(bgr, extents[0])
         done = time.perf_counter()
         self.timings = Timings(
             landmarker_ms=(after_landmarks - start) * 1000,
@@ -138,12 +204,14 @@ class FrameAnalyzer:
             expression_ms=(done - after_count) * 1000,
         )
         if not marks:
-            return FrameSignals(t=t, camera=CameraStatus.OK, faces=faces)
-        return signals_from_face(t, faces, marks[0], width, height, expressions)
+            return FrameSignals(t=t, camera=CameraStatus.OK, faces=self.found.count)
+        return signals_from_face(t, self.found.count, marks[0], width, height, expressions)
 
     def close(self) -> None:
         """Release the models. Idempotent."""
         self._landmarker.close()
+        if self._check is not None:
+            self._check.close()
 
     def __enter__(self) -> FrameAnalyzer:
         return self

@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smartsession.core.engagement import Change, EngagementEngine, Reading
+from smartsession.core.baseline import POPULATION_BASELINE
+from smartsession.core.engagement import Change, EngagementEngine, FrameScore, Reading
+from smartsession.core.gaze import Gaze
 from smartsession.core.protocol import Event, EventKind, Sample, decode_agent_message, encode
-from smartsession.core.settings import ConfusionScales, ConfusionWeights, EngagementSettings
+from smartsession.core.settings import ConfusionScales, ConfusionWeights, EngagementSettings, Policy
 from smartsession.core.signals import CameraStatus, FrameSignals
 from smartsession.core.states import AlertReason, State
 
@@ -437,3 +439,79 @@ def test_a_one_frame_expression_spike_barely_moves_confusion_a_sustained_one_doe
     assert run.engine.state is State.CONFUSED
     assert readings(items)[-1].confusion > 0.9
     assert "negative expression" in " ".join(readings(items)[-1].reasons)
+
+
+# Scores before calibration (the population baseline) ----------------------------------------
+
+
+def test_every_face_frame_has_scores_before_calibration() -> None:
+    engine = EngagementEngine(DEFAULTS)
+    assert engine.baseline == POPULATION_BASELINE
+    engine.update(face(T0))
+    assert engine.state is State.CALIBRATING and not engine.calibrated
+    score = engine.frame
+    assert score.confusion is not None and 0.0 <= score.confusion <= 1.0
+    assert 0.9 < score.attention <= 1.0
+    assert score.gaze is Gaze.CENTER and not score.looking_down
+    engine.update(FrameSignals(t=T0 + 0.2, faces=0))
+    assert engine.frame == FrameScore()  # no face: attention 0, no confusion, no gaze
+
+
+def test_calibration_replaces_the_population_baseline() -> None:
+    run = Run()
+    run.feed(1.0, brow_down=0.3)
+    before = run.engine.frame.confusion
+    assert before is not None and before > 0.2  # brow 0.3 against the population's 0.07
+    run.feed(4.0, brow_down=0.3)
+    assert run.engine.calibrated and run.engine.baseline["brow_down"] == pytest.approx(0.3)
+    after = run.engine.frame.confusion
+    assert after is not None and after < before  # this student's resting brow
+    assert run.engine.frame.gaze is Gaze.CENTER
+
+
+# Looking down is not sleeping -----------------------------------------------------------------
+
+#: Head pitched down past the looking-away limit, eyes lowered (eyeLookDown) and half-lidded.
+LOOKING_DOWN = {"pitch": 38.0, "gaze_y": 0.6, "eye_look_down": 0.7, "eye_closed": 0.7}
+
+
+@pytest.mark.parametrize(
+    ("policy", "alert_after"), [(Policy.LECTURE, 60.0), (Policy.LAB, None), (Policy.EXAM, 4.0)]
+)
+def test_looking_down_alerts_only_as_the_policy_says(policy: Policy, alert_after: float | None) -> None:
+    run = Run(EngagementSettings.for_policy(policy))
+    run.calibrate()
+    start = run.t + 0.2
+    run.feed(70.0, **LOOKING_DOWN)
+    assert run.engine.frame.looking_down and run.engine.frame.gaze is Gaze.DOWN
+    raised = changes(run.items, EventKind.ALERT)
+    assert AlertReason.EYES_CLOSED not in [c.reason for c in raised]
+    last = readings(run.items)[-1]
+    if alert_after is None:
+        assert raised == []
+        assert all(r.state is State.FOCUSED for r in readings(run.items) if r.ts >= start)
+        assert last.reasons[0] == "focused" and last.reasons[1].startswith("looking down 6")
+    else:
+        (alert,) = raised
+        assert alert.reason is AlertReason.LOOKING_AWAY
+        assert alert.detail == f"looking down for {alert_after:.0f} s"
+        assert alert_after - 1e-6 <= alert.ts - start <= alert_after + 0.2 + 1e-6
+        assert last.alert is AlertReason.LOOKING_AWAY and last.reasons[0].startswith("looking down 6")
+    run.feed(3.0)
+    assert run.engine.state is State.FOCUSED and not run.engine.frame.looking_down
+
+
+@pytest.mark.parametrize("policy", list(Policy))
+def test_shut_eyes_are_closed_even_when_looking_down(policy: Policy) -> None:
+    run = Run(EngagementSettings.for_policy(policy))
+    run.calibrate()
+    run.feed(4.0, pitch=30.0, eye_look_down=0.6, eye_closed=0.95)
+    assert alerts(run.items) == [AlertReason.EYES_CLOSED]
+
+
+def test_looking_down_and_sideways_is_looking_away() -> None:
+    run = Run()
+    run.calibrate()
+    run.feed(5.0, yaw=50.0, **LOOKING_DOWN)
+    (alert,) = changes(run.items, EventKind.ALERT)
+    assert alert.reason is AlertReason.LOOKING_AWAY and alert.detail.startswith("looking away for 4")

@@ -55,6 +55,7 @@ def test_all_ok_with_a_video_as_camera(tmp_path: Path) -> None:
     )
     result = doctor("-c", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""  # no native library chatter on the terminal
     lines = result.stdout.splitlines()
     names = (
         "config",

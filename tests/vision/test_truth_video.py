@@ -72,6 +72,7 @@ def truth_video(tmp_path_factory: pytest.TempPathFactory, grace_hopper: np.ndarr
 
 @pytest.fixture(scope="module")
 def records(truth_video: Path, analyzer: FrameAnalyzer) -> list[dict[str, Any]]:
+    analyzer.reset()  # a new clip
     frames, total = read_frames(truth_video, 1)
     assert total == round(sum(s for s, _ in SCRIPT) * FPS)
     return list(analyze_frames(frames, analyzer, EngagementSettings()))

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
+from smartsession.core.gaze import gaze_direction
 from smartsession.core.roster import AlertRecord, StudentSnapshot
 from smartsession.tui.labels import (
     STATE_ORDER,
@@ -72,6 +73,15 @@ def timeline_content(student: StudentSnapshot, now: float, width: int) -> Conten
     return Content.assemble(*parts)
 
 
+def gaze_label(student: StudentSnapshot) -> str:
+    """The gaze row's label: "gaze away", then where the student looked (`gaze_direction` of the
+    latest sample's head pose and gaze) when that sample saw a face."""
+    cues = student.cues
+    if cues.face_share <= 0.0:
+        return "gaze away"
+    return f"gaze away {gaze_direction(cues.yaw, cues.pitch, cues.gaze_away)}"
+
+
 def _cue_rows(
     student: StudentSnapshot, mode: LabelMode
 ) -> list[tuple[str, Sequence[float], Colour, float, str]]:
@@ -89,7 +99,7 @@ def _cue_rows(
             f"{cues.head_pose[-1]:.0f}°" if cues.head_pose else "-",
         ),
         (
-            "gaze away",
+            gaze_label(student),
             cues.gaze_away,
             neutral_colour,
             1.0,

@@ -1,0 +1,219 @@
+"""Faces only one detector sees: confirmed by a strict landmarker on a crop, then followed.
+
+The full-range detector behind the people counter also scores lettering, cloud edges and
+textures at 0.5-0.65, so a face that only it sees is a candidate, not a face:
+
+1. `FaceCheck` runs a landmarker of its own (landmarks only, detection and face-presence
+   confidence `MIN_CONFIDENCE` where the pipeline's uses 0.5) on an enlarged crop around the
+   counter's box, resized so that a 50 px face becomes about 130 px, where the landmarker's
+   detector and its presence score work; the candidate is confirmed when it finds a face
+   there, centred on the box and of about its size. At 0.5 it also took some bold lettering
+   and coins for faces.
+2. `Persistence` follows the confirmed candidates from one counter run to the next; one
+   counts once it was confirmed (or marked by the landmarker) on `PERSIST_RUNS` runs in a
+   row, and a counted face survives `MAX_MISSES` run without a sighting (one missed
+   detection does not restart the engine's multiple-faces timer).
+
+The landmarker, too, takes bold lettering, a blown-up texture or a colour wheel for a face
+now and then. `Marks` follows its faces from frame to frame: one counts at once when the
+people counter sees it too (the counter runs whenever the landmarker's count changes, so a
+real face is seen by both on its first frame), else once `FaceCheck` confirmed it on
+`PERSIST_RUNS` frames in a row; once counting it counts for as long as it stays marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from smartsession.vision.images import BGRImage, Box
+from smartsession.vision.landmarks import FaceLandmarker
+
+#: The crop's side, as a multiple of the counter box's larger side.
+CROP_GROW = 3.0
+#: Pixels the crop is resized to (its side) before the landmarker looks at it.
+CROP_SIZE = 384
+#: The checking landmarker's face detection and presence confidence.
+MIN_CONFIDENCE = 0.7
+#: How far the landmarker's face may lie from the box: its centre within this share of the
+#: box's side from the box's centre, its width between these multiples of the box's width.
+CENTRE_TOLERANCE = 0.35
+WIDTH_RANGE = (0.5, 2.0)
+#: Consecutive counter runs that must confirm a candidate before it counts as a face.
+PERSIST_RUNS = 3
+#: Counter runs a counted face may go unseen before it stops counting.
+MAX_MISSES = 1
+
+
+def same_face(a: Box, b: Box) -> bool:
+    """True when the centre of either box lies inside the other (two views of one face)."""
+
+    def inside(point: tuple[float, float], box: Box) -> bool:
+        return box.x0 <= point[0] <= box.x1 and box.y0 <= point[1] <= box.y1
+
+    return inside(a.centre, b) or inside(b.centre, a)
+
+
+def crop_around(bgr: BGRImage, box: Box, grow: float = CROP_GROW, size: int = CROP_SIZE) -> BGRImage:
+    """A ``size`` x ``size`` crop centred on ``box``, ``grow`` times its larger side (black
+    beyond the frame's edges)."""
+    cx, cy = box.centre
+    side = grow * max(box.width, box.height, 1.0)
+    scale = size / side
+    matrix = np.array([[scale, 0.0, size / 2 - cx * scale], [0.0, scale, size / 2 - cy * scale]])
+    flags = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    crop = cv2.warpAffine(bgr, matrix, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    return np.ascontiguousarray(crop, dtype=np.uint8)
+
+
+class FaceCheck:
+    """Confirms a counter box with a landmarker on an enlarged crop; counts its runs.
+
+    Loads its own landmarker (about 0.1 s); `close` it when done.
+    """
+
+    def __init__(
+        self, grow: float = CROP_GROW, size: int = CROP_SIZE, min_confidence: float = MIN_CONFIDENCE
+    ) -> None:
+        self._landmarker = FaceLandmarker(max_faces=1, min_confidence=min_confidence, details=False)
+        self.grow = grow
+        self.size = size
+        #: How many crops the landmarker has looked at.
+        self.runs = 0
+
+    def close(self) -> None:
+        """Release the landmarker. Idempotent."""
+        self._landmarker.close()
+
+    def confirms(self, bgr: BGRImage, box: Box) -> bool:
+        """True when the landmarker finds a face of about ``box``'s size centred on it."""
+        self.runs += 1
+        crop = crop_around(bgr, box, self.grow, self.size)
+        expected = self.size / self.grow * box.width / max(box.width, box.height, 1.0)
+        centre = self.size / 2
+        reach = CENTRE_TOLERANCE * self.size / self.grow
+        for face in self._landmarker.detect(crop):
+            extent = face.extent(self.size, self.size)
+            fx, fy = extent.centre
+            if (
+                abs(fx - centre) <= reach
+                and abs(fy - centre) <= reach
+                and WIDTH_RANGE[0] * expected <= extent.width <= WIDTH_RANGE[1] * expected
+            ):
+                return True
+        return False
+
+
+@dataclass
+class _Track:
+    box: Box
+    hits: int = 1
+    misses: int = 0
+
+
+class Persistence:
+    """Confirmed candidates followed over counter runs; see the module docstring.
+
+    Call `update` after every counter run with that run's confirmed boxes; `counted` are the
+    boxes that count as faces, `unsettled` says whether the next frame should run the
+    counter again (a candidate on its way, or a counted face just missed).
+    """
+
+    def __init__(self, runs: int = PERSIST_RUNS, max_misses: int = MAX_MISSES) -> None:
+        self.runs = runs
+        self.max_misses = max_misses
+        self._tracks: list[_Track] = []
+
+    def established(self, box: Box) -> bool:
+        """True when ``box`` is a face that already counts (no need to confirm it again)."""
+        return any(t.hits >= self.runs and same_face(t.box, box) for t in self._tracks)
+
+    def update(self, confirmed: list[Box], marked: tuple[Box, ...] = ()) -> None:
+        """Take one counter run's confirmed candidates, and the landmarker's faces of that frame
+        (a candidate the landmarker marks this time is seen, not missed)."""
+        kept: list[_Track] = []
+        unmatched = list(confirmed)
+        for track in self._tracks:
+            match = next((box for box in unmatched if same_face(track.box, box)), None)
+            if match is not None:
+                unmatched.remove(match)
+                kept.append(_Track(match, track.hits + 1, 0))
+            elif any(same_face(track.box, box) for box in marked):
+                kept.append(_Track(track.box, track.hits + 1, 0))
+            elif track.hits >= self.runs and track.misses < self.max_misses:
+                kept.append(_Track(track.box, track.hits, track.misses + 1))
+        kept += [_Track(box) for box in unmatched]
+        self._tracks = kept
+
+    @property
+    def counted(self) -> tuple[Box, ...]:
+        """The faces that count: confirmed on enough runs in a row."""
+        return tuple(t.box for t in self._tracks if t.hits >= self.runs)
+
+    @property
+    def unsettled(self) -> bool:
+        """True while a candidate is on its way to counting or a counted face was just missed."""
+        return any(t.hits < self.runs or t.misses > 0 for t in self._tracks)
+
+    def clear(self) -> None:
+        """Forget every candidate and face."""
+        self._tracks = []
+
+
+@dataclass
+class _Mark:
+    box: Box
+    frames: int
+    counts: bool
+
+
+class Marks:
+    """The landmarker's faces followed frame to frame; see the module docstring.
+
+    Call `pending` with a frame's marked boxes and the counter's latest detections: it names
+    the marks that need `FaceCheck` on this frame. Then call `update` with the check's
+    answers (in the same order) to learn which marks count.
+    """
+
+    def __init__(self, runs: int = PERSIST_RUNS) -> None:
+        self.runs = runs
+        self._marks: list[_Mark] = []
+
+    def _before(self, box: Box) -> _Mark | None:
+        return next((m for m in self._marks if same_face(m.box, box)), None)
+
+    def pending(self, marked: tuple[Box, ...], people: tuple[Box, ...]) -> list[Box]:
+        """The marks neither counting already nor seen by the counter: they need the check."""
+        out = []
+        for box in marked:
+            before = self._before(box)
+            if (before is None or not before.counts) and not any(same_face(box, p) for p in people):
+                out.append(box)
+        return out
+
+    def update(
+        self, marked: tuple[Box, ...], people: tuple[Box, ...], checked: list[Box]
+    ) -> tuple[bool, ...]:
+        """Whether each of this frame's ``marked`` faces counts, in order; ``checked`` are the
+        pending marks that `FaceCheck` confirmed on this frame."""
+        previous = list(self._marks)
+        current: list[_Mark] = []
+        for box in marked:
+            before = next((m for m in previous if same_face(m.box, box)), None)
+            if before is not None:
+                previous.remove(before)
+            if (before is not None and before.counts) or any(same_face(box, p) for p in people):
+                current.append(_Mark(box, (before.frames if before else 0) + 1, True))
+            elif box in checked:
+                frames = (before.frames if before else 0) + 1
+                current.append(_Mark(box, frames, frames >= self.runs))
+            else:
+                current.append(_Mark(box, 0, False))
+        self._marks = current
+        return tuple(m.counts for m in current)
+
+    def clear(self) -> None:
+        """Forget every face."""
+        self._marks = []
