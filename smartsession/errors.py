@@ -59,3 +59,12 @@ class UsageError(SmartSessionError):
     """The command line asks for something that cannot be done as asked."""
 
     exit_code = 2
+
+
+class SchoolError(SmartSessionError):
+    """The school's PostgreSQL server cannot be used as asked (unreachable, refused, not set up).
+
+    ``str(error)`` is one sentence saying what is wrong and what to do.
+    """
+
+    exit_code = 1

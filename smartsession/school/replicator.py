@@ -1,0 +1,305 @@
+"""The hub's background replicator: ships what the SQLite store holds to the school's PostgreSQL.
+
+The class never depends on it: the store stays the primary, acks go out on SQLite commits,
+and the replicator only reads the file (its own read-only connection on its own thread,
+`smartsession.school.worker.Worker`) and writes its bookkeeping through the store's writer
+thread (`Store.call`), so it never takes the write lock from under the writer.
+
+One cycle (every ``school.interval`` seconds, at once again while a backlog remains):
+
+1. read a `smartsession.school.ledger.Snapshot` (rows above the marks, changed sessions,
+   pending erasures) in one SQLite transaction;
+2. ship it in one PostgreSQL transaction (`smartsession.school.shipping.ship`);
+3. record the new marks, applied erasures and finished sessions in SQLite.
+
+A crash between 2 and 3 re-ships the same rows next time, which the server ignores (keys).
+While the server is away (unreachable, refusing the password, not set up), each failure is
+one sentence in the log (again only when the sentence changes, or every `REMIND` seconds)
+and in `status`, and attempts back off up to ``school.retry_max``; nothing is lost, the
+backlog waits in SQLite. Call `start`, and `stop` before the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartsession.config import Config
+from smartsession.core.backoff import backoff_delays
+from smartsession.errors import SchoolError
+from smartsession.hub.store import Store
+from smartsession.school import ledger, pgschema, shipping
+from smartsession.school.connection import Connection, connect, describe_error, describe_server, read_password
+from smartsession.school.worker import Worker
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two log lines while the server stays away with the same reason.
+REMIND = 300.0
+#: Seconds `Replicator.stop` gives the last shipment (the rest goes on the next start).
+STOP_WITHIN = 5.0
+
+
+class ReplicationState(enum.StrEnum):
+    """Where replication stands, as the class view's header and ``doctor`` say it."""
+
+    CONNECTING = "connecting"
+    SYNCED = "synced"
+    CATCHING_UP = "catching up"
+    AWAY = "away"
+
+
+@dataclass(frozen=True)
+class ReplicationStatus:
+    """A moment of replication: state, seconds behind, rows behind, and the last failure."""
+
+    state: ReplicationState
+    lag: float
+    behind: int
+    error: str = ""
+
+
+class Replicator:
+    """Replicates the store at ``store`` for ``hub_id`` to the server at ``url``.
+
+    ``password_file`` is read at each connection attempt (empty: libpq's own places).
+    ``courses`` maps a class id to its course for the sessions shipped.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        hub_id: str,
+        url: str,
+        password_file: Path | None,
+        courses: dict[str, str],
+        interval: float = 1.0,
+        batch_rows: int = 5000,
+        connect_timeout: int = 10,
+        retry_max: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.hub_id = hub_id
+        self.url = url
+        self._password_file = password_file
+        self._courses = courses
+        self.interval = interval
+        self.batch_rows = batch_rows
+        self.connect_timeout = connect_timeout
+        self.retry_max = retry_max
+        self._clock = clock
+        self._worker: Worker | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._pg: Connection | None = None
+        self._sqlite: sqlite3.Connection | None = None
+        self._marks: dict[str, int] = {}
+        self._enabled = False
+        self._shipped: dict[str, ledger.Digest] = {}
+        self._state = ReplicationState.CONNECTING
+        self._error = ""
+        self._logged_at = float("-inf")
+        self._behind = 0
+        self._started_at = 0.0
+        self._synced_at: float | None = None
+        #: Rows shipped since start, per table (for logs and the benchmark).
+        self.shipped_rows: dict[str, int] = {}
+
+    @classmethod
+    def from_config(cls, config: Config, store: Store, hub_id: str) -> Replicator:
+        """A replicator as ``[school]`` and ``[class]`` of ``config`` describe it."""
+        school = config.school
+        courses = {config.class_.id: config.class_.course} if config.class_.course else {}
+        return cls(
+            store,
+            hub_id=hub_id,
+            url=school.database_url,
+            password_file=config.path(school.password_file) if school.password_file else None,
+            courses=courses,
+            interval=school.interval,
+            batch_rows=school.batch_rows,
+            connect_timeout=school.connect_timeout,
+            retry_max=school.retry_max,
+        )
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the read connection and start replicating in the background (never raises for the server)."""
+        self._started_at = self._clock()
+        self._worker = Worker(f"smartsession-school-{self.hub_id}")
+        self._marks = await self._worker.run(self._open_sqlite)
+        self._task = asyncio.create_task(self._run(), name="school-replicator")
+        log.info("replicating to the school server %s", describe_server(self.url))
+
+    async def stop(self, within: float = STOP_WITHIN) -> None:
+        """Ship what is committed (for at most ``within`` seconds), then close both connections."""
+        if self._task is None or self._worker is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), within)
+        except TimeoutError:
+            log.warning("the last shipment to the school server did not finish; it resumes at the next start")
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        worker, self._worker = self._worker, None
+        worker_done = worker.run(self._close_connections)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker_done, 1.0)
+        worker.close(0.0)
+
+    def status(self) -> ReplicationStatus:
+        """The state now; ``lag`` is how long ago the server last held everything stored."""
+        since = self._synced_at if self._synced_at is not None else self._started_at
+        lag = max(0.0, self._clock() - since) if since else 0.0
+        return ReplicationStatus(self._state, lag, self._behind, self._error)
+
+    # the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delays = backoff_delays(self.interval, max(self.interval, self.retry_max), random.Random())
+        while True:
+            if self._stopping and self._state is ReplicationState.AWAY:
+                return  # no last attempt against a server that is away: stopping never waits for it
+            try:
+                more = await self._cycle()
+            except SchoolError as exc:
+                self._away(str(exc))
+            except Exception as exc:
+                self._away(describe_error(exc, self.url))
+                log.debug("school replication failed", exc_info=True)
+            else:
+                delays = backoff_delays(self.interval, max(self.interval, self.retry_max), random.Random())
+                if self._stopping:
+                    return
+                if more:
+                    continue
+                await self._sleep(self.interval)
+                continue
+            if self._stopping:
+                return
+            await self._sleep(next(delays))
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    async def _cycle(self) -> bool:
+        """One read-ship-record round; True when more remains to ship right away."""
+        worker = self._worker
+        assert worker is not None
+        if self._pg is None:
+            await worker.run(self._connect)
+        if not self._enabled:
+            self._marks = await self._store.call(ledger.enable)
+            self._enabled = True
+        read_at = self._clock()
+        marks, shipped, batch = dict(self._marks), dict(self._shipped), self.batch_rows
+        snapshot = await worker.run(lambda: ledger.read_snapshot(self._read_conn(), marks, shipped, batch))
+        if not snapshot.empty:
+            await worker.run(lambda: self._ship(snapshot))
+        self._marks = snapshot.marks
+        self._shipped.update(snapshot.digests)
+        for session_id in snapshot.finished:
+            self._shipped.pop(session_id, None)
+        if snapshot.marks != marks or snapshot.erasures or snapshot.finished:
+            erasures = [e.id for e in snapshot.erasures]
+            await self._store.call(
+                lambda conn: ledger.record_progress(conn, snapshot.marks, erasures, snapshot.finished)
+            )
+        self._behind = snapshot.behind
+        if self._state is ReplicationState.AWAY:
+            log.info(
+                "school server %s reachable again; %d rows to catch up",
+                describe_server(self.url),
+                snapshot.behind,
+            )
+        self._error = ""
+        if snapshot.more:
+            self._state = ReplicationState.CATCHING_UP
+        else:
+            self._state = ReplicationState.SYNCED
+            self._synced_at = read_at
+        return snapshot.more
+
+    def _away(self, sentence: str) -> None:
+        now = self._clock()
+        if sentence != self._error or now - self._logged_at >= REMIND:
+            log.warning("school replication paused, the class goes on: %s", sentence)
+            self._logged_at = now
+        self._state = ReplicationState.AWAY
+        self._error = sentence
+        if self._pg is not None and self._worker is not None:
+            pg, self._pg = self._pg, None
+            self._worker.submit(pg.close)
+
+    # on the worker thread ----------------------------------------------------------------
+
+    def _open_sqlite(self) -> dict[str, int]:
+        conn = sqlite3.connect(self._store.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA query_only = ON")
+        self._sqlite = conn
+        return ledger.read_marks(conn)
+
+    def _read_conn(self) -> sqlite3.Connection:
+        assert self._sqlite is not None
+        return self._sqlite
+
+    def _connect(self) -> None:
+        password = read_password(self._password_file) if self._password_file is not None else ""
+        conn = connect(
+            self.url,
+            password,
+            timeout=self.connect_timeout,
+            application_name=f"smartsession hub {self.hub_id}",
+        )
+        try:
+            pgschema.check_version(conn)
+            row = conn.execute("SELECT smartsession.current_hub()").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        mine = row[0] if row is not None else None
+        if mine != self.hub_id:
+            role = conn.info.user
+            conn.close()
+            if mine is None:
+                raise SchoolError(
+                    f"role {role} is not a hub role of the school database: run 'smartsession school add-hub "
+                    f"{self.hub_id} --url ADMIN_URL --password-file FILE'"
+                )
+            raise SchoolError(
+                f"role {role} is the school role of hub {mine!r}, not of this hub {self.hub_id!r} "
+                "(check [hub] hub_id and the role in school.database_url)"
+            )
+        self._pg = conn
+
+    def _ship(self, snapshot: ledger.Snapshot) -> None:
+        assert self._pg is not None
+        shipping.ship(self._pg, self.hub_id, snapshot, self._courses)
+        for table, rows in snapshot.rows.items():
+            if rows:
+                self.shipped_rows[table] = self.shipped_rows.get(table, 0) + len(rows)
+
+    def _close_connections(self) -> None:
+        for conn in (self._pg, self._sqlite):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self._pg = self._sqlite = None
