@@ -91,33 +91,43 @@ _UNREACHABLE = (
 )
 
 
-def describe_error(exc: BaseException, url: str) -> str:
-    """One sentence for a failure to use the school server at ``url``: what, and what to do."""
+def describe_error(exc: BaseException, url: str) -> SchoolError:
+    """A failure to use the school server at ``url`` as a `SchoolError`: one sentence, and a short form."""
     if isinstance(exc, SchoolError):
-        return str(exc)
+        return exc
     where, role, reason = describe_server(url), _role(url), _reason(exc)
     low = str(exc).lower()
     if "password authentication failed" in low:
-        return (
+        return SchoolError(
             f"the school server {where} refused the password of role {role}: check school.password_file "
-            "(or set the password again with 'smartsession school add-hub')"
+            "(or set the password again with 'smartsession school add-hub')",
+            f"password of role {role} refused",
         )
     if "no password supplied" in low:
-        return f"the school server {where} wants a password for role {role}: set school.password_file"
+        return SchoolError(
+            f"the school server {where} wants a password for role {role}: set school.password_file",
+            f"no password for role {role}",
+        )
     if "role" in low and "does not exist" in low:
-        return f"the school server {where} has no role {role}: make it with 'smartsession school add-hub'"
+        return SchoolError(
+            f"the school server {where} has no role {role}: make it with 'smartsession school add-hub'",
+            f"no role {role} on the server",
+        )
     if "database" in low and "does not exist" in low:
-        return f"the school server {where}: {reason}"
+        return SchoolError(f"the school server {where}: {reason}", reason)
     if "certificate" in low or "ssl" in low:
-        return (
+        return SchoolError(
             f"no trusted TLS connection to the school server {where} ({reason}): with sslmode=verify-full, "
-            "sslrootcert must name the school's CA file and the URL's host must match the certificate"
+            "sslrootcert must name the school's CA file and the URL's host must match the certificate",
+            f"TLS: {reason}",
         )
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return f"role {role} may not do this on the school server {where} ({reason})"
+        return SchoolError(
+            f"role {role} may not do this on the school server {where} ({reason})", f"role {role}: {reason}"
+        )
     if isinstance(exc, psycopg.OperationalError) or any(word in low for word in _UNREACHABLE):
-        return f"the school server {where} is unreachable ({reason})"
-    return f"the school server {where} failed: {reason}"
+        return SchoolError(f"the school server {where} is unreachable ({reason})", f"unreachable ({reason})")
+    return SchoolError(f"the school server {where} failed: {reason}", reason)
 
 
 def connect(
@@ -137,10 +147,10 @@ def connect(
     try:
         conn = psycopg.connect(url, autocommit=True, **options)
     except (psycopg.Error, OSError) as exc:
-        raise SchoolError(describe_error(exc, url)) from exc
+        raise describe_error(exc, url) from exc
     try:
         conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS:d}")
     except psycopg.Error as exc:
         conn.close()
-        raise SchoolError(describe_error(exc, url)) from exc
+        raise describe_error(exc, url) from exc
     return conn

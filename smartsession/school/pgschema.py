@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 
 from smartsession.errors import SchoolError
-from smartsession.school.connection import Connection
+from smartsession.school.connection import Connection, connect
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +274,30 @@ def add_hub(conn: Connection, hub_id: str, role: str, password: str) -> bool:
     if owner is not None and owner[0] != role:
         log.warning("hub %r was mapped to role %r; it is now mapped to %r", hub_id, owner[0], role)
     return not exists
+
+
+def connect_hub(url: str, password: str, hub_id: str, *, timeout: int = 10) -> Connection:
+    """Connect as hub ``hub_id``'s role and check the schema version and the role's hub.
+
+    Raises `SchoolError` (one sentence) when the server is unusable for this hub.
+    """
+    conn = connect(url, password, timeout=timeout, application_name=f"smartsession hub {hub_id}")
+    try:
+        check_version(conn)
+        row = conn.execute("SELECT smartsession.current_hub()").fetchone()
+        mine = row[0] if row is not None else None
+        role = conn.info.user
+        if mine is None:
+            raise SchoolError(
+                f"role {role} is not a hub role of the school database: run 'smartsession school add-hub "
+                f"{hub_id} --url ADMIN_URL --password-file FILE'"
+            )
+        if mine != hub_id:
+            raise SchoolError(
+                f"role {role} is the school role of hub {mine!r}, not of this hub {hub_id!r} "
+                "(check [hub] hub_id and the role in school.database_url)"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    return conn

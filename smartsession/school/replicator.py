@@ -37,7 +37,7 @@ from smartsession.core.backoff import backoff_delays
 from smartsession.errors import SchoolError
 from smartsession.hub.store import Store
 from smartsession.school import ledger, pgschema, shipping
-from smartsession.school.connection import Connection, connect, describe_error, describe_server, read_password
+from smartsession.school.connection import Connection, describe_error, describe_server, read_password
 from smartsession.school.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,16 @@ class ReplicationState(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ReplicationStatus:
-    """A moment of replication: state, seconds behind, rows behind, and the last failure."""
+    """A moment of replication: state, seconds behind, rows behind, and the last failure.
+
+    ``error`` says what failed in a few words, ``sentence`` in full (as logged).
+    """
 
     state: ReplicationState
     lag: float
     behind: int
     error: str = ""
+    sentence: str = ""
 
 
 class Replicator:
@@ -102,6 +106,7 @@ class Replicator:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._final_read = False
         self._pg: Connection | None = None
         self._sqlite: sqlite3.Connection | None = None
         self._marks: dict[str, int] = {}
@@ -109,12 +114,15 @@ class Replicator:
         self._shipped: dict[str, ledger.Digest] = {}
         self._state = ReplicationState.CONNECTING
         self._error = ""
+        self._sentence = ""
         self._logged_at = float("-inf")
         self._behind = 0
         self._started_at = 0.0
         self._synced_at: float | None = None
         #: Rows shipped since start, per table (for logs and the benchmark).
         self.shipped_rows: dict[str, int] = {}
+        #: Attempts that failed since start.
+        self.failures = 0
 
     @classmethod
     def from_config(cls, config: Config, store: Store, hub_id: str) -> Replicator:
@@ -166,7 +174,7 @@ class Replicator:
         """The state now; ``lag`` is how long ago the server last held everything stored."""
         since = self._synced_at if self._synced_at is not None else self._started_at
         lag = max(0.0, self._clock() - since) if since else 0.0
-        return ReplicationStatus(self._state, lag, self._behind, self._error)
+        return ReplicationStatus(self._state, lag, self._behind, self._error, self._sentence)
 
     # the loop ----------------------------------------------------------------------------
 
@@ -177,14 +185,12 @@ class Replicator:
                 return  # no last attempt against a server that is away: stopping never waits for it
             try:
                 more = await self._cycle()
-            except SchoolError as exc:
-                self._away(str(exc))
             except Exception as exc:
                 self._away(describe_error(exc, self.url))
                 log.debug("school replication failed", exc_info=True)
             else:
                 delays = backoff_delays(self.interval, max(self.interval, self.retry_max), random.Random())
-                if self._stopping:
+                if self._final_read:
                     return
                 if more:
                     continue
@@ -209,6 +215,7 @@ class Replicator:
             self._marks = await self._store.call(ledger.enable)
             self._enabled = True
         read_at = self._clock()
+        self._final_read = self._stopping  # a read after `stop` was asked sees all that was committed
         marks, shipped, batch = dict(self._marks), dict(self._shipped), self.batch_rows
         snapshot = await worker.run(lambda: ledger.read_snapshot(self._read_conn(), marks, shipped, batch))
         if not snapshot.empty:
@@ -229,7 +236,7 @@ class Replicator:
                 describe_server(self.url),
                 snapshot.behind,
             )
-        self._error = ""
+        self._error = self._sentence = ""
         if snapshot.more:
             self._state = ReplicationState.CATCHING_UP
         else:
@@ -237,13 +244,14 @@ class Replicator:
             self._synced_at = read_at
         return snapshot.more
 
-    def _away(self, sentence: str) -> None:
+    def _away(self, problem: SchoolError) -> None:
+        self.failures += 1
         now = self._clock()
-        if sentence != self._error or now - self._logged_at >= REMIND:
-            log.warning("school replication paused, the class goes on: %s", sentence)
+        if str(problem) != self._sentence or now - self._logged_at >= REMIND:
+            log.warning("school replication paused, the class goes on: %s", problem)
             self._logged_at = now
         self._state = ReplicationState.AWAY
-        self._error = sentence
+        self._sentence, self._error = str(problem), problem.short
         if self._pg is not None and self._worker is not None:
             pg, self._pg = self._pg, None
             self._worker.submit(pg.close)
@@ -263,32 +271,7 @@ class Replicator:
 
     def _connect(self) -> None:
         password = read_password(self._password_file) if self._password_file is not None else ""
-        conn = connect(
-            self.url,
-            password,
-            timeout=self.connect_timeout,
-            application_name=f"smartsession hub {self.hub_id}",
-        )
-        try:
-            pgschema.check_version(conn)
-            row = conn.execute("SELECT smartsession.current_hub()").fetchone()
-        except BaseException:
-            conn.close()
-            raise
-        mine = row[0] if row is not None else None
-        if mine != self.hub_id:
-            role = conn.info.user
-            conn.close()
-            if mine is None:
-                raise SchoolError(
-                    f"role {role} is not a hub role of the school database: run 'smartsession school add-hub "
-                    f"{self.hub_id} --url ADMIN_URL --password-file FILE'"
-                )
-            raise SchoolError(
-                f"role {role} is the school role of hub {mine!r}, not of this hub {self.hub_id!r} "
-                "(check [hub] hub_id and the role in school.database_url)"
-            )
-        self._pg = conn
+        self._pg = pgschema.connect_hub(self.url, password, self.hub_id, timeout=self.connect_timeout)
 
     def _ship(self, snapshot: ledger.Snapshot) -> None:
         assert self._pg is not None

@@ -2,7 +2,7 @@
 
 The server (`ThrowawayPostgres`: Debian's postgresql binaries, a temporary folder, a Unix
 socket, no TCP port) starts once and is destroyed at the end. Each test gets a fresh
-database with the school schema, made by the same `migrate` as ``smartsession school
+database (with an ICU en-US collation, as a real server might have) with the school schema, made by the same `migrate` as ``smartsession school
 migrate``, and hub roles made by the same `add_hub` as ``smartsession school add-hub``.
 """
 
@@ -83,9 +83,15 @@ class School:
 
 @pytest.fixture
 def school(postgres: ThrowawayPostgres, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[School]:
-    name = "t%d_%s" % (next(_numbers), re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40])
+    name = f"t{next(_numbers)}_{re.sub(r'[^a-z0-9]+', '_', request.node.name.lower())[:40]}"
     with connect(postgres.url()) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        # A natural-language collation, as a school server would have: text sorts "ann" < "Ben"
+        # there, unlike SQLite, which the readers must not let show in reports.
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+            ).format(sql.Identifier(name))
+        )
     here = School(postgres, name, tmp_path)
     with here.admin() as conn:
         pgschema.migrate(conn)

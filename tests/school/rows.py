@@ -16,7 +16,9 @@ Rows = dict[str, list[tuple[Any, ...]]]
 
 
 def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return sorted(rows, key=lambda row: tuple((value is None, value if value is not None else 0) for value in row))
+    return sorted(
+        rows, key=lambda row: tuple((value is None, value if value is not None else 0) for value in row)
+    )
 
 
 def sqlite_rows(db: Path) -> Rows:
