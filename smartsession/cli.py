@@ -116,7 +116,7 @@ _DELEGATED: dict[str, tuple[str, str]] = {
     ),
     "bench": (
         "smartsession.bench:main",
-        "benchmarks (hub, agent, tui) printing JSON ratios against a baseline",
+        "benchmarks (hub, agent, tui, school) printing JSON",
     ),
     "sessions": ("smartsession.report.commands:sessions_main", "list stored sessions"),
     "report": ("smartsession.report.commands:report_main", "export a session report (html, csv, json, xlsx)"),

@@ -149,7 +149,7 @@ class SchoolConfig(_Table, frozen=True):
     interval: Annotated[float, msgspec.Meta(ge=0.05, le=60.0)] = 1.0
     batch_rows: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 5000
     connect_timeout: Annotated[int, msgspec.Meta(ge=2, le=300)] = 10
-    retry_max: Annotated[float, msgspec.Meta(ge=1.0, le=3600.0)] = 30.0
+    retry_max: Annotated[float, msgspec.Meta(ge=1.0, le=3600.0)] = 10.0
 
 
 class Config(_Table, frozen=True):

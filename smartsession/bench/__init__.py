@@ -13,6 +13,7 @@ BENCHMARKS = {
     "hub": "hub ingest and latency against a bare websockets+JSON server",
     "agent": "agent pipeline CPU per frame against a bare FaceLandmarker",
     "tui": "class view CPU and key-to-screen latency with simulated students",
+    "school": "hubs replicating to PostgreSQL: rows/s, lag, hub CPU, losses, catch-up after an outage",
 }
 
 

@@ -89,7 +89,7 @@ class Replicator:
         interval: float = 1.0,
         batch_rows: int = 5000,
         connect_timeout: int = 10,
-        retry_max: float = 30.0,
+        retry_max: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
