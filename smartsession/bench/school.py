@@ -417,14 +417,20 @@ def _outage(school: _School, rooms: list[_Room], seconds: float) -> dict[str, An
     school.server.start()
     up = time.monotonic()
     wanted = {r.hub_id: len(_sqlite_items(r.db)) for r in rooms}
+    held = school.items(list(wanted))
     caught_up = None
     while time.monotonic() - up < CATCH_UP_TIMEOUT:
-        held = school.items(list(wanted))
-        if all(held.get(h, 0) >= n for h, n in wanted.items()):
+        now_held = school.items(list(wanted))
+        if all(now_held.get(h, 0) >= n for h, n in wanted.items()):
             caught_up = time.monotonic() - up
             break
         time.sleep(0.25)
-    return {"down": down, "up": up, "catch_up": caught_up, "backlog": sum(wanted.values())}
+    return {
+        "down": down,
+        "up": up,
+        "catch_up": caught_up,
+        "backlog": sum(wanted.values()) - sum(held.values()),
+    }
 
 
 def run(params: Params) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 - ``school_marks``: per table with a replication id (``samples``, ``events``), the highest
   ``rid`` the school server holds. ``rid`` is AUTOINCREMENT, so it only grows, even across
   purges, and everything above the mark is what remains to ship.
-- ``school_sessions``: sessions shipped for good (ended, and shipped after they ended); the
-  small tables of every other session are compared with what was shipped on each cycle.
+- ``school_sessions``: sessions shipped for good (ended, or never to be resumed because a later
+  session of the class began, and shipped since); the small tables of every other session are
+  compared with what was shipped on each cycle.
 - ``school_erasures``: deletions (retention, ``purge``) still to apply on the school server.
   `queue_erasure` is called inside the deleting transaction, and only once replication has
   ever run (``school_marks`` has rows), so a hub that never replicated queues nothing.
@@ -139,18 +140,20 @@ def record_progress(
     conn: sqlite3.Connection, marks: dict[str, int], erasures: Iterable[int], finished: Iterable[str]
 ) -> None:
     """After a shipment: move the marks, drop applied erasures, note sessions shipped for good."""
+    applied = [(i,) for i in erasures]
     with _transaction(conn):
         conn.executemany(
-            "UPDATE school_marks SET rid = MAX(rid, ?) WHERE table_name = ?",
-            [(rid, table) for table, rid in marks.items()],
+            "UPDATE school_marks SET rid = ? WHERE table_name = ? AND rid < ?",
+            [(rid, table, rid) for table, rid in marks.items()],
         )
-        conn.executemany("DELETE FROM school_erasures WHERE id = ?", [(i,) for i in erasures])
         conn.executemany(
             "INSERT OR IGNORE INTO school_sessions (session_id) SELECT ? WHERE EXISTS"
             " (SELECT 1 FROM sessions WHERE id = ?)",
             [(s, s) for s in finished],
         )
-        conn.execute("DELETE FROM school_sessions WHERE session_id NOT IN (SELECT id FROM sessions)")
+        if applied:
+            conn.executemany("DELETE FROM school_erasures WHERE id = ?", applied)
+            conn.execute("DELETE FROM school_sessions WHERE session_id NOT IN (SELECT id FROM sessions)")
 
 
 def backlog(conn: sqlite3.Connection, marks: dict[str, int]) -> int:
@@ -162,8 +165,14 @@ def backlog(conn: sqlite3.Connection, marks: dict[str, int]) -> int:
     return total
 
 
+#: Per unfinished session: whether it is final (ended, or a later session of its class exists,
+#: so it can never be resumed: `smartsession.hub.schema.open_or_resume_session` resumes only the
+#: latest), then what changes its small tables (the digest).
 _DIGEST_SQL = f"""
-SELECT s.id, s.ended_at,
+SELECT s.id,
+       s.ended_at IS NOT NULL OR EXISTS (SELECT 1 FROM sessions later
+                                         WHERE later.class_id = s.class_id AND later.started_at > s.started_at),
+       s.ended_at,
        (SELECT COUNT(*) FROM students WHERE session_id = s.id),
        CAST((SELECT MAX(last_seen) FROM students WHERE session_id = s.id) / {LAST_SEEN_REFRESH} AS INTEGER),
        (SELECT COUNT(*) FROM connections WHERE session_id = s.id),
@@ -205,15 +214,16 @@ def read_snapshot(
                 rows[table] = [r[1:] for r in fetched]
         digests: dict[str, Digest] = {}
         finished: list[str] = []
-        for session_id, ended_at, *counts in conn.execute(_DIGEST_SQL):
-            digest = (ended_at, *counts)
-            if shipped.get(session_id) == digest:
+        for session_id, final, *digest in conn.execute(_DIGEST_SQL):
+            if shipped.get(session_id) == tuple(digest):
+                if final:  # shipped as it is for good (a session that stopped without ending)
+                    finished.append(session_id)
                 continue
             if len(digests) == SESSIONS_PER_SNAPSHOT:
                 more = True
                 break
-            digests[session_id] = digest
-            if ended_at is not None:
+            digests[session_id] = tuple(digest)
+            if final:
                 finished.append(session_id)
         for session_id in digests:
             for table, columns in SESSION_COLUMNS.items():
