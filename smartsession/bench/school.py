@@ -10,7 +10,10 @@ removes its rows and roles at the end.
 1. baseline: the hubs without ``[school]`` for ``--duration`` seconds -> hub CPU;
 2. replicated: fresh hubs replicating, the same load for ``--duration`` seconds -> hub CPU,
    rows per second into PostgreSQL, and per row the lag from the agent's timestamp to the
-   shipment that stored it (``stored_at``), p50 / p99;
+   shipment that stored it (``stored_at``), p50 / p99. The two phases run one after the
+   other on a shared machine, so their CPU differs by noise too;
+   ``replicator_thread_cpu_percent`` is the replicator's own thread (reading SQLite,
+   building and sending the statements), from each hub's log, over the whole phase;
 3. outage (throwaway server only): the server is stopped for ``--outage`` seconds, then
    started again -> acks the agents got meanwhile, and the catch-up time: until the server
    holds everything each hub had stored when it came back;
@@ -234,6 +237,16 @@ def _hub_cpu(rooms: list[_Room]) -> float:
     return sum(cpu_seconds(room.process.pid) for room in rooms if room.process is not None)
 
 
+def _replicator_cpu(rooms: list[_Room]) -> float:
+    """CPU seconds the hubs' replicator threads used, from the line each hub logs at stop."""
+    total = 0.0
+    for room in rooms:
+        for line in room.log.read_text().splitlines() if room.log.exists() else []:
+            if "school replication stopped:" in line:
+                total += float(line.rsplit(", ", 1)[1].split(" s of CPU")[0])
+    return total
+
+
 def _hub_errors(rooms: list[_Room]) -> list[str]:
     found: set[str] = set()
     for room in rooms:
@@ -450,6 +463,7 @@ def run(params: Params) -> dict[str, Any]:
         configs = [_write_config(r, school.add_hub(r.hub_id)) for r in rooms]
         try:
             _start_hubs(rooms, configs)
+            began = time.monotonic()
             load = _Load(rooms, params.rate)
             start, end, cpu = _window(rooms, params.duration)
             time.sleep(TARGETS["lag_p99_s"])  # the window's last rows have their target time to ship
@@ -458,11 +472,15 @@ def run(params: Params) -> dict[str, Any]:
             agents = load.stop()
         finally:
             _stop_hubs(rooms)
+        replicated_for = time.monotonic() - began
         result.update(_compare(school, rooms, agents))
         result.update(_lag_and_rate(school, rooms, start, end))
         result["hub_cpu_percent_without"] = round(base["cpu"], 2)
         result["hub_cpu_percent_with"] = round(cpu, 2)
         result["replication_cpu_overhead"] = round(cpu / base["cpu"] - 1.0, 3) if base["cpu"] else None
+        result["replicator_thread_cpu_percent"] = round(
+            100.0 * _replicator_cpu(rooms) / replicated_for / count, 3
+        )
         result["hub_rss_mb"] = round(base["rss"], 1)
         result["expected_rows_per_s"] = round(count * params.students * params.rate, 1)
         if outage is not None:

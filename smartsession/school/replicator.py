@@ -169,6 +169,11 @@ class Replicator:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(worker_done, 1.0)
         worker.close(0.0)
+        log.info(
+            "school replication stopped: %d rows shipped, %.3f s of CPU on its thread",
+            sum(self.shipped_rows.values()),
+            worker.cpu_seconds,
+        )
 
     def status(self) -> ReplicationStatus:
         """The state now; ``lag`` is how long ago the server last held everything stored."""

@@ -1,7 +1,7 @@
 """Writing a `smartsession.school.ledger.Snapshot` to the school server, in one transaction.
 
 Every table goes in as one statement whatever the number of rows: the columns are sent as
-arrays and unnested on the server (``INSERT ... SELECT FROM unnest(...)``), so the
+binary arrays and unnested on the server (``INSERT ... SELECT FROM unnest(...)``), so the
 statement text is constant (psycopg prepares it once) and a catch-up of thousands of rows
 costs one round trip per table. Items (samples, events) are ``ON CONFLICT DO NOTHING`` on
 their key (hub, session, student, seq): shipping the same rows twice, after a crash between
@@ -81,7 +81,7 @@ _STUDENT_TABLES = ("samples", "events", "connections", "students")
 
 def _statement(table: str) -> LiteralString:
     text, types = _STATEMENTS[table]
-    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    arrays = ", ".join(f"%b::{t}[]" for t in types)
     return text.replace("{}", arrays)  # built from literals only
 
 
@@ -127,10 +127,17 @@ def ship(conn: Connection, hub_id: str, snapshot: Snapshot, courses: dict[str, s
 
     ``courses`` maps a class id to its course (sessions of other classes get none).
     """
+    tables = {table: rows for table, rows in snapshot.rows.items() if rows}
+    if "sessions" in tables:
+        tables["sessions"] = [(*row, courses.get(str(row[1]), "")) for row in tables["sessions"]]
+    if len(tables) == 1 and not snapshot.erasures:
+        # One statement is atomic by itself: no BEGIN and COMMIT round trips (the usual case:
+        # the samples of the last second).
+        ((table, rows),) = tables.items()
+        insert_rows(conn, hub_id, table, rows)
+        return {}
     with conn.transaction():
         erased = apply_erasures(conn, hub_id, snapshot.erasures)
-        for table, rows in snapshot.rows.items():
-            if table == "sessions":
-                rows = [(*row, courses.get(str(row[1]), "")) for row in rows]
+        for table, rows in tables.items():
             insert_rows(conn, hub_id, table, rows)
     return erased

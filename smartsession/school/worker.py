@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +26,8 @@ class Worker:
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        #: CPU seconds the thread has used, as of its last call.
+        self.cpu_seconds = 0.0
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -49,6 +52,10 @@ class Worker:
             fn, future = job
             if future.set_running_or_notify_cancel():
                 try:
-                    future.set_result(fn())
+                    result = fn()
                 except BaseException as exc:
+                    self.cpu_seconds = time.thread_time()
                     future.set_exception(exc)
+                else:
+                    self.cpu_seconds = time.thread_time()
+                    future.set_result(result)
