@@ -20,11 +20,7 @@ from pathlib import Path
 from smartsession.config import Config
 from smartsession.school import ledger, shipping
 from smartsession.school.connection import Connection, connect, read_password
-
-#: Tables with a student's rows, in the order they are counted and deleted.
-STUDENT_TABLES = ("samples", "events", "connections", "students")
-#: Tables with a session's rows (the last names the session by ``id``).
-SESSION_TABLES = ("samples", "events", "connections", "students", "segments", "sessions")
+from smartsession.school.shipping import SESSION_TABLES, STUDENT_TABLES
 
 
 def apply_queued(config: Config, db: Path) -> dict[str, int]:
@@ -78,10 +74,9 @@ def sessions_before(conn: Connection, cutoff: float) -> list[tuple[str, str]]:
 
 
 def _per_session(conn: Connection, keys: list[tuple[str, str]], verb: str) -> dict[str, int]:
-    counts = dict.fromkeys(SESSION_TABLES, 0)
+    counts = dict.fromkeys((table for table, _ in SESSION_TABLES), 0)
     for hub_id, session_id in keys:
-        for table in SESSION_TABLES:
-            column = "id" if table == "sessions" else "session_id"
+        for table, column in SESSION_TABLES:
             if verb == "count":
                 row = conn.execute(
                     f"SELECT count(*) FROM smartsession.{table} WHERE hub_id = %s AND {column} = %s",

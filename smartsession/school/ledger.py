@@ -105,11 +105,6 @@ def read_marks(conn: sqlite3.Connection) -> dict[str, int]:
     return marks
 
 
-def finished_sessions(conn: sqlite3.Connection) -> set[str]:
-    """Sessions shipped for good."""
-    return {str(r[0]) for r in conn.execute("SELECT session_id FROM school_sessions")}
-
-
 def queue_erasure(conn: sqlite3.Connection, kind: str, targets: Iterable[str], now: float) -> None:
     """Queue deletions of sessions (``kind="session"``) or students for the school server.
 

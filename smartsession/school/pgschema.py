@@ -39,8 +39,6 @@ SCHEMA = "smartsession"
 SCHEMA_VERSION = 1
 #: Tables holding rows of hubs (each has a ``hub_id`` column), in the order erasures visit them.
 DATA_TABLES: tuple[str, ...] = ("samples", "events", "connections", "students", "segments", "sessions")
-#: The group roles `migrate` creates.
-HUB_GROUP, READER_GROUP, OFFICER_GROUP = "smartsession_hub", "smartsession_reader", "smartsession_officer"
 #: Key of the advisory lock held while migrating.
 _LOCK = 0x5353_4D49_4752  # "SSMIGR"
 

@@ -59,14 +59,13 @@ class ReplicationState(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ReplicationStatus:
-    """A moment of replication: state, seconds behind, rows behind, and the last failure.
+    """A moment of replication: state, seconds behind, and the last failure.
 
     ``error`` says what failed in a few words, ``sentence`` in full (as logged).
     """
 
     state: ReplicationState
     lag: float
-    behind: int
     error: str = ""
     sentence: str = ""
 
@@ -116,7 +115,6 @@ class Replicator:
         self._error = ""
         self._sentence = ""
         self._logged_at = float("-inf")
-        self._behind = 0
         self._started_at = 0.0
         self._synced_at: float | None = None
         #: Rows shipped since start, per table (for logs and the benchmark).
@@ -179,7 +177,7 @@ class Replicator:
         """The state now; ``lag`` is how long ago the server last held everything stored."""
         since = self._synced_at if self._synced_at is not None else self._started_at
         lag = max(0.0, self._clock() - since) if since else 0.0
-        return ReplicationStatus(self._state, lag, self._behind, self._error, self._sentence)
+        return ReplicationStatus(self._state, lag, self._error, self._sentence)
 
     # the loop ----------------------------------------------------------------------------
 
@@ -234,7 +232,6 @@ class Replicator:
             await self._store.call(
                 lambda conn: ledger.record_progress(conn, snapshot.marks, erasures, snapshot.finished)
             )
-        self._behind = snapshot.behind
         if self._state is ReplicationState.AWAY:
             log.info(
                 "school server %s reachable again; %d rows to catch up",

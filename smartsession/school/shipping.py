@@ -67,7 +67,7 @@ _KEYS: dict[str, slice] = {
     "segments": slice(0, 2),
 }
 #: Tables an erasure of a session deletes from (and the column naming the session).
-_SESSION_TABLES = (
+SESSION_TABLES: tuple[tuple[str, str], ...] = (
     ("samples", "session_id"),
     ("events", "session_id"),
     ("connections", "session_id"),
@@ -76,7 +76,7 @@ _SESSION_TABLES = (
     ("sessions", "id"),
 )
 #: Tables an erasure of a student deletes from.
-_STUDENT_TABLES = ("samples", "events", "connections", "students")
+STUDENT_TABLES = ("samples", "events", "connections", "students")
 
 
 def _statement(table: str) -> LiteralString:
@@ -106,14 +106,14 @@ def apply_erasures(conn: Connection, hub_id: str, erasures: Iterable[Erasure]) -
     counts: dict[str, int] = {}
     for erasure in erasures:
         if erasure.kind == "session":
-            for table, column in _SESSION_TABLES:
+            for table, column in SESSION_TABLES:
                 cur = conn.execute(
                     f"DELETE FROM smartsession.{table} WHERE hub_id = %s AND {column} = %s",
                     (hub_id, erasure.target),
                 )
                 counts[table] = counts.get(table, 0) + cur.rowcount
         else:
-            for table in _STUDENT_TABLES:
+            for table in STUDENT_TABLES:
                 cur = conn.execute(
                     f"DELETE FROM smartsession.{table} WHERE hub_id = %s AND student_id = %s",
                     (hub_id, erasure.target),

@@ -68,11 +68,6 @@ class ThrowawayPostgres:
             shutil.chown(self.folder, "postgres", "postgres")
         os.chmod(self.folder, 0o700)
 
-    @property
-    def socket_dir(self) -> Path:
-        """The folder holding the server's Unix socket (the ``host`` of every URL)."""
-        return self.folder
-
     def url(self, user: str = ADMIN, database: str = "postgres") -> str:
         """A ``postgresql://`` URL for ``user`` on ``database`` through the Unix socket."""
         return (
