@@ -7,18 +7,19 @@ second each). Without ``--url`` it starts a throwaway PostgreSQL (`ThrowawayPost
 on, Unix socket only); with ``--url`` (a role that may create roles) it uses that server and
 removes its rows and roles at the end.
 
-1. baseline: the hubs without ``[school]`` for ``--duration`` seconds -> hub CPU;
-2. replicated: fresh hubs replicating, the same load for ``--duration`` seconds -> hub CPU,
-   rows per second into PostgreSQL, and per row the lag from the agent's timestamp to the
-   shipment that stored it (``stored_at``), p50 / p99. The two phases run one after the
-   other on a shared machine, so their CPU differs by noise too;
-   ``replicator_thread_cpu_percent`` is the replicator's own thread (reading SQLite,
-   building and sending the statements), from each hub's log, over the whole phase;
+1. side by side: half the rooms without ``[school]``, half replicating, the same load, for
+   ``--duration`` seconds -> the mean hub CPU of each half (a shared machine's other load
+   falls on both alike), ``replication_cpu_overhead`` = with / without - 1;
+2. replicated: every room replicating, fresh hubs, ``--duration`` seconds -> rows per second
+   into PostgreSQL, and per row the lag from the agent's timestamp to the shipment that
+   stored it (``stored_at``), p50 / p99; ``replicator_thread_cpu_percent`` is the
+   replicator's own thread (reading SQLite, building and sending the statements), from each
+   hub's log, over the whole phase;
 3. outage (throwaway server only): the server is stopped for ``--outage`` seconds, then
    started again -> acks the agents got meanwhile, and the catch-up time: until the server
    holds everything each hub had stored when it came back;
-4. the agents stop, the hubs stop (shipping their last rows), and every hub's SQLite file is
-   compared with the server: ``lost`` (in SQLite, not on the server), ``duplicated`` (rows
+4. the agents stop, the hubs stop (shipping their last rows), and every replicating hub's
+   SQLite file (of both phases) is compared with the server: ``lost`` (in SQLite, not on the server), ``duplicated`` (rows
    beyond one per key), ``extra`` (on the server only); ``lost_at_hub`` counts samples sent
    but not stored by the hubs.
 
@@ -171,7 +172,7 @@ def _make_rooms(folder: Path, count: int, students: int, prefix: str, phase: str
             class_id=f"bench-{i:02d}",
             folder=folder / phase / f"room-{i:02d}",
             port=_free_port(),
-            students=[f"r{i:02d}-s{j:02d}" for j in range(students)],
+            students=[f"{phase[0]}{i:02d}-s{j:02d}" for j in range(students)],
         )
         room.folder.mkdir(parents=True)
         (room.folder / "class.secret").write_text(SECRET.hex() + "\n")
@@ -409,28 +410,47 @@ def _window(rooms: list[_Room], seconds: float) -> tuple[float, float, float]:
     return start, end, 100.0 * (cpu_b - cpu_a) / (wall_b - wall_a) / len(rooms)
 
 
-def _baseline(params: Params, folder: Path, count: int) -> dict[str, Any]:
-    rooms = _make_rooms(folder, count, params.students, "base", "baseline")
+def _cpu_comparison(params: Params, folder: Path, count: int, school: _School, prefix: str) -> dict[str, Any]:
+    """Half the rooms without replication and half with it, side by side: hub CPU of each."""
+    without = max(1, count // 2)
+    control = _make_rooms(folder, without, params.students, f"{prefix}-ctl", "control")
+    treated = _make_rooms(folder, max(1, count - without), params.students, f"{prefix}-cmp", "compared")
+    rooms = control + treated
+    configs = [_write_config(r, None) for r in control] + [
+        _write_config(r, school.add_hub(r.hub_id)) for r in treated
+    ]
     try:
-        _start_hubs(rooms, [_write_config(r, None) for r in rooms])
+        _start_hubs(rooms, configs)
         load = _Load(rooms, params.rate)
-        _, _, cpu = _window(rooms, params.duration)
-        rss = sum(rss_mb(r.process.pid) for r in rooms if r.process is not None) / len(rooms)
-        result = load.stop()
+        time.sleep(WARMUP)
+        cpu_a = [_hub_cpu(control), _hub_cpu(treated)]
+        wall_a = time.monotonic()
+        time.sleep(params.duration)
+        cpu_b = [_hub_cpu(control), _hub_cpu(treated)]
+        wall = time.monotonic() - wall_a
+        rss = sum(rss_mb(r.process.pid) for r in control if r.process is not None) / len(control)
+        agents = load.stop()
     finally:
         _stop_hubs(rooms)
-    return {"cpu": cpu, "rss": rss, "errors": result["errors"]}
+    return {
+        "without": 100.0 * (cpu_b[0] - cpu_a[0]) / wall / len(control),
+        "with": 100.0 * (cpu_b[1] - cpu_a[1]) / wall / len(treated),
+        "rss": rss,
+        "treated": treated,
+        "agents": agents,
+        "errors": sorted(set(agents["errors"]) | set(_hub_errors(rooms))),
+    }
 
 
 def _outage(school: _School, rooms: list[_Room], seconds: float) -> dict[str, Any]:
     assert school.server is not None
+    held = sum(school.items([r.hub_id for r in rooms]).values())
     down = time.monotonic()
     school.server.stop()
     time.sleep(seconds)
     school.server.start()
     up = time.monotonic()
     wanted = {r.hub_id: len(_sqlite_items(r.db)) for r in rooms}
-    held = school.items(list(wanted))
     caught_up = None
     while time.monotonic() - up < CATCH_UP_TIMEOUT:
         now_held = school.items(list(wanted))
@@ -442,7 +462,7 @@ def _outage(school: _School, rooms: list[_Room], seconds: float) -> dict[str, An
         "down": down,
         "up": up,
         "catch_up": caught_up,
-        "backlog": sum(wanted.values()) - sum(held.values()),
+        "backlog": sum(wanted.values()) - held,
     }
 
 
@@ -454,11 +474,13 @@ def run(params: Params) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="smartsession-bench-school-"))
     prefix = f"bench-{secrets.token_hex(3)}"
     rooms: list[_Room] = []
+    treated: list[_Room] = []
     school: _School | None = None
     try:
-        base = _baseline(params, folder, count)
         school = _School(params.url, folder)
         result["server"] = school.kind
+        side_by_side = _cpu_comparison(params, folder, count, school, prefix)
+        treated = side_by_side["treated"]
         rooms = _make_rooms(folder, count, params.students, prefix, "replicated")
         configs = [_write_config(r, school.add_hub(r.hub_id)) for r in rooms]
         try:
@@ -473,15 +495,25 @@ def run(params: Params) -> dict[str, Any]:
         finally:
             _stop_hubs(rooms)
         replicated_for = time.monotonic() - began
-        result.update(_compare(school, rooms, agents))
+        compared = [
+            _compare(school, rooms, agents),
+            _compare(school, side_by_side["treated"], side_by_side["agents"]),
+        ]
+        result.update({key: sum(c[key] for c in compared) for key in compared[0]})
         result.update(_lag_and_rate(school, rooms, start, end))
-        result["hub_cpu_percent_without"] = round(base["cpu"], 2)
-        result["hub_cpu_percent_with"] = round(cpu, 2)
-        result["replication_cpu_overhead"] = round(cpu / base["cpu"] - 1.0, 3) if base["cpu"] else None
+        without, with_ = side_by_side["without"], side_by_side["with"]
+        result["cpu_comparison"] = (
+            f"{max(1, count // 2)} hubs without and {len(treated)} with replication, side by side"
+            f" for {params.duration:g} s"
+        )
+        result["hub_cpu_percent_without"] = round(without, 2)
+        result["hub_cpu_percent_with"] = round(with_, 2)
+        result["replication_cpu_overhead"] = round(with_ / without - 1.0, 3) if without else None
+        result["hub_cpu_percent_all_replicating"] = round(cpu, 2)
         result["replicator_thread_cpu_percent"] = round(
             100.0 * _replicator_cpu(rooms) / replicated_for / count, 3
         )
-        result["hub_rss_mb"] = round(base["rss"], 1)
+        result["hub_rss_mb"] = round(side_by_side["rss"], 1)
         result["expected_rows_per_s"] = round(count * params.students * params.rate, 1)
         if outage is not None:
             seconds = agents["acks_per_second"]
@@ -496,10 +528,12 @@ def run(params: Params) -> dict[str, Any]:
         else:
             result["catch_up_seconds"] = None
             result["outage_note"] = "not measured: the server at --url cannot be stopped by the benchmark"
-        result["errors"] = sorted(set(base["errors"]) | set(agents["errors"]) | set(_hub_errors(rooms)))
+        result["errors"] = sorted(
+            set(side_by_side["errors"]) | set(agents["errors"]) | set(_hub_errors(rooms))
+        )
     finally:
         if school is not None:
-            school.close([r.hub_id for r in rooms])
+            school.close([r.hub_id for r in rooms + treated])
         shutil.rmtree(folder, ignore_errors=True)
     result["targets"] = TARGETS
     result["targets_met"] = bool(

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from smartsession.config import Config
 from smartsession.core.backoff import backoff_delays
-from smartsession.errors import SchoolError
+from smartsession.errors import HubError, SchoolError
 from smartsession.hub.store import Store
 from smartsession.school import ledger, pgschema, shipping
 from smartsession.school.connection import Connection, describe_error, describe_server, read_password
@@ -114,6 +114,7 @@ class Replicator:
         self._state = ReplicationState.CONNECTING
         self._error = ""
         self._sentence = ""
+        self._local_error = ""
         self._logged_at = float("-inf")
         self._started_at = 0.0
         self._synced_at: float | None = None
@@ -188,6 +189,10 @@ class Replicator:
                 return  # no last attempt against a server that is away: stopping never waits for it
             try:
                 more = await self._cycle()
+            except (sqlite3.Error, HubError) as exc:  # the hub's own file, not the server
+                self._away(
+                    SchoolError(f"replication cannot read the hub's database: {exc}", f"hub database: {exc}")
+                )
             except Exception as exc:
                 self._away(describe_error(exc, self.url))
                 log.debug("school replication failed", exc_info=True)
@@ -229,9 +234,17 @@ class Replicator:
             self._shipped.pop(session_id, None)
         if snapshot.marks != marks or snapshot.erasures or snapshot.finished:
             erasures = [e.id for e in snapshot.erasures]
-            await self._store.call(
-                lambda conn: ledger.record_progress(conn, snapshot.marks, erasures, snapshot.finished)
-            )
+            try:
+                await self._store.call(
+                    lambda conn: ledger.record_progress(conn, snapshot.marks, erasures, snapshot.finished)
+                )
+            except (sqlite3.Error, HubError) as exc:
+                # Shipped but not recorded: the next start ships these rows again, which changes nothing.
+                if str(exc) != self._local_error:
+                    log.warning("cannot record replication progress in the hub's database: %s", exc)
+                self._local_error = str(exc)
+            else:
+                self._local_error = ""
         if self._state is ReplicationState.AWAY:
             log.info(
                 "school server %s reachable again; %d rows to catch up",

@@ -1,10 +1,12 @@
 """A wrong password, an unreachable server, a role of another hub, a server not set up: one clear
-sentence in the log, in the hub's status and in ``doctor``; the hub keeps serving its class."""
+sentence in the log, in the hub's status and in ``doctor``; the hub keeps serving its class. A
+full disk on the hub loses nothing either."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from smartsession.hub import Hub
 
 from .conftest import School
 from .hubs import SECRET, hub_config
+from .rows import item_count, school_rows, sqlite_rows
 
 
 async def serve_a_class_while_replication_fails(config: Config, caplog: pytest.LogCaptureFixture) -> str:
@@ -102,3 +105,30 @@ def test_doctor_says_what_waits_to_be_shipped(school: School, tmp_path: Path) ->
     check = check_school(config)
     assert check.status == "ok"
     assert "as hub room-8, schema version 1; everything stored here is on the server" in check.detail
+
+
+async def test_full_disk_on_the_hub_loses_nothing(school: School, tmp_path: Path) -> None:
+    config = hub_config(school, tmp_path, "room-9", "10G")
+    async with Hub(config, SECRET) as hub:
+        agent = await join_agent(hub.url, SECRET, "ann")
+        await agent.send(Batch(items=tuple(sample(seq) for seq in range(1, 21))))
+        await agent.wait_ack(20)
+
+        def cap(conn: sqlite3.Connection) -> None:  # a real "database or disk is full"
+            conn.execute("VACUUM")  # no free pages left in the file
+            pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+
+        await hub.store.call(cap)
+        for first in (21, 171):  # a batch holds at most 256 items
+            await agent.send(Batch(items=tuple(sample(seq) for seq in range(first, first + 150))))
+        await eventually(lambda: not hub.store.healthy, within=10)
+        assert hub.status().school in ("synced", "catching up")  # what was stored keeps reaching the server
+        with school.admin() as conn:
+            await eventually(lambda: item_count(school_rows(conn, "room-9")) == 20, within=10)
+        await hub.store.call(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+        await agent.wait_ack(320)  # nothing was lost: the store kept the items and committed them
+        await agent.close()
+    with school.admin() as conn:
+        remote = school_rows(conn, "room-9")
+    assert remote == sqlite_rows(config.database_path) and item_count(remote) == 320
