@@ -166,13 +166,14 @@ class _Room:
 def _make_rooms(folder: Path, count: int, students: int, prefix: str, phase: str) -> list[_Room]:
     rooms = []
     for i in range(count):
+        hub_id = f"{prefix}-{i:02d}"
         room = _Room(
             index=i,
-            hub_id=f"{prefix}-{i:02d}",
+            hub_id=hub_id,
             class_id=f"bench-{i:02d}",
             folder=folder / phase / f"room-{i:02d}",
             port=_free_port(),
-            students=[f"{phase[0]}{i:02d}-s{j:02d}" for j in range(students)],
+            students=[f"{hub_id}-s{j:02d}" for j in range(students)],  # unique in the whole run
         )
         room.folder.mkdir(parents=True)
         (room.folder / "class.secret").write_text(SECRET.hex() + "\n")
