@@ -10,9 +10,10 @@ One cycle (every ``school.interval`` seconds, at once again while a backlog rema
 1. read a `smartsession.school.ledger.Snapshot` (rows above the marks, changed sessions,
    pending erasures) in one SQLite transaction;
 2. ship it in one PostgreSQL transaction (`smartsession.school.shipping.ship`);
-3. record the new marks, applied erasures and finished sessions in SQLite.
+3. record applied erasures and finished sessions in SQLite, and the new marks every
+   `RECORD_EVERY` seconds and at stop.
 
-A crash between 2 and 3 re-ships the same rows next time, which the server ignores (keys).
+A crash before 3 re-ships the same rows next time, which the server ignores (keys).
 While the server is away (unreachable, refusing the password, not set up), each failure is
 one sentence in the log (again only when the sentence changes, or every `REMIND` seconds)
 and in `status`, and attempts back off up to ``school.retry_max``; nothing is lost, the
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 REMIND = 300.0
 #: Seconds `Replicator.stop` gives the last shipment (the rest goes on the next start).
 STOP_WITHIN = 5.0
+#: Seconds between two writes of the marks into SQLite while shipping.
+RECORD_EVERY = 5.0
 
 
 class ReplicationState(enum.StrEnum):
@@ -109,6 +112,9 @@ class Replicator:
         self._pg: Connection | None = None
         self._sqlite: sqlite3.Connection | None = None
         self._marks: dict[str, int] = {}
+        #: The marks as last written to SQLite, and when.
+        self._recorded: dict[str, int] = {}
+        self._recorded_at = float("-inf")
         self._enabled = False
         self._shipped: dict[str, ledger.Digest] = {}
         self._state = ReplicationState.CONNECTING
@@ -221,30 +227,16 @@ class Replicator:
             await worker.run(self._connect)
         if not self._enabled:
             self._marks = await self._store.call(ledger.enable)
-            self._enabled = True
+            self._recorded, self._enabled = dict(self._marks), True
         read_at = self._clock()
         self._final_read = self._stopping  # a read after `stop` was asked sees all that was committed
         marks, shipped, batch = dict(self._marks), dict(self._shipped), self.batch_rows
-        snapshot = await worker.run(lambda: ledger.read_snapshot(self._read_conn(), marks, shipped, batch))
-        if not snapshot.empty:
-            await worker.run(lambda: self._ship(snapshot))
+        snapshot = await worker.run(lambda: self._read_and_ship(marks, shipped, batch))
         self._marks = snapshot.marks
         self._shipped.update(snapshot.digests)
         for session_id in snapshot.finished:
             self._shipped.pop(session_id, None)
-        if snapshot.marks != marks or snapshot.erasures or snapshot.finished:
-            erasures = [e.id for e in snapshot.erasures]
-            try:
-                await self._store.call(
-                    lambda conn: ledger.record_progress(conn, snapshot.marks, erasures, snapshot.finished)
-                )
-            except (sqlite3.Error, HubError) as exc:
-                # Shipped but not recorded: the next start ships these rows again, which changes nothing.
-                if str(exc) != self._local_error:
-                    log.warning("cannot record replication progress in the hub's database: %s", exc)
-                self._local_error = str(exc)
-            else:
-                self._local_error = ""
+        await self._record(snapshot)
         if self._state is ReplicationState.AWAY:
             log.info(
                 "school server %s reachable again; %d rows to catch up",
@@ -258,6 +250,26 @@ class Replicator:
             self._state = ReplicationState.SYNCED
             self._synced_at = read_at
         return snapshot.more
+
+    async def _record(self, snapshot: ledger.Snapshot) -> None:
+        """Write the progress into SQLite: erasures and finished sessions at once, marks every
+        `RECORD_EVERY` seconds and at stop (marks a crash did not record only mean shipping
+        those rows again, which changes nothing on the server)."""
+        due = self._final_read or self._clock() - self._recorded_at >= RECORD_EVERY
+        if not (snapshot.erasures or snapshot.finished or (due and self._marks != self._recorded)):
+            return
+        marks, erasures = dict(self._marks), [e.id for e in snapshot.erasures]
+        try:
+            await self._store.call(
+                lambda conn: ledger.record_progress(conn, marks, erasures, snapshot.finished)
+            )
+        except (sqlite3.Error, HubError) as exc:
+            if str(exc) != self._local_error:
+                log.warning("cannot record replication progress in the hub's database: %s", exc)
+            self._local_error = str(exc)
+            return
+        self._local_error = ""
+        self._recorded, self._recorded_at = marks, self._clock()
 
     def _away(self, problem: SchoolError) -> None:
         self.failures += 1
@@ -280,20 +292,21 @@ class Replicator:
         self._sqlite = conn
         return ledger.read_marks(conn)
 
-    def _read_conn(self) -> sqlite3.Connection:
-        assert self._sqlite is not None
-        return self._sqlite
-
     def _connect(self) -> None:
         password = read_password(self._password_file) if self._password_file is not None else ""
         self._pg = pgschema.connect_hub(self.url, password, self.hub_id, timeout=self.connect_timeout)
 
-    def _ship(self, snapshot: ledger.Snapshot) -> None:
-        assert self._pg is not None
-        shipping.ship(self._pg, self.hub_id, snapshot, self._courses)
-        for table, rows in snapshot.rows.items():
-            if rows:
-                self.shipped_rows[table] = self.shipped_rows.get(table, 0) + len(rows)
+    def _read_and_ship(
+        self, marks: dict[str, int], shipped: dict[str, ledger.Digest], batch: int
+    ) -> ledger.Snapshot:
+        assert self._sqlite is not None and self._pg is not None
+        snapshot = ledger.read_snapshot(self._sqlite, marks, shipped, batch)
+        if not snapshot.empty:
+            shipping.ship(self._pg, self.hub_id, snapshot, self._courses)
+            for table, rows in snapshot.rows.items():
+                if rows:
+                    self.shipped_rows[table] = self.shipped_rows.get(table, 0) + len(rows)
+        return snapshot
 
     def _close_connections(self) -> None:
         for conn in (self._pg, self._sqlite):
