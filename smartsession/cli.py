@@ -119,11 +119,15 @@ _DELEGATED: dict[str, tuple[str, str]] = {
     ),
     "bench": (
         "smartsession.bench:main",
-        "benchmarks (hub, agent, tui) printing JSON ratios against a baseline",
+        "benchmarks (hub, agent, tui, school) printing JSON",
     ),
     "sessions": ("smartsession.report.commands:sessions_main", "list stored sessions"),
     "report": ("smartsession.report.commands:report_main", "export a session report (html, csv, json, xlsx)"),
     "purge": ("smartsession.report.commands:purge_main", "delete stored data by date or by student"),
+    "school": (
+        "smartsession.school.commands:main",
+        "set up the school's PostgreSQL server: migrate, add-hub (a role per hub)",
+    ),
     "doctor": ("smartsession.doctor:main", "check this machine: config, secret, camera, models, network"),
 }
 

@@ -45,6 +45,7 @@ class ClassConfig(_Table, frozen=True):
 
     id: Ident = "class"
     secret_file: str = "class.secret"
+    course: Ident = ""
 
 
 class NetworkConfig(_Table, frozen=True):
@@ -149,6 +150,17 @@ class EmailConfig(_Table, frozen=True):
     timeout: Seconds = 20.0
 
 
+class SchoolConfig(_Table, frozen=True):
+    """The school's PostgreSQL server the hub replicates to (off while ``database_url`` is empty)."""
+
+    database_url: str = ""
+    password_file: str = ""
+    interval: Annotated[float, msgspec.Meta(ge=0.05, le=60.0)] = 1.0
+    batch_rows: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 5000
+    connect_timeout: Annotated[int, msgspec.Meta(ge=2, le=300)] = 10
+    retry_max: Annotated[float, msgspec.Meta(ge=1.0, le=3600.0)] = 10.0
+
+
 class Config(_Table, frozen=True):
     """A whole SmartSession config file."""
 
@@ -163,6 +175,7 @@ class Config(_Table, frozen=True):
     report: ReportConfig = msgspec.field(default_factory=ReportConfig)
     roster: RosterConfig = msgspec.field(default_factory=RosterConfig)
     email: EmailConfig = msgspec.field(default_factory=EmailConfig)
+    school: SchoolConfig = msgspec.field(default_factory=SchoolConfig)
     #: The folder of the file this came from; relative paths are resolved against it.
     base_dir: str = msgspec.field(default="", name="__base_dir__")
 

@@ -3,7 +3,8 @@
 Checks the config file, the keys (class key or machine key) and their permissions, the shipped models' sha256, that
 the configured camera opens and delivers a frame, that the vision process can be cut off
 the network, which interface addresses zeroconf will use, and the report email settings
-(recipients, password file, CA file; nothing is sent). Exit 0 when every check
+(recipients, password file, CA file; nothing is sent), and replication to the school server
+(the hub's role, the schema, what is not yet shipped). Exit 0 when every check
 passes, 1 otherwise (a warning, such as running without isolation where the config allows
 it, does not fail).
 """
@@ -194,6 +195,15 @@ def check_email(config: Config) -> Check:
     return Check("report email", OK, f"{where}, STARTTLS checked against {trust}")
 
 
+def check_school(config: Config) -> Check:
+    """Replication to the school server (``[school]``): can this hub's role use it, and what waits."""
+    from smartsession.hub.service import default_hub_id
+    from smartsession.school.health import check
+
+    status, detail = check(config, config.hub.hub_id or default_hub_id())
+    return Check("school server", status, detail)
+
+
 def run_checks(path: Path | None) -> list[Check]:
     """Every check, in checklist order."""
     first, config = check_config(path)
@@ -208,6 +218,7 @@ def run_checks(path: Path | None) -> list[Check]:
             lambda: check_isolation(cfg),
             lambda: check_interfaces(cfg),
             lambda: check_email(cfg),
+            lambda: check_school(cfg),
         ]
     for step in steps:
         try:

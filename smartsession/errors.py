@@ -59,3 +59,17 @@ class UsageError(SmartSessionError):
     """The command line asks for something that cannot be done as asked."""
 
     exit_code = 2
+
+
+class SchoolError(SmartSessionError):
+    """The school's PostgreSQL server cannot be used as asked (unreachable, refused, not set up).
+
+    ``str(error)`` is one sentence saying what is wrong and what to do; ``short`` says what
+    is wrong in a few words (for the class view's header).
+    """
+
+    exit_code = 1
+
+    def __init__(self, sentence: str, short: str = "") -> None:
+        super().__init__(sentence)
+        self.short = short or sentence

@@ -77,7 +77,7 @@ def test_example_file_documents_exactly_the_defaults() -> None:
     example = load_config(ROOT / "config.example.toml", env={})
     defaults = load_config(None, env={})
     as_dict = msgspec.structs.asdict
-    for table in ("class_", "network", "hub", "storage", "agent", "engagement", "tui"):
+    for table in ("class_", "network", "hub", "storage", "agent", "engagement", "tui", "school"):
         assert as_dict(getattr(example, table)) == as_dict(getattr(defaults, table)), table
 
 

@@ -15,6 +15,7 @@ BENCHMARKS = {
     "tui": "class view CPU and key-to-screen latency with simulated students",
     "abuse": "honest joins, memory and losses while floods without any secret hit the hub",
     "vision": "false faces, recall by face size and face counts on a labelled face-presence set",
+    "school": "hubs replicating to PostgreSQL: rows/s, lag, hub CPU, losses, catch-up after an outage",
 }
 
 

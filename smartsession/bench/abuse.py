@@ -43,7 +43,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from smartsession.bench.hub_load import CLASS_ID, SECRET, STEP_TIMEOUT, _open, load_process
+from smartsession.bench.hub_load import CLASS_ID, SECRET, STEP_TIMEOUT, load_process, open_client
 from smartsession.bench.procfs import cpu_seconds, rss_mb
 from smartsession.keys import MachineKey, write_machine_key
 
@@ -309,7 +309,7 @@ class _Run:
             n += 1
             started = time.perf_counter()
             try:
-                client = await _open(self.url, f"probe-{kind}-{n}", True)
+                client = await open_client(self.url, f"probe-{kind}-{n}", True)
             except Exception:
                 failures += 1
             else:

@@ -54,7 +54,7 @@ def sample_frame(seq: int) -> str:
 
 
 @dataclass
-class _Client:
+class LoadClient:
     """One load connection: what it sent, what came back, and when."""
 
     student_id: str
@@ -89,8 +89,8 @@ class _Client:
         self.progress.set()
 
 
-async def _open(url: str, student_id: str, hub: bool) -> _Client:
-    """Connect to ``url``; with ``hub``, join as ``student_id`` with the real proofs both ways."""
+async def open_client(url: str, student_id: str, hub: bool, class_id: str = CLASS_ID) -> LoadClient:
+    """Connect to ``url``; with ``hub``, join as ``student_id`` of ``class_id`` with the real proofs both ways."""
     ws = await connect(
         url,
         compression=None,
@@ -103,7 +103,7 @@ async def _open(url: str, student_id: str, hub: bool) -> _Client:
         async with asyncio.timeout(STEP_TIMEOUT):
             hello = json.loads(await ws.recv())
             nonce = secrets.token_hex(16)
-            key = MachineKey.derive(SECRET, CLASS_ID, student_id)
+            key = MachineKey.derive(SECRET, class_id, student_id)
             proof = agent_proof(key.key, hello["nonce"], nonce, student_id, fingerprint)
             join = Join(
                 v=PROTOCOL_VERSION,
@@ -123,10 +123,10 @@ async def _open(url: str, student_id: str, hub: bool) -> _Client:
         material = hub_proof_material(hello["nonce"], nonce, student_id, fingerprint, welcome)
         if not hub_signature_valid(key.hub_public_key, material, welcome.proof):
             raise RuntimeError("the hub's proof does not match")
-    return _Client(student_id=student_id, ws=ws)
+    return LoadClient(student_id=student_id, ws=ws)
 
 
-async def _saturate(client: _Client, window: int, stop_at: float) -> None:
+async def _saturate(client: LoadClient, window: int, stop_at: float) -> None:
     while time.monotonic() < stop_at and not client.error:
         while client.sent - client.acked >= window:
             client.progress.clear()
@@ -137,7 +137,7 @@ async def _saturate(client: _Client, window: int, stop_at: float) -> None:
         await client.ws.send(sample_frame(client.sent))
 
 
-async def _paced(client: _Client, rate: float, start: float, stop_at: float) -> None:
+async def _paced(client: LoadClient, rate: float, start: float, stop_at: float) -> None:
     period = 1.0 / rate
     due = start + random.uniform(0.0, period)
     while due < stop_at and not client.error:
@@ -150,7 +150,7 @@ async def _paced(client: _Client, rate: float, start: float, stop_at: float) -> 
         due += period
 
 
-async def _drain(client: _Client, within: float) -> None:
+async def _drain(client: LoadClient, within: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(within):
             while client.acked < client.sent and not client.error:
@@ -168,9 +168,9 @@ async def _load(pipe: Connection, job: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-    async def open_one(student_id: str) -> _Client:
+    async def open_one(student_id: str) -> LoadClient:
         async with gate:
-            return await _open(job["url"], student_id, job["hub"])
+            return await open_client(job["url"], student_id, job["hub"])
 
     clients = await asyncio.gather(*(open_one(sid) for sid in job["students"]))
     receivers = [asyncio.create_task(c.receive()) for c in clients]

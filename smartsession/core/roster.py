@@ -444,3 +444,8 @@ class HubStatus:
     storage_ok: bool = True
     storage_error: str = ""
     connected: int = 0
+    #: Replication to the school server: "" (not configured), "connecting", "synced",
+    #: "catching up" or "away"; seconds since the server last held everything; the last failure.
+    school: str = ""
+    school_lag: float = 0.0
+    school_error: str = ""

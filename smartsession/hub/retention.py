@@ -3,7 +3,8 @@
 Plain functions over a `sqlite3.Connection` in autocommit mode (the hub runs them on its
 store's writer thread through `Store.call`; ``smartsession purge`` on its own connection).
 Deleted content is overwritten (``secure_delete``) and the WAL is checkpointed, so erased
-rows do not linger in the file.
+rows do not linger in the file. A hub that replicates to the school server queues each
+deletion for it in the same transaction (`smartsession.school.ledger.queue_erasure`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from smartsession.hub.store import Store
+from smartsession.school.ledger import queue_erasure
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ def delete_sessions(conn: sqlite3.Connection, session_ids: Iterable[str]) -> dic
         return {}
     with _transaction(conn):
         counts = _per_session(conn, ids, "DELETE FROM {table} WHERE {key} = ?")
+        queue_erasure(conn, "session", ids, time.time())
     _checkpoint(conn)
     return counts
 
@@ -83,6 +86,7 @@ def delete_student(conn: sqlite3.Connection, student_id: str) -> dict[str, int]:
             t: conn.execute(f"DELETE FROM {t} WHERE student_id = ?", (student_id,)).rowcount
             for t in STUDENT_TABLES
         }
+        queue_erasure(conn, "student", (student_id,), time.time())
     _checkpoint(conn)
     return counts
 

@@ -20,7 +20,7 @@ from smartsession.files import private_database
 log = logging.getLogger(__name__)
 
 #: Current schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: A session of this class idle for less than this (seconds) is resumed on hub start.
 RESUME_WINDOW = 600.0
 _MIGRATIONS: tuple[str, ...] = (
@@ -128,6 +128,64 @@ _MIGRATIONS: tuple[str, ...] = (
     DROP TABLE events;
     ALTER TABLE events_v3 RENAME TO events;
     CREATE INDEX events_student ON events (student_id);
+    """,
+    # version 4: replication to the school's server (`smartsession.school`). Samples and
+    # events get a replication id that only grows (AUTOINCREMENT: never reused, even after a
+    # purge), so a high-water mark says exactly what was shipped; the marks, the sessions
+    # shipped for good and the erasures still to apply on the server are kept here.
+    """
+    CREATE TABLE samples_v4 (
+        rid INTEGER PRIMARY KEY AUTOINCREMENT,
+        student_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        state TEXT NOT NULL,
+        attention REAL NOT NULL,
+        confusion REAL NOT NULL,
+        faces INTEGER NOT NULL,
+        alert TEXT,
+        reasons TEXT NOT NULL,
+        cues TEXT NOT NULL,
+        UNIQUE (session_id, student_id, seq)
+    );
+    INSERT INTO samples_v4 (student_id, seq, session_id, ts, state, attention, confusion, faces, alert,
+        reasons, cues)
+        SELECT student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues
+        FROM samples ORDER BY rowid;
+    DROP TABLE samples;
+    ALTER TABLE samples_v4 RENAME TO samples;
+    CREATE INDEX samples_student ON samples (student_id);
+    CREATE TABLE events_v4 (
+        rid INTEGER PRIMARY KEY AUTOINCREMENT,
+        student_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        detail TEXT NOT NULL,
+        UNIQUE (session_id, student_id, seq)
+    );
+    INSERT INTO events_v4 (student_id, seq, session_id, ts, kind, state, reason, detail)
+        SELECT student_id, seq, session_id, ts, kind, state, reason, detail FROM events ORDER BY rowid;
+    DROP TABLE events;
+    ALTER TABLE events_v4 RENAME TO events;
+    CREATE INDEX events_student ON events (student_id);
+    CREATE TABLE school_marks (
+        table_name TEXT PRIMARY KEY,
+        rid INTEGER NOT NULL
+    );
+    CREATE TABLE school_sessions (
+        session_id TEXT PRIMARY KEY
+    );
+    CREATE TABLE school_erasures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('session', 'student')),
+        target TEXT NOT NULL,
+        requested_at REAL NOT NULL
+    );
     """,
 )
 

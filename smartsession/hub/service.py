@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smartsession.config import Config
 from smartsession.core.limits import Bounds
@@ -35,6 +35,9 @@ from smartsession.hub.announcer import Announcer
 from smartsession.hub.server import HubServer
 from smartsession.hub.store import Store
 from smartsession.hub.tls import load_or_create, server_context
+
+if TYPE_CHECKING:
+    from smartsession.school.replicator import Replicator
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,8 @@ class Hub:
         self._retention_task: asyncio.Task[None] | None = None
         #: The end-of-session report/mail thread (see `mailer`), once `stop` started it.
         self.mail_thread: threading.Thread | None = None
+        #: Replication to the school server (``[school] database_url``), once started.
+        self.replicator: Replicator | None = None
 
     # ClassFeed -------------------------------------------------------------------------
 
@@ -180,7 +185,8 @@ class Hub:
         return self.config.network.tls
 
     def status(self) -> HubStatus:
-        """The hub's own health for the TUI header: address, TLS, storage, connections."""
+        """The hub's own health for the TUI header: address, TLS, storage, connections, replication."""
+        school = self.replicator.status() if self.replicator is not None else None
         return HubStatus(
             url=self.url if self.port else "",
             tls=self.tls,
@@ -188,6 +194,9 @@ class Hub:
             storage_ok=self.store.healthy,
             storage_error=self.store.last_error,
             connected=len(self.connected),
+            school=school.state.value if school is not None else "",
+            school_lag=school.lag if school is not None else 0.0,
+            school_error=school.error if school is not None else "",
         )
 
     @property
@@ -232,6 +241,11 @@ class Hub:
                 self._retention_task = asyncio.create_task(
                     retention.run_daily(self.store, days, keep), name="retention"
                 )
+            if self.config.school.database_url:
+                from smartsession.school.replicator import Replicator
+
+                self.replicator = Replicator.from_config(self.config, self.store, self.hub_id)
+                await self.replicator.start()
             hub = self.config.hub
             server = HubServer(
                 secret=self._secret,
@@ -318,6 +332,10 @@ class Hub:
             await server.close()
         if end and self.session_id:
             self.store.end_session(self.session_id, time.time())
+        if self.replicator is not None:
+            replicator, self.replicator = self.replicator, None
+            await self.store.flush(within=2.0)
+            await replicator.stop()
         await self.store.close()
 
     async def __aenter__(self) -> Hub:

@@ -1,7 +1,10 @@
 """``smartsession sessions``, ``report`` and ``purge``: each takes its arguments, returns the exit code.
 
 Every command reads the teacher config (``-c FILE``; defaults when absent) for the database,
-the roster and the report settings; ``--db PATH`` overrides the database.
+the roster and the report settings; ``--db PATH`` overrides the database. With
+``--school URL`` they read (or purge) the school's PostgreSQL server instead
+(`smartsession.school.commands`); ``report --school URL --course NAME`` is the course view.
+A purge on a hub that replicates (``[school] database_url``) erases on the server too.
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"smartsession {prog}", description=description)
     parser.add_argument("-c", "--config", type=Path, help="teacher config file (TOML)")
     parser.add_argument("--db", type=Path, help="SQLite database (overrides the config)")
+    parser.add_argument(
+        "--school",
+        metavar="URL",
+        help="read the school's PostgreSQL server (every hub) instead of a database",
+    )
+    parser.add_argument(
+        "--password-file",
+        type=Path,
+        help="with --school: the role's password (default: PGPASSWORD, ~/.pgpass)",
+    )
     return parser
 
 
@@ -36,10 +49,17 @@ def sessions_main(argv: Sequence[str]) -> int:
     parser = _parser("sessions", "List stored sessions: id, class, start, end, students, duration.")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(list(argv))
-    _, db = _setup(args)
-    conn = open_database(db)
-    with contextlib.closing(conn):
-        sessions = list_sessions(conn)
+    if args.school:
+        from smartsession.school.commands import school_sessions
+
+        sessions = school_sessions(args.school, args.password_file)
+        where = "on the school server"
+    else:
+        _, db = _setup(args)
+        conn = open_database(db)
+        with contextlib.closing(conn):
+            sessions = list_sessions(conn)
+        where = f"in {db}"
     if args.json:
         doc = [
             {
@@ -59,12 +79,12 @@ def sessions_main(argv: Sequence[str]) -> int:
         print(json.dumps(doc, indent=1))
         return 0
     if not sessions:
-        print(f"no sessions stored in {db}")
+        print(f"no sessions stored {where}")
         return 0
     header = ("SESSION", "CLASS", "START", "END", "STUDENTS", "DURATION")
     rows = [
         (
-            s.id,
+            f"{s.hub_id}/{s.id}" if args.school else s.id,
             s.class_id,
             clock(s.started_at),
             clock(s.end) + ("" if s.ended_at is not None else " *"),
@@ -99,8 +119,40 @@ def report_main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "-o", "--output", type=Path, help="output file (default: report-<class>-<time>.<ext> here)"
     )
+    parser.add_argument(
+        "--course",
+        metavar="NAME",
+        help="with --school: the sections of a course side by side ([class] course, or a class id prefix)",
+    )
+    parser.add_argument(
+        "--since", metavar="DATE", help="with --course: only sessions started on or after DATE"
+    )
     args = parser.parse_args(list(argv))
+    if args.course or args.since:
+        if not (args.school and args.course):
+            parser.error(
+                "--course NAME reads the school server: give --school URL (and --since only with it)"
+            )
+        return _course(args)
     config, db = _setup(args)
+    if args.school:
+        from smartsession.school.commands import export_school_report
+
+        try:
+            path, report = export_school_report(
+                args.school,
+                args.session,
+                args.format,
+                out=args.output,
+                folder=Path.cwd(),
+                password_file=args.password_file,
+                roster=config.roster.students,
+                late_after_minutes=config.report.late_after_minutes,
+            )
+        except OSError as exc:
+            raise ReportError(f"cannot write the report: {exc}") from exc
+        print(f"wrote {args.format} report of session {report.hub_id}/{report.session_id} to {path}")
+        return 0
     try:
         path, report = export_report(
             db,
@@ -117,11 +169,32 @@ def report_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def _parse_date(text: str) -> float:
+def _course(args: argparse.Namespace) -> int:
+    from smartsession.school.commands import export_course_report
+
+    config = load_config(args.config)
+    try:
+        path, report = export_course_report(
+            args.school,
+            args.course,
+            args.format,
+            out=args.output,
+            folder=Path.cwd(),
+            since=_parse_date(args.since, "--since") if args.since else None,
+            password_file=args.password_file,
+            late_after_minutes=config.report.late_after_minutes,
+        )
+    except OSError as exc:
+        raise ReportError(f"cannot write the report: {exc}") from exc
+    print(f"wrote {args.format} course report of {report.course} ({len(report.sessions)} sessions) to {path}")
+    return 0
+
+
+def _parse_date(text: str, option: str = "--before") -> float:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ReportError(f"--before: {text!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+        raise ReportError(f"{option}: {text!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
     if when.tzinfo is None:
         when = when.astimezone()  # local time
     return when.timestamp()
@@ -143,7 +216,18 @@ def purge_main(argv: Sequence[str]) -> int:
     if not args.before and not args.student:
         parser.error("give --before DATE and/or --student ID")
     cutoff = _parse_date(args.before) if args.before else None
-    _, db = _setup(args)
+    if args.school:
+        from smartsession.school.commands import purge_school
+
+        return purge_school(
+            args.school,
+            before=cutoff,
+            before_text=clock(cutoff) if cutoff is not None else "",
+            student=args.student,
+            yes=args.yes,
+            password_file=args.password_file,
+        )
+    config, db = _setup(args)
     conn = open_database(db)
     with contextlib.closing(conn):
         plan: list[str] = []
@@ -176,7 +260,22 @@ def purge_main(argv: Sequence[str]) -> int:
             total += sum(deleted.values())
             print(f"deleted student {args.student}: {_rows(deleted)}")
         print(f"deleted {total} rows in all")
+    if config.school.database_url:
+        _erase_on_school(config, db)
     return 0
+
+
+def _erase_on_school(config: Config, db: Path) -> None:
+    """This hub replicates: apply the erasures just queued on the school server too, with a count."""
+    from smartsession.errors import SchoolError
+    from smartsession.school.erasure import apply_queued
+
+    try:
+        deleted = apply_queued(config, db)
+    except SchoolError as exc:
+        print(f"not yet deleted on the school server: {exc}; the hub erases it there when it reconnects")
+        return
+    print(f"deleted on the school server: {_rows(deleted)} ({sum(deleted.values())} rows)")
 
 
 def _rows(counts: dict[str, int]) -> str:

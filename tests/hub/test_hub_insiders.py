@@ -255,7 +255,8 @@ async def test_a_report_cannot_be_stretched_by_a_timestamp(hub: Hub, secret: byt
     await hub.store.flush()
     with sqlite3.connect(hub.config.database_path) as conn:
         conn.execute(
-            "INSERT INTO samples SELECT student_id, 3, session_id, 1e11, state, attention, confusion, faces,"
+            "INSERT INTO samples (student_id, seq, session_id, ts, state, attention, confusion, faces, alert,"
+            " reasons, cues) SELECT student_id, 3, session_id, 1e11, state, attention, confusion, faces,"
             " alert, reasons, cues FROM samples WHERE seq = 2"
         )
     conn.close()

@@ -35,11 +35,13 @@ def add_session(db: Path, session_id: str, started: float, student: str = "pc-01
         seq0 = int(conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]) + 1000 * len(session_id)
         for i in range(5):
             conn.execute(
-                "INSERT INTO samples VALUES (?, ?, ?, ?, 'focused', 0.9, 0.1, 1, NULL, '[]', '{}')",
+                "INSERT INTO samples (student_id, seq, session_id, ts, state, attention, confusion, faces, alert,"
+                " reasons, cues) VALUES (?, ?, ?, ?, 'focused', 0.9, 0.1, 1, NULL, '[]', '{}')",
                 (student, seq0 + i, session_id, started + i),
             )
         conn.execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?, 'alert', 'alert', 'no_face', '')",
+            "INSERT INTO events (student_id, seq, session_id, ts, kind, state, reason, detail)"
+            " VALUES (?, ?, ?, ?, 'alert', 'alert', 'no_face', '')",
             (student, seq0 + 10, session_id, started + 2),
         )
         conn.execute(

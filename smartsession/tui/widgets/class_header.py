@@ -1,7 +1,8 @@
 """Three lines across the top: the class and its counts; attention and the hub; segments and view.
 
 Line 1: class id, session clock, counts per state, alerts so far.
-Line 2: class attention sparkline, then the hub (address, TLS) or, prominently, a storage error.
+Line 2: class attention sparkline, replication to the school server (when configured), then the
+hub (address, TLS); or, prominently, a storage error.
 Line 3: the current segment and each segment's share of Confused time; the sort and filters.
 """
 
@@ -131,6 +132,13 @@ class ClassHeader(Widget):
         parts: list[Content | str] = [" class attention ", spark, f" {now:4.0%}"]
         used = Content.assemble(*parts).cell_length
         room = width - used - 2
+        school = school_text(status)
+        if school and room > 8:
+            shown = fit(school, room)
+            parts.extend(
+                ["  ", Content.styled(shown, "bold $warning" if status.school == "away" else "$text-muted")]
+            )
+            room -= len(shown) + 2
         if room > 8:
             parts.extend(["  ", Content.styled(fit(hub, room), "$text-muted" if status.tls else "$warning")])
         return Content.assemble(*parts)
@@ -179,3 +187,14 @@ class ClassHeader(Widget):
         if data.shown != data.total:
             parts.append(f"{data.shown}/{data.total} shown")
         return " · ".join(parts) + " "
+
+
+def school_text(status: HubStatus) -> str:
+    """Replication to the school server in a few words ("" when the hub does not replicate)."""
+    if not status.school:
+        return ""
+    lag = status.school_lag
+    ago = f"{lag:.0f} s" if lag < 120 else f"{lag / 60:.0f} min"
+    if status.school == "away":
+        return f"school AWAY {ago}: {status.school_error}" if status.school_error else f"school AWAY {ago}"
+    return f"school {status.school}, lag {ago}"
