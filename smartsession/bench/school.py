@@ -35,28 +35,34 @@ import argparse
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from smartsession.bench.hub_load import SECRET, STEP_TIMEOUT
-from smartsession.bench.procfs import cpu_seconds, rss_mb
-from smartsession.bench.school_load import load_process
+from smartsession.bench.procfs import rss_mb
+from smartsession.bench.school_load import Load
+from smartsession.bench.school_rooms import (
+    Room,
+    hub_cpu,
+    hub_errors,
+    make_rooms,
+    replicator_cpu,
+    rooms_the_machine_holds,
+    start_hubs,
+    stop_hubs,
+    write_config,
+)
 from smartsession.school import pgschema
 from smartsession.school.connection import Connection as PgConnection
 from smartsession.school.connection import connect
@@ -64,13 +70,8 @@ from smartsession.school.throwaway import ThrowawayPostgres
 
 #: Seconds of load before a measurement window opens.
 WARMUP = 3.0
-#: Seconds to wait for every hub to listen, and for the catch-up after an outage.
-START_TIMEOUT = 180.0
+#: Seconds to wait for the catch-up after an outage.
 CATCH_UP_TIMEOUT = 180.0
-#: Memory (MiB) one room takes: a hub process and its share of the load generators.
-ROOM_MB = 120.0
-#: Agents per load-generator process.
-AGENTS_PER_LOAD = 400
 #: The targets (at 40 rooms x 30 students x 1/s).
 TARGETS = {"lag_p99_s": 5.0, "replication_cpu_overhead": 0.10, "catch_up_seconds": 60.0}
 
@@ -115,201 +116,6 @@ def parse_args(argv: list[str]) -> Params:
 
 
 # The machine ----------------------------------------------------------------------------
-
-
-def rooms_the_machine_holds(requested: int) -> tuple[int, str]:
-    """How many rooms fit in the memory available now (half of it), and why fewer if so."""
-    available = 0.0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            available = int(line.split()[1]) / 1024.0
-    fits = max(1, int(available * 0.5 / ROOM_MB))
-    if fits >= requested:
-        return requested, ""
-    return (
-        fits,
-        f"the machine holds {fits} rooms ({available:.0f} MiB available, about {ROOM_MB:.0f} MiB a room)",
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# Rooms: hub processes ----------------------------------------------------------------------
-
-
-@dataclass
-class _Room:
-    index: int
-    hub_id: str
-    class_id: str
-    folder: Path
-    port: int
-    students: list[str]
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"wss://127.0.0.1:{self.port}/"
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "hub.db"
-
-    @property
-    def log(self) -> Path:
-        return self.folder / "hub.log"
-
-
-def _make_rooms(folder: Path, count: int, students: int, prefix: str, phase: str) -> list[_Room]:
-    rooms = []
-    for i in range(count):
-        hub_id = f"{prefix}-{i:02d}"
-        room = _Room(
-            index=i,
-            hub_id=hub_id,
-            class_id=f"bench-{i:02d}",
-            folder=folder / phase / f"room-{i:02d}",
-            port=_free_port(),
-            students=[f"{hub_id}-s{j:02d}" for j in range(students)],  # unique in the whole run
-        )
-        room.folder.mkdir(parents=True)
-        (room.folder / "class.secret").write_text(SECRET.hex() + "\n")
-        os.chmod(room.folder / "class.secret", 0o600)
-        rooms.append(room)
-    return rooms
-
-
-def _write_config(room: _Room, school: tuple[str, Path] | None) -> Path:
-    lines = [
-        f"[class]\nid = {json.dumps(room.class_id)}",
-        '[network]\ninterfaces = ["127.0.0.1"]\ndiscovery = false',
-        f'[hub]\nhost = "127.0.0.1"\nport = {room.port}\nhub_id = {json.dumps(room.hub_id)}',
-        '[storage]\ndatabase = "hub.db"\nretention_days = 0',
-    ]
-    if school is not None:
-        url, password_file = school
-        lines.append(
-            f"[school]\ndatabase_url = {json.dumps(url)}\npassword_file = {json.dumps(str(password_file))}"
-        )
-    path = room.folder / "teacher.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _start_hubs(rooms: list[_Room], configs: list[Path]) -> None:
-    for room, config in zip(rooms, configs, strict=True):
-        room.process = subprocess.Popen(
-            [sys.executable, "-m", "smartsession", "--log-file", str(room.log), "hub", "-c", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    for room in rooms:
-        while True:
-            assert room.process is not None
-            if room.process.poll() is not None:
-                tail = room.log.read_text().strip().splitlines()[-1:] if room.log.exists() else []
-                raise RuntimeError(f"hub {room.hub_id} exited ({room.process.returncode}): {' '.join(tail)}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", room.port), 0.5):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"hub {room.hub_id} did not listen within {START_TIMEOUT:.0f} s")
-            time.sleep(0.2)
-
-
-def _stop_hubs(rooms: list[_Room]) -> None:
-    for room in rooms:
-        if room.process is not None and room.process.poll() is None:
-            room.process.send_signal(signal.SIGTERM)
-    for room in rooms:
-        if room.process is None:
-            continue
-        try:
-            room.process.wait(STEP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            room.process.kill()
-            room.process.wait()
-
-
-def _hub_cpu(rooms: list[_Room]) -> float:
-    return sum(cpu_seconds(room.process.pid) for room in rooms if room.process is not None)
-
-
-def _replicator_cpu(rooms: list[_Room]) -> float:
-    """CPU seconds the hubs' replicator threads used, from the line each hub logs at stop."""
-    total = 0.0
-    for room in rooms:
-        for line in room.log.read_text().splitlines() if room.log.exists() else []:
-            if "school replication stopped:" in line:
-                total += float(line.rsplit(", ", 1)[1].split(" s of CPU")[0])
-    return total
-
-
-def _hub_errors(rooms: list[_Room]) -> list[str]:
-    found: set[str] = set()
-    for room in rooms:
-        if room.log.exists():
-            found.update(
-                line.split(": ", 1)[-1] for line in room.log.read_text().splitlines() if " ERROR " in line
-            )
-    return sorted(found)
-
-
-# The agents -------------------------------------------------------------------------------
-
-_ctx = multiprocessing.get_context("spawn")
-
-
-class _Load:
-    """Load-generator processes driving every room's students; `stop` returns the merged results."""
-
-    def __init__(self, rooms: list[_Room], rate: float) -> None:
-        agents = sum(len(r.students) for r in rooms)
-        count = max(1, math.ceil(agents / AGENTS_PER_LOAD))
-        shares: list[list[_Room]] = [rooms[i::count] for i in range(count)]
-        self._workers: list[tuple[Any, Connection]] = []
-        for share in (s for s in shares if s):
-            parent, child = _ctx.Pipe()
-            job = {"rooms": [(r.url, r.class_id, r.students) for r in share], "rate": rate}
-            process = _ctx.Process(target=load_process, args=(child, job), daemon=True)
-            process.start()
-            self._workers.append((process, parent))
-        for _, pipe in self._workers:
-            if not pipe.poll(START_TIMEOUT):
-                raise RuntimeError("the simulated agents did not join in time")
-            ready = pipe.recv()
-            if "failed" in ready:
-                raise RuntimeError(f"simulated agents failed: {ready['failed']}")
-
-    def stop(self) -> dict[str, Any]:
-        for _, pipe in self._workers:
-            pipe.send("stop")
-        merged: dict[str, Any] = {"sent": {}, "acked": {}, "acks_per_second": {}, "errors": set()}
-        try:
-            for _, pipe in self._workers:
-                if not pipe.poll(STEP_TIMEOUT * 2):
-                    raise RuntimeError("the simulated agents did not finish in time")
-                result = pipe.recv()
-                if "failed" in result:
-                    raise RuntimeError(f"simulated agents failed: {result['failed']}")
-                merged["sent"].update(result["sent"])
-                merged["acked"].update(result["acked"])
-                for second, n in result["acks_per_second"].items():
-                    merged["acks_per_second"][int(second)] = merged["acks_per_second"].get(int(second), 0) + n
-                merged["errors"].update(result["errors"])
-        finally:
-            for process, _ in self._workers:
-                process.join(STEP_TIMEOUT)
-                if process.is_alive():
-                    process.kill()
-                    process.join()
-        merged["errors"] = sorted(merged["errors"])
-        return merged
 
 
 # The server ------------------------------------------------------------------------------
@@ -403,48 +209,48 @@ def _sqlite_items(db: Path) -> list[tuple[str, int]]:
 # The run ----------------------------------------------------------------------------------
 
 
-def _window(rooms: list[_Room], seconds: float) -> tuple[float, float, float]:
+def _window(rooms: list[Room], seconds: float) -> tuple[float, float, float]:
     """Sleep through a measurement window; returns (start, end) wall times and hub CPU %."""
     time.sleep(WARMUP)
-    cpu_a, wall_a, start = _hub_cpu(rooms), time.monotonic(), time.time()
+    cpu_a, wall_a, start = hub_cpu(rooms), time.monotonic(), time.time()
     time.sleep(seconds)
-    cpu_b, wall_b, end = _hub_cpu(rooms), time.monotonic(), time.time()
+    cpu_b, wall_b, end = hub_cpu(rooms), time.monotonic(), time.time()
     return start, end, 100.0 * (cpu_b - cpu_a) / (wall_b - wall_a) / len(rooms)
 
 
 def _cpu_comparison(params: Params, folder: Path, count: int, school: _School, prefix: str) -> dict[str, Any]:
     """Half the rooms without replication and half with it, side by side: hub CPU of each."""
     without = max(1, count // 2)
-    control = _make_rooms(folder, without, params.students, f"{prefix}-ctl", "control")
-    treated = _make_rooms(folder, max(1, count - without), params.students, f"{prefix}-cmp", "compared")
+    control = make_rooms(folder, without, params.students, f"{prefix}-ctl", "control")
+    treated = make_rooms(folder, max(1, count - without), params.students, f"{prefix}-cmp", "compared")
     rooms = control + treated
-    configs = [_write_config(r, None) for r in control] + [
-        _write_config(r, school.add_hub(r.hub_id)) for r in treated
+    configs = [write_config(r, None) for r in control] + [
+        write_config(r, school.add_hub(r.hub_id)) for r in treated
     ]
     try:
-        _start_hubs(rooms, configs)
-        load = _Load(rooms, params.rate)
+        start_hubs(rooms, configs)
+        load = Load(rooms, params.rate)
         time.sleep(WARMUP)
-        cpu_a = [_hub_cpu(control), _hub_cpu(treated)]
+        cpu_a = [hub_cpu(control), hub_cpu(treated)]
         wall_a = time.monotonic()
         time.sleep(params.duration)
-        cpu_b = [_hub_cpu(control), _hub_cpu(treated)]
+        cpu_b = [hub_cpu(control), hub_cpu(treated)]
         wall = time.monotonic() - wall_a
         rss = sum(rss_mb(r.process.pid) for r in control if r.process is not None) / len(control)
         agents = load.stop()
     finally:
-        _stop_hubs(rooms)
+        stop_hubs(rooms)
     return {
         "without": 100.0 * (cpu_b[0] - cpu_a[0]) / wall / len(control),
         "with": 100.0 * (cpu_b[1] - cpu_a[1]) / wall / len(treated),
         "rss": rss,
         "treated": treated,
         "agents": agents,
-        "errors": sorted(set(agents["errors"]) | set(_hub_errors(rooms))),
+        "errors": sorted(set(agents["errors"]) | set(hub_errors(rooms))),
     }
 
 
-def _outage(school: _School, rooms: list[_Room], seconds: float) -> dict[str, Any]:
+def _outage(school: _School, rooms: list[Room], seconds: float) -> dict[str, Any]:
     assert school.server is not None
     held = sum(school.items([r.hub_id for r in rooms]).values())
     down = time.monotonic()
@@ -475,27 +281,27 @@ def run(params: Params) -> dict[str, Any]:
     result.update(rooms_run=count, rooms_note=note, cpu_count=os.cpu_count(), load_average=os.getloadavg()[0])
     folder = Path(tempfile.mkdtemp(prefix="smartsession-bench-school-"))
     prefix = f"bench-{secrets.token_hex(3)}"
-    rooms: list[_Room] = []
-    treated: list[_Room] = []
+    rooms: list[Room] = []
+    treated: list[Room] = []
     school: _School | None = None
     try:
         school = _School(params.url, folder)
         result["server"] = school.kind
         side_by_side = _cpu_comparison(params, folder, count, school, prefix)
         treated = side_by_side["treated"]
-        rooms = _make_rooms(folder, count, params.students, prefix, "replicated")
-        configs = [_write_config(r, school.add_hub(r.hub_id)) for r in rooms]
+        rooms = make_rooms(folder, count, params.students, prefix, "replicated")
+        configs = [write_config(r, school.add_hub(r.hub_id)) for r in rooms]
         try:
-            _start_hubs(rooms, configs)
+            start_hubs(rooms, configs)
             began = time.monotonic()
-            load = _Load(rooms, params.rate)
+            load = Load(rooms, params.rate)
             start, end, cpu = _window(rooms, params.duration)
             time.sleep(TARGETS["lag_p99_s"])  # the window's last rows have their target time to ship
             outage = _outage(school, rooms, params.outage) if school.server is not None else None
             time.sleep(2.0)
             agents = load.stop()
         finally:
-            _stop_hubs(rooms)
+            stop_hubs(rooms)
         replicated_for = time.monotonic() - began
         compared = [
             _compare(school, rooms, agents),
@@ -513,7 +319,7 @@ def run(params: Params) -> dict[str, Any]:
         result["replication_cpu_overhead"] = round(with_ / without - 1.0, 3) if without else None
         result["hub_cpu_percent_all_replicating"] = round(cpu, 2)
         result["replicator_thread_cpu_percent"] = round(
-            100.0 * _replicator_cpu(rooms) / replicated_for / count, 3
+            100.0 * replicator_cpu(rooms) / replicated_for / count, 3
         )
         result["hub_rss_mb"] = round(side_by_side["rss"], 1)
         result["expected_rows_per_s"] = round(count * params.students * params.rate, 1)
@@ -531,7 +337,7 @@ def run(params: Params) -> dict[str, Any]:
             result["catch_up_seconds"] = None
             result["outage_note"] = "not measured: the server at --url cannot be stopped by the benchmark"
         result["errors"] = sorted(
-            set(side_by_side["errors"]) | set(agents["errors"]) | set(_hub_errors(rooms))
+            set(side_by_side["errors"]) | set(agents["errors"]) | set(hub_errors(rooms))
         )
     finally:
         if school is not None:
@@ -556,7 +362,7 @@ def run(params: Params) -> dict[str, Any]:
     return result
 
 
-def _compare(school: _School, rooms: list[_Room], agents: dict[str, Any]) -> dict[str, int]:
+def _compare(school: _School, rooms: list[Room], agents: dict[str, Any]) -> dict[str, int]:
     lost = duplicated = extra = lost_at_hub = stored = on_server = 0
     with school.admin() as conn:
         for room in rooms:
@@ -586,7 +392,7 @@ def _compare(school: _School, rooms: list[_Room], agents: dict[str, Any]) -> dic
     }
 
 
-def _lag_and_rate(school: _School, rooms: list[_Room], start: float, end: float) -> dict[str, Any]:
+def _lag_and_rate(school: _School, rooms: list[Room], start: float, end: float) -> dict[str, Any]:
     hub_ids = [r.hub_id for r in rooms]
     with school.admin() as conn:
         row = conn.execute(

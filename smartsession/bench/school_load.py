@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
+import multiprocessing
 import random
 import resource
 import time
@@ -20,7 +22,14 @@ from collections import Counter
 from multiprocessing.connection import Connection
 from typing import Any
 
-from smartsession.bench.hub_load import CONNECT_CONCURRENCY, LoadClient, open_client, sample_frame
+from smartsession.bench.hub_load import (
+    CONNECT_CONCURRENCY,
+    STEP_TIMEOUT,
+    LoadClient,
+    open_client,
+    sample_frame,
+)
+from smartsession.bench.school_rooms import START_TIMEOUT, Room
 
 #: Seconds the last acks may take after sending stops.
 DRAIN_WITHIN = 30.0
@@ -115,3 +124,56 @@ def load_process(pipe: Connection, job: dict[str, Any]) -> None:
     except BaseException as exc:
         pipe.send({"failed": f"{type(exc).__name__}: {exc}"})
         raise
+
+
+#: Agents per load-generator process.
+AGENTS_PER_LOAD = 400
+
+_ctx = multiprocessing.get_context("spawn")
+
+
+class Load:
+    """Load-generator processes driving every room's students; `stop` returns the merged results."""
+
+    def __init__(self, rooms: list[Room], rate: float) -> None:
+        agents = sum(len(r.students) for r in rooms)
+        count = max(1, math.ceil(agents / AGENTS_PER_LOAD))
+        shares: list[list[Room]] = [rooms[i::count] for i in range(count)]
+        self._workers: list[tuple[Any, Connection]] = []
+        for share in (s for s in shares if s):
+            parent, child = _ctx.Pipe()
+            job = {"rooms": [(r.url, r.class_id, r.students) for r in share], "rate": rate}
+            process = _ctx.Process(target=load_process, args=(child, job), daemon=True)
+            process.start()
+            self._workers.append((process, parent))
+        for _, pipe in self._workers:
+            if not pipe.poll(START_TIMEOUT):
+                raise RuntimeError("the simulated agents did not join in time")
+            ready = pipe.recv()
+            if "failed" in ready:
+                raise RuntimeError(f"simulated agents failed: {ready['failed']}")
+
+    def stop(self) -> dict[str, Any]:
+        for _, pipe in self._workers:
+            pipe.send("stop")
+        merged: dict[str, Any] = {"sent": {}, "acked": {}, "acks_per_second": {}, "errors": set()}
+        try:
+            for _, pipe in self._workers:
+                if not pipe.poll(STEP_TIMEOUT * 2):
+                    raise RuntimeError("the simulated agents did not finish in time")
+                result = pipe.recv()
+                if "failed" in result:
+                    raise RuntimeError(f"simulated agents failed: {result['failed']}")
+                merged["sent"].update(result["sent"])
+                merged["acked"].update(result["acked"])
+                for second, n in result["acks_per_second"].items():
+                    merged["acks_per_second"][int(second)] = merged["acks_per_second"].get(int(second), 0) + n
+                merged["errors"].update(result["errors"])
+        finally:
+            for process, _ in self._workers:
+                process.join(STEP_TIMEOUT)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        merged["errors"] = sorted(merged["errors"])
+        return merged
