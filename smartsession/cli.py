@@ -21,6 +21,7 @@ import platformdirs
 
 from smartsession import __version__
 from smartsession.config import Config, load_config, read_secret, write_secret
+from smartsession.config_layers import Loaded, Locations, load_layers
 from smartsession.core.text import escape
 from smartsession.errors import SmartSessionError, UsageError
 from smartsession.files import private_file
@@ -51,21 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     hub = sub.add_parser("hub", help="run the hub headless (no TUI)")
-    hub.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
-    hub.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
+    add_config_options(hub, "teacher config file (TOML)")
     hub.set_defaults(func=_cmd_hub)
 
     teacher = sub.add_parser("teacher", help="run the hub with the class view (TUI)")
-    teacher.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
-    teacher.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
+    add_config_options(teacher, "teacher config file (TOML)")
     teacher.set_defaults(func=_cmd_teacher)
 
     agent = sub.add_parser("agent", help="run a student agent")
-    agent.add_argument("-c", "--config", type=Path, required=True, help="agent config file (TOML)")
+    add_config_options(agent, "agent config file (TOML)")
     agent.add_argument("--simulate", metavar="PROFILE", help="simulated signals instead of a camera")
     agent.add_argument("--seed", type=int, default=0, help="seed of the simulated student")
     agent.add_argument("--report", type=Path, help="write a JSON report here at exit")
-    agent.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
     agent.add_argument(
         "--loop-video", action="store_true", help="replay a camera.device video file at its end"
     )
@@ -73,9 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="config file tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = config_sub.add_parser("check", help="validate a config file and report every problem")
-    check.add_argument("file", type=Path)
+    check = config_sub.add_parser(
+        "check", help="validate the merged config (files, environment, --set); every problem with its source"
+    )
+    check.add_argument("file", type=Path, nargs="?", help="the config file (the same as -c FILE)")
+    add_config_options(check, "the config file")
     check.set_defaults(func=_cmd_config_check)
+    show = config_sub.add_parser("show", help="print every effective value and where it came from")
+    show.add_argument("file", type=Path, nargs="?", help="the config file (the same as -c FILE)")
+    add_config_options(show, "the config file")
+    show.set_defaults(func=_cmd_config_show)
 
     for name, (target, text) in _DELEGATED.items():
         # Arguments after the command name go, untouched, to the command's own parser.
@@ -226,24 +231,56 @@ def _run_until_signalled(main_coro: Callable[[asyncio.Event], object]) -> None:
 _INSECURE_HELP = "plain ws:// without TLS (network.tls = false); for debugging only"
 
 
-def _load_config(path: Path, *, insecure: bool = False) -> Config:
-    config = load_config(path)
-    if insecure:
-        import msgspec
+def add_config_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``-c FILE``, ``--set TABLE.KEY=VALUE`` and ``--insecure``: the command line's layers of the config."""
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help=f"{what}; read after /etc/smartsession/config.toml and the user's config file",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override one key (TOML value or a bare string); repeatable",
+    )
+    parser.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
 
-        config = msgspec.structs.replace(config, network=msgspec.structs.replace(config.network, tls=False))
-    return config
+
+def command_line_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--set`` and ``--insecure`` of ``args`` as dotted key -> value (the command line layer)."""
+    flags: dict[str, Any] = {}
+    for item in args.set:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise UsageError(f"--set expects TABLE.KEY=VALUE, got {item!r}")
+        flags[key.strip()] = value
+    if args.insecure:
+        flags["network.tls"] = False
+    return flags
 
 
-def _load(path: Path, *, insecure: bool = False) -> tuple[Config, bytes]:
-    config = _load_config(path, insecure=insecure)
+def load_layered(args: argparse.Namespace) -> Loaded:
+    """Every layer of the config a command runs with (see `smartsession.config_layers`)."""
+    file = getattr(args, "file", None) or args.config
+    return load_layers(file, locations=Locations.standard(), flags=command_line_flags(args))
+
+
+def _load_config(args: argparse.Namespace) -> Config:
+    return load_layered(args).config
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, bytes]:
+    config = _load_config(args)
     return config, read_secret(config.secret_path)
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
     from smartsession.hub.service import run_hub, tune_gc_for_serving
 
-    config, secret = _load(args.config, insecure=args.insecure)
+    config, secret = _load(args)
     tune_gc_for_serving()
     _run_until_signalled(lambda stop: run_hub(config, secret, stop))
     return 0
@@ -253,7 +290,7 @@ def _cmd_teacher(args: argparse.Namespace) -> int:
     from smartsession.hub.service import Hub, tune_gc_for_serving
     from smartsession.tui.app import create_app
 
-    config, secret = _load(args.config, insecure=args.insecure)
+    config, secret = _load(args)
     tune_gc_for_serving()
     hub = Hub(config, secret)
     app = create_app(hub, config.tui, service=hub)
@@ -269,7 +306,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from smartsession.errors import AgentError
     from smartsession.keys import agent_identity
 
-    config, key = agent_identity(_load_config(args.config, insecure=args.insecure))
+    config, key = agent_identity(_load_config(args))
     source: SignalSource
     if args.simulate:
         try:
@@ -306,8 +343,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    load_config(args.file, env={})
-    print(f"{args.file}: OK")
+    from smartsession.config_show import check_summary
+
+    print(check_summary(load_layered(args)))
+    return 0
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from smartsession.config_show import show_lines
+
+    for line in show_lines(load_layered(args)):
+        print(line)
     return 0
 
 
