@@ -366,7 +366,9 @@ class Link:
         finally:
             round_.leave(candidate)
 
-    async def _try(self, round_: _Round, candidate: Candidate, *, allow_other: bool, side: bool) -> _Joined | None:
+    async def _try(
+        self, round_: _Round, candidate: Candidate, *, allow_other: bool, side: bool
+    ) -> _Joined | None:
         url = candidate.url
         if not url.startswith("wss://") and self._config.network.tls:
             self._note(

@@ -58,7 +58,9 @@ def _candidate(advert: HubAdvert) -> Candidate:
 
 
 def _clock(started: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started > 0 else "at an unknown time"
+    return (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started > 0 else "at an unknown time"
+    )
 
 
 class RivalWatch:
@@ -113,7 +115,9 @@ class RivalWatch:
 
     def _update(self) -> None:
         found = frozenset(
-            c.advert for c in self._browser.candidates() if c.advert is not None and not self._is_own(c.advert)
+            c.advert
+            for c in self._browser.candidates()
+            if c.advert is not None and not self._is_own(c.advert)
         )
         if found == self._known:
             return
@@ -122,12 +126,16 @@ class RivalWatch:
         }
         self._known = found
         for hub_id, address, port in sorted(gone):
-            log.info("hub %r at %s:%d no longer announces class %r", hub_id, address, port, self._config.class_.id)
+            log.info(
+                "hub %r at %s:%d no longer announces class %r", hub_id, address, port, self._config.class_.id
+            )
         if found:
             log.warning("%s", self.text())
 
     def _is_own(self, advert: HubAdvert) -> bool:
         own = self._own
-        return advert.port == own.port and advert.hub_id == own.hub_id and (
-            advert.address in self._addresses or not self._addresses
+        return (
+            advert.port == own.port
+            and advert.hub_id == own.hub_id
+            and (advert.address in self._addresses or not self._addresses)
         )

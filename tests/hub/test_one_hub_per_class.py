@@ -17,11 +17,9 @@ import msgspec
 import pytest
 
 from smartsession.agent.outbox import Outbox
-from smartsession.config import Config, StorageConfig
+from smartsession.config import AgentConfig, Config, StorageConfig
 from smartsession.hub import Hub
 from smartsession.hub.announcer import Announcer
-
-from smartsession.config import AgentConfig
 
 from .test_discovery_attacks import STUDENT, TIMEOUT, Agent
 from .wsagent import CLASS_ID, eventually
