@@ -139,6 +139,8 @@ class _Round:
     _running: set[Candidate] = field(default_factory=set)
     #: Set and replaced whenever ``won`` or ``_running`` changes.
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The candidates known now (a remembered URL takes its hub's announced start from them).
+    known: tuple[Candidate, ...] = ()
 
     def joining(self, fingerprint: str) -> asyncio.Lock:
         """Held while joining through a certificate: one join per hub at a time."""
@@ -164,12 +166,13 @@ class _Round:
         until one won), for at most `PREFERRED_WAIT` seconds: a silent advert claiming to have
         started first delays a join by that much, no more (a preferred hub that answers later is
         moved to while streaming)."""
-        mine = preference(candidate)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(PREFERRED_WAIT):
                 while True:
                     changed = self._changed
-                    if self.won or not any(preference(c) < mine for c in self._running if c != candidate):
+                    mine = preference(candidate, self.known)
+                    others = (c for c in self._running if c != candidate)
+                    if self.won or not any(preference(c, self.known) < mine for c in others):
                         return
                     await changed.wait()
 
@@ -299,6 +302,7 @@ class Link:
             while True:
                 version = browser.version
                 plan = self._plan(browser)
+                round_.known = (*plan.first, *plan.later)
                 fresh = [(c, False) for c in plan.first if c not in tried]
                 late = [(c, True) for c in (*round_.deferred, *plan.later) if c not in tried_last]
                 todo = fresh + late if last_resort else fresh
@@ -502,22 +506,28 @@ class Link:
         current connection, with both proofs; the first that passes is returned. A forged
         advert therefore never costs the current connection. Runs until cancelled otherwise.
         """
-        mine = preference(current.candidate)
         tried: set[Candidate] = set()
         while True:
             version = browser.version
+            known = self._plan(browser).first
+            # The current hub's own rank: its earliest announced start, whichever URL it came by.
+            mine = min(
+                preference(c, known)
+                for c in (current.candidate, *known)
+                if c == current.candidate or c.hub_id in current.hub_ids
+            )
             better = [
                 c
-                for c in self._plan(browser).first
+                for c in known
                 if c not in tried
-                and preference(c) < mine
+                and preference(c, known) < mine
                 and c.hub_id not in current.hub_ids
                 and not self._policy.reason(c)
             ]
             if not better:
                 await browser.wait_changed(version)
                 continue
-            candidate = min(better, key=preference)
+            candidate = min(better, key=lambda c: preference(c, known))
             tried.add(candidate)
             round_ = _Round()
             round_.enter(candidate)

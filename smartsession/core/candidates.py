@@ -94,11 +94,21 @@ def contradicts_pin(candidate: Candidate, pins: Mapping[str, Pin]) -> bool:
     return pin is not None and pin.fingerprint != advert.fingerprint
 
 
-def preference(candidate: Candidate) -> tuple[int, float, str, str]:
-    """The sort key of the one-class-one-hub rule (smaller is preferred); see the module docstring."""
-    advert = candidate.advert
-    started = advert.started if advert is not None and advert.started > 0 else math.inf
+def preference(candidate: Candidate, known: Iterable[Candidate] = ()) -> tuple[int, float, str, str]:
+    """The sort key of the one-class-one-hub rule (smaller is preferred); see the module docstring.
+
+    A candidate without a start time of its own (a remembered URL) takes the earliest one
+    announced for its hub id among ``known`` (the adverts seen now).
+    """
+    started = _started(candidate)
+    if started == math.inf and candidate.hub_id:
+        started = min((_started(c) for c in known if c.hub_id == candidate.hub_id), default=math.inf)
     return (0 if started < math.inf else 1, started, candidate.hub_id, candidate.url)
+
+
+def _started(candidate: Candidate) -> float:
+    advert = candidate.advert
+    return advert.started if advert is not None and advert.started > 0 else math.inf
 
 
 def allowed(candidate: Candidate, hub_id: str) -> bool:
