@@ -19,12 +19,10 @@ from typing import Any
 
 import platformdirs
 
-from smartsession import __version__
+from smartsession import __version__, logs
 from smartsession.config import Config, load_config, read_secret, write_secret
 from smartsession.config_layers import Loaded, Locations, load_layers
-from smartsession.core.text import escape
 from smartsession.errors import SmartSessionError, UsageError
-from smartsession.files import private_file
 
 log = logging.getLogger("smartsession")
 
@@ -152,8 +150,7 @@ def _delegate(target: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    owns_terminal = args.command == "teacher" or (args.command == "demo" and not args.headless)
-    _setup_logging(verbose=args.verbose, log_file=args.log_file, quiet_stderr=owns_terminal)
+    logs.configure(log_file=_log_file(args), verbose=args.verbose)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
@@ -166,49 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-class OneLineFormatter(logging.Formatter):
-    """Writes control characters as escapes (`smartsession.core.text.escape`): a record is one line.
-
-    Log calls already quote untrusted strings with ``%r``; this is the backstop for any that
-    does not (a library's, an exception's text), so a student's CR/LF cannot forge a record
-    and an ESC cannot reach the terminal that shows the log. A traceback keeps its lines, but
-    every line after its first starts with a space, so none can pass for a record either.
-    """
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return escape(super().formatMessage(record))
-
-    def formatException(self, ei: Any) -> str:
-        return _indented(super().formatException(ei))
-
-    def formatStack(self, stack_info: str) -> str:
-        return _indented(super().formatStack(stack_info))
-
-
-def _indented(text: str) -> str:
-    first, *rest = (escape(line) for line in text.split("\n"))
-    return "\n".join([first, *(line if not line or line[0] == " " else "  " + line for line in rest)])
-
-
-def _setup_logging(*, verbose: bool, log_file: Path | None, quiet_stderr: bool) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    handler: logging.Handler
-    if log_file is None and quiet_stderr:
-        # The TUI owns the terminal: logs go to the user's log folder instead.
-        log_file = platformdirs.user_log_path("smartsession") / "smartsession.log"
-    if log_file is not None:
-        private_file(log_file)  # owner-only: logs name students; the handler appends to it
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter(fmt))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    if not verbose:
-        for noisy in ("websockets", "zeroconf", "asyncio"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+def _log_file(args: argparse.Namespace) -> Path | None:
+    """Where logs go: ``--log-file``, or a file in the user's log folder while the TUI owns the terminal."""
+    owns_terminal = args.command == "teacher" or (args.command == "demo" and not args.headless)
+    if args.log_file is None and owns_terminal:
+        return platformdirs.user_log_path("smartsession") / "smartsession.log"
+    return args.log_file  # type: ignore[no-any-return]
 
 
 def _run_until_signalled(main_coro: Callable[[asyncio.Event], object]) -> None:
@@ -263,9 +223,15 @@ def command_line_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_layered(args: argparse.Namespace) -> Loaded:
-    """Every layer of the config a command runs with (see `smartsession.config_layers`)."""
+    """Every layer of the config a command runs with (see `smartsession.config_layers`);
+    the log then follows its ``[logging]`` table."""
     file = getattr(args, "file", None) or args.config
-    return load_layers(file, locations=Locations.standard(), flags=command_line_flags(args))
+    loaded = load_layers(file, locations=Locations.standard(), flags=command_line_flags(args))
+    settings = loaded.config.logging
+    logs.configure(
+        level=settings.level, format=settings.format, log_file=_log_file(args), verbose=args.verbose
+    )
+    return loaded
 
 
 def _load_config(args: argparse.Namespace) -> Config:

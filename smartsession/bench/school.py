@@ -57,6 +57,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from smartsession.bench.hub_load import SECRET, STEP_TIMEOUT
 from smartsession.bench.procfs import cpu_seconds, rss_mb
 from smartsession.bench.school_load import load_process
+from smartsession.logs import parse_logfmt
 from smartsession.school import pgschema
 from smartsession.school.connection import Connection as PgConnection
 from smartsession.school.connection import connect
@@ -245,8 +246,9 @@ def _replicator_cpu(rooms: list[_Room]) -> float:
     total = 0.0
     for room in rooms:
         for line in room.log.read_text().splitlines() if room.log.exists() else []:
-            if "school replication stopped:" in line:
-                total += float(line.rsplit(", ", 1)[1].split(" s of CPU")[0])
+            message = parse_logfmt(line).get("msg", "")
+            if "school replication stopped:" in message:
+                total += float(message.rsplit(", ", 1)[1].split(" s of CPU")[0])
     return total
 
 
@@ -254,9 +256,8 @@ def _hub_errors(rooms: list[_Room]) -> list[str]:
     found: set[str] = set()
     for room in rooms:
         if room.log.exists():
-            found.update(
-                line.split(": ", 1)[-1] for line in room.log.read_text().splitlines() if " ERROR " in line
-            )
+            records = [parse_logfmt(line) for line in room.log.read_text().splitlines()]
+            found.update(r.get("msg", "") for r in records if r.get("level") == "error")
     return sorted(found)
 
 

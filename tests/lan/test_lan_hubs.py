@@ -41,7 +41,7 @@ def test_a_second_hub_for_the_class_is_reported_by_both_and_gets_no_agent(lan: L
     db_first, db_second = lan.folder / "one-a.db", lan.folder / "one-a2.db"
     with running(lan) as processes:
         processes.append(lan.smartsession("teacher", "hub", "-c", str(first), log="one-a.log"))
-        lan.hub_log_value("one-a.log", r"listening on (wss://\S+)")
+        lan.hub_log_value("one-a.log", r"listening on (wss://[^\s\"]+)")
         time.sleep(0.1)  # hub-a's session starts first by any clock
         processes += [lan.start_agent("s1", "one-s1"), lan.start_agent("s2", "one-s2")]
         wait_for(
