@@ -65,7 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "--loop-video", action="store_true", help="replay a camera.device video file at its end"
     )
+    agent.add_argument(
+        "--show", action="store_true", help="do not run: print live what the running agent sends (= status)"
+    )
+    agent.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    agent.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     agent.set_defaults(func=_cmd_agent)
+
+    status = sub.add_parser(
+        "status", help="print live what this machine's agent sends about the student, sample by sample"
+    )
+    add_config_options(status, "agent config file (TOML)")
+    status.add_argument("--count", type=int, default=0, help="stop after this many items (0 = follow)")
+    status.add_argument("--json", action="store_true", help="each item as the JSON object sent")
+    status.set_defaults(func=_cmd_status)
+
+    notice = sub.add_parser(
+        "notice", help="tell the student at login what is measured and never sent (desktop notification)"
+    )
+    add_config_options(notice, "agent config file (TOML)")
+    notice.set_defaults(func=_cmd_notice)
 
     config = sub.add_parser("config", help="config file tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -132,6 +151,10 @@ _DELEGATED: dict[str, tuple[str, str]] = {
         "set up the school's PostgreSQL server: migrate, add-hub (a role per hub)",
     ),
     "doctor": ("smartsession.doctor:main", "check this machine: config, secret, camera, models, network"),
+    "install-service": (
+        "smartsession.install_service:main",
+        "write the systemd units of the agent or the hub (--user, --dry-run)",
+    ),
 }
 
 
@@ -272,6 +295,8 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from smartsession.errors import AgentError
     from smartsession.keys import agent_identity
 
+    if args.show:
+        return _cmd_status(args)
     config, key = agent_identity(_load_config(args))
     source: SignalSource
     if args.simulate:
@@ -292,6 +317,42 @@ def _cmd_agent(args: argparse.Namespace) -> int:
             args.report.write_bytes(msgspec.json.encode(report))
 
     _run_until_signalled(agent_main)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from smartsession.agent.status import Status, describe, follow, status_path
+
+    path = status_path(_load_config(args))
+    if not path.exists():
+        print(f"waiting for the agent's status in {path} (is the agent running?)", flush=True)
+    shown = 0
+    for entry in follow(path):
+        if isinstance(entry, Status):
+            link = f"connected to {entry.hub_url}" if entry.hub_url else entry.link
+            print(f"{entry.notice}\nagent {entry.pid} of {entry.student_id}: {link}", flush=True)
+            continue
+        import msgspec
+
+        print(msgspec.json.encode(entry).decode() if args.json else describe(entry), flush=True)
+        shown += 1
+        if shown == args.count:
+            break
+    return 0
+
+
+def _cmd_notice(args: argparse.Namespace) -> int:
+    from smartsession.agent.notice import notice_text, notify_desktop, session_bus_address
+    from smartsession.agent.status import read_status, status_path
+
+    config = _load_config(args)
+    status = read_status(status_path(config))
+    text = status.notice if status is not None else notice_text(config.class_.id, config.student_id)
+    print(text)
+    address = session_bus_address()
+    if address:
+        shown = notify_desktop(text, address=address)
+        print(f"shown on the desktop (notification {shown})")
     return 0
 
 
