@@ -22,7 +22,7 @@ from smartsession.agent.link import Link
 from smartsession.agent.notice import NoticeError, notice_text, notify_desktop, session_bus_address
 from smartsession.agent.outbox import Outbox, default_outbox_path
 from smartsession.agent.sources import SignalSource
-from smartsession.agent.status import StatusFile, status_path
+from smartsession.agent.status import LinkView, StatusFile, status_path
 from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.engagement import Change, EngagementEngine, Reading
@@ -131,8 +131,8 @@ async def run_agent(
     samples = events = invalid = frames = 0
     status = await _tell_the_student(config)
 
-    def link_state() -> tuple[str, str]:
-        return link.state.value, link.hub_url
+    def link_state() -> LinkView:
+        return link.state.value, link.hub_url, link.clock_offset
 
     status.publish(link_state)
     if not config.network.tls:

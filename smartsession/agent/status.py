@@ -29,6 +29,8 @@ from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.protocol import Item, Sample
 
+#: What the status says about the link: its state, the hub's URL ("" when none), the clock offset.
+LinkView = tuple[str, str, float]
 #: Items kept in the file (about half a minute of samples and events).
 KEEP = 30
 #: Version of the file's layout.
@@ -52,6 +54,8 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     #: "streaming" with ``hub_url`` while connected; else what the link is doing.
     link: str
     hub_url: str = ""
+    #: The hub's clock minus this machine's, from its last hello (seconds).
+    clock_offset: float = 0.0
     #: The last items, oldest first, each as sent (the protocol's JSON object).
     items: tuple[msgspec.Raw, ...] = ()
 
@@ -91,7 +95,7 @@ class StatusFile:
         """Note an item just queued for the hub."""
         self._items.append(item)
 
-    def snapshot(self, link: str, hub_url: str) -> Status:
+    def snapshot(self, link: str, hub_url: str, clock_offset: float) -> Status:
         """The file's content now."""
         return Status(
             class_id=self._class_id,
@@ -102,11 +106,12 @@ class StatusFile:
             notice=self._notice,
             link=link,
             hub_url=hub_url,
+            clock_offset=clock_offset,
             items=tuple(msgspec.Raw(protocol.encode(item).encode()) for item in self._items),
         )
 
-    def publish(self, state: Callable[[], tuple[str, str]]) -> None:
-        """Write the file soon with ``state()`` (link state, hub URL), in a thread; at most one
+    def publish(self, state: Callable[[], LinkView]) -> None:
+        """Write the file soon with ``state()`` (link state, hub URL, clock offset), in a thread; at most one
         write at a time, and one more if asked meanwhile."""
         if self._writing is not None and not self._writing.done():
             self._again = True
@@ -118,7 +123,7 @@ class StatusFile:
         if self._writing is not None:
             await asyncio.gather(self._writing, return_exceptions=True)
 
-    async def _write(self, state: Callable[[], tuple[str, str]]) -> None:
+    async def _write(self, state: Callable[[], LinkView]) -> None:
         while True:
             self._again = False
             try:
