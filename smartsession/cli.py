@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("file", type=Path, nargs="?", help="the config file (the same as -c FILE)")
     add_config_options(show, "the config file")
     show.set_defaults(func=_cmd_config_show)
+    reference = config_sub.add_parser("reference", help="every key as Markdown (docs/config.md)")
+    reference.set_defaults(func=_cmd_config_reference)
 
     for name, (target, text) in _DELEGATED.items():
         # Arguments after the command name go, untouched, to the command's own parser.
@@ -381,6 +383,13 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
 
     for line in show_lines(load_layered(args)):
         print(line)
+    return 0
+
+
+def _cmd_config_reference(args: argparse.Namespace) -> int:
+    from smartsession.config_reference import reference
+
+    sys.stdout.write(reference())
     return 0
 
 

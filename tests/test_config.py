@@ -227,3 +227,13 @@ def test_a_bad_value_names_the_layer_it_came_from(tmp_path: Path) -> None:
         "environment SMARTSESSION__HUB__PING_TIMEOUT: hub.ping_timeout: expected a float, got a string",
         "command line --set agent.frame_rate=fast: agent.frame_rate: expected a float, got a string",
     ]
+
+
+def test_the_checked_in_reference_is_what_the_command_makes() -> None:
+    """docs/config.md is `smartsession config reference`; regenerate it after a schema change."""
+    from smartsession.config_reference import descriptions, example_text, reference
+
+    assert (ROOT / "docs" / "config.md").read_text() == reference()
+    said = descriptions(example_text())
+    for dotted in ("hub.port", "agent.hub_id", "logging.format", "engagement.timing.no_face"):
+        assert said[dotted], dotted  # every key has words, its own or the ones above it
