@@ -19,11 +19,10 @@ from typing import Any
 
 import platformdirs
 
-from smartsession import __version__
+from smartsession import __version__, logs
 from smartsession.config import Config, load_config, read_secret, write_secret
-from smartsession.core.text import escape
+from smartsession.config_layers import Loaded, Locations, load_layers
 from smartsession.errors import SmartSessionError, UsageError
-from smartsession.files import private_file
 
 log = logging.getLogger("smartsession")
 
@@ -51,31 +50,56 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     hub = sub.add_parser("hub", help="run the hub headless (no TUI)")
-    hub.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
-    hub.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
+    add_config_options(hub, "teacher config file (TOML)")
     hub.set_defaults(func=_cmd_hub)
 
     teacher = sub.add_parser("teacher", help="run the hub with the class view (TUI)")
-    teacher.add_argument("-c", "--config", type=Path, required=True, help="teacher config file (TOML)")
-    teacher.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
+    add_config_options(teacher, "teacher config file (TOML)")
     teacher.set_defaults(func=_cmd_teacher)
 
     agent = sub.add_parser("agent", help="run a student agent")
-    agent.add_argument("-c", "--config", type=Path, required=True, help="agent config file (TOML)")
+    add_config_options(agent, "agent config file (TOML)")
     agent.add_argument("--simulate", metavar="PROFILE", help="simulated signals instead of a camera")
     agent.add_argument("--seed", type=int, default=0, help="seed of the simulated student")
     agent.add_argument("--report", type=Path, help="write a JSON report here at exit")
-    agent.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
     agent.add_argument(
         "--loop-video", action="store_true", help="replay a camera.device video file at its end"
     )
+    agent.add_argument(
+        "--show", action="store_true", help="do not run: print live what the running agent sends (= status)"
+    )
+    agent.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    agent.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     agent.set_defaults(func=_cmd_agent)
+
+    status = sub.add_parser(
+        "status", help="print live what this machine's agent sends about the student, sample by sample"
+    )
+    add_config_options(status, "agent config file (TOML)")
+    status.add_argument("--count", type=int, default=0, help="stop after this many items (0 = follow)")
+    status.add_argument("--json", action="store_true", help="each item as the JSON object sent")
+    status.set_defaults(func=_cmd_status)
+
+    notice = sub.add_parser(
+        "notice", help="tell the student at login what is measured and never sent (desktop notification)"
+    )
+    add_config_options(notice, "agent config file (TOML)")
+    notice.set_defaults(func=_cmd_notice)
 
     config = sub.add_parser("config", help="config file tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    check = config_sub.add_parser("check", help="validate a config file and report every problem")
-    check.add_argument("file", type=Path)
+    check = config_sub.add_parser(
+        "check", help="validate the merged config (files, environment, --set); every problem with its source"
+    )
+    check.add_argument("file", type=Path, nargs="?", help="the config file (the same as -c FILE)")
+    add_config_options(check, "the config file")
     check.set_defaults(func=_cmd_config_check)
+    show = config_sub.add_parser("show", help="print every effective value and where it came from")
+    show.add_argument("file", type=Path, nargs="?", help="the config file (the same as -c FILE)")
+    add_config_options(show, "the config file")
+    show.set_defaults(func=_cmd_config_show)
+    reference = config_sub.add_parser("reference", help="every key as Markdown (docs/config.md)")
+    reference.set_defaults(func=_cmd_config_reference)
 
     for name, (target, text) in _DELEGATED.items():
         # Arguments after the command name go, untouched, to the command's own parser.
@@ -129,6 +153,10 @@ _DELEGATED: dict[str, tuple[str, str]] = {
         "set up the school's PostgreSQL server: migrate, add-hub (a role per hub)",
     ),
     "doctor": ("smartsession.doctor:main", "check this machine: config, secret, camera, models, network"),
+    "install-service": (
+        "smartsession.install_service:main",
+        "write the systemd units of the agent or the hub (--user, --dry-run)",
+    ),
 }
 
 
@@ -147,8 +175,7 @@ def _delegate(target: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    owns_terminal = args.command == "teacher" or (args.command == "demo" and not args.headless)
-    _setup_logging(verbose=args.verbose, log_file=args.log_file, quiet_stderr=owns_terminal)
+    logs.configure(log_file=_log_file(args), verbose=args.verbose)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
@@ -161,49 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-class OneLineFormatter(logging.Formatter):
-    """Writes control characters as escapes (`smartsession.core.text.escape`): a record is one line.
-
-    Log calls already quote untrusted strings with ``%r``; this is the backstop for any that
-    does not (a library's, an exception's text), so a student's CR/LF cannot forge a record
-    and an ESC cannot reach the terminal that shows the log. A traceback keeps its lines, but
-    every line after its first starts with a space, so none can pass for a record either.
-    """
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return escape(super().formatMessage(record))
-
-    def formatException(self, ei: Any) -> str:
-        return _indented(super().formatException(ei))
-
-    def formatStack(self, stack_info: str) -> str:
-        return _indented(super().formatStack(stack_info))
-
-
-def _indented(text: str) -> str:
-    first, *rest = (escape(line) for line in text.split("\n"))
-    return "\n".join([first, *(line if not line or line[0] == " " else "  " + line for line in rest)])
-
-
-def _setup_logging(*, verbose: bool, log_file: Path | None, quiet_stderr: bool) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    handler: logging.Handler
-    if log_file is None and quiet_stderr:
-        # The TUI owns the terminal: logs go to the user's log folder instead.
-        log_file = platformdirs.user_log_path("smartsession") / "smartsession.log"
-    if log_file is not None:
-        private_file(log_file)  # owner-only: logs name students; the handler appends to it
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter(fmt))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    if not verbose:
-        for noisy in ("websockets", "zeroconf", "asyncio"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+def _log_file(args: argparse.Namespace) -> Path | None:
+    """Where logs go: ``--log-file``, or a file in the user's log folder while the TUI owns the terminal."""
+    owns_terminal = args.command == "teacher" or (args.command == "demo" and not args.headless)
+    if args.log_file is None and owns_terminal:
+        return platformdirs.user_log_path("smartsession") / "smartsession.log"
+    return args.log_file  # type: ignore[no-any-return]
 
 
 def _run_until_signalled(main_coro: Callable[[asyncio.Event], object]) -> None:
@@ -226,24 +216,62 @@ def _run_until_signalled(main_coro: Callable[[asyncio.Event], object]) -> None:
 _INSECURE_HELP = "plain ws:// without TLS (network.tls = false); for debugging only"
 
 
-def _load_config(path: Path, *, insecure: bool = False) -> Config:
-    config = load_config(path)
-    if insecure:
-        import msgspec
+def add_config_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``-c FILE``, ``--set TABLE.KEY=VALUE`` and ``--insecure``: the command line's layers of the config."""
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help=f"{what}; read after /etc/smartsession/config.toml and the user's config file",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override one key (TOML value or a bare string); repeatable",
+    )
+    parser.add_argument("--insecure", action="store_true", help=_INSECURE_HELP)
 
-        config = msgspec.structs.replace(config, network=msgspec.structs.replace(config.network, tls=False))
-    return config
+
+def command_line_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--set`` and ``--insecure`` of ``args`` as dotted key -> value (the command line layer)."""
+    flags: dict[str, Any] = {}
+    for item in args.set:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise UsageError(f"--set expects TABLE.KEY=VALUE, got {item!r}")
+        flags[key.strip()] = value
+    if args.insecure:
+        flags["network.tls"] = False
+    return flags
 
 
-def _load(path: Path, *, insecure: bool = False) -> tuple[Config, bytes]:
-    config = _load_config(path, insecure=insecure)
+def load_layered(args: argparse.Namespace) -> Loaded:
+    """Every layer of the config a command runs with (see `smartsession.config_layers`);
+    the log then follows its ``[logging]`` table."""
+    file = getattr(args, "file", None) or args.config
+    loaded = load_layers(file, locations=Locations.standard(), flags=command_line_flags(args))
+    settings = loaded.config.logging
+    logs.configure(
+        level=settings.level, format=settings.format, log_file=_log_file(args), verbose=args.verbose
+    )
+    return loaded
+
+
+def _load_config(args: argparse.Namespace) -> Config:
+    return load_layered(args).config
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, bytes]:
+    config = _load_config(args)
     return config, read_secret(config.secret_path)
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
     from smartsession.hub.service import run_hub, tune_gc_for_serving
 
-    config, secret = _load(args.config, insecure=args.insecure)
+    config, secret = _load(args)
     tune_gc_for_serving()
     _run_until_signalled(lambda stop: run_hub(config, secret, stop))
     return 0
@@ -253,7 +281,7 @@ def _cmd_teacher(args: argparse.Namespace) -> int:
     from smartsession.hub.service import Hub, tune_gc_for_serving
     from smartsession.tui.app import create_app
 
-    config, secret = _load(args.config, insecure=args.insecure)
+    config, secret = _load(args)
     tune_gc_for_serving()
     hub = Hub(config, secret)
     app = create_app(hub, config.tui, service=hub)
@@ -269,7 +297,9 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from smartsession.errors import AgentError
     from smartsession.keys import agent_identity
 
-    config, key = agent_identity(_load_config(args.config, insecure=args.insecure))
+    if args.show:
+        return _cmd_status(args)
+    config, key = agent_identity(_load_config(args))
     source: SignalSource
     if args.simulate:
         try:
@@ -292,6 +322,42 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from smartsession.agent.status import Status, describe, follow, status_path
+
+    path = status_path(_load_config(args))
+    if not path.exists():
+        print(f"waiting for the agent's status in {path} (is the agent running?)", flush=True)
+    shown = 0
+    for entry in follow(path):
+        if isinstance(entry, Status):
+            link = f"connected to {entry.hub_url}" if entry.hub_url else entry.link
+            print(f"{entry.notice}\nagent {entry.pid} of {entry.student_id}: {link}", flush=True)
+            continue
+        import msgspec
+
+        print(msgspec.json.encode(entry).decode() if args.json else describe(entry), flush=True)
+        shown += 1
+        if shown == args.count:
+            break
+    return 0
+
+
+def _cmd_notice(args: argparse.Namespace) -> int:
+    from smartsession.agent.notice import notice_text, notify_desktop, session_bus_address
+    from smartsession.agent.status import read_status, status_path
+
+    config = _load_config(args)
+    status = read_status(status_path(config))
+    text = status.notice if status is not None else notice_text(config.class_.id, config.student_id)
+    print(text)
+    address = session_bus_address()
+    if address:
+        shown = notify_desktop(text, address=address)
+        print(f"shown on the desktop (notification {shown})")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from smartsession.demo import run_demo
 
@@ -306,8 +372,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    load_config(args.file, env={})
-    print(f"{args.file}: OK")
+    from smartsession.config_show import check_summary
+
+    print(check_summary(load_layered(args)))
+    return 0
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from smartsession.config_show import show_lines
+
+    for line in show_lines(load_layered(args)):
+        print(line)
+    return 0
+
+
+def _cmd_config_reference(args: argparse.Namespace) -> int:
+    from smartsession.config_reference import reference
+
+    sys.stdout.write(reference())
     return 0
 
 

@@ -1,38 +1,42 @@
 """TOML config files -> typed config, with every problem reported at once.
 
 One schema serves both roles (agent and teacher/hub): each role reads the tables it needs.
-Unknown keys are rejected with "did you mean ...?"; relative paths are resolved against
-the config file's folder. Precedence: command line > environment > file > defaults (for
-``[engagement.timing]``: > the preset of ``engagement.policy`` > defaults).
-Environment overrides are ``SMARTSESSION__<TABLE>__<KEY>=value`` (value in TOML syntax,
-or a bare string).
+Unknown keys are rejected with "did you mean ...?". Where values come from, lowest first:
+defaults (for ``[engagement.timing]``: the preset of ``engagement.policy``), the system file
+(``/etc/smartsession/config.toml``), the user file, the file given with ``-c``, the
+environment (``SMARTSESSION__<TABLE>__<KEY>=value``, the value in TOML syntax or a bare
+string), the command line (``--set TABLE.KEY=VALUE``, ``--insecure``); see
+`smartsession.config_layers`. A relative path is resolved against the folder of the file
+that set it (the environment's and the command line's against the working folder; a
+default's against the folder of the main file).
 """
 
 from __future__ import annotations
 
-import difflib
-import enum
 import os
 import secrets
 import socket
 import stat
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 import platformdirs
 
-from smartsession.core.settings import EngagementSettings, with_policy
-from smartsession.errors import ConfigError, ConfigProblem, SecretError
+from smartsession.core.settings import EngagementSettings
+from smartsession.errors import ConfigProblem, SecretError
+
+if TYPE_CHECKING:
+    from smartsession.config_layers import Locations
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Seconds = Annotated[float, msgspec.Meta(gt=0.0, le=86400.0)]
 #: An id or nothing; ``\Z``, not ``$``, which also matches before a trailing newline.
 Ident = Annotated[str, msgspec.Meta(pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?\Z")]
+#: A file or folder name; a relative one is resolved against the folder of the file that set it.
+FilePath = Annotated[str, msgspec.Meta(extra={"path": True})]
 
-ENV_PREFIX = "SMARTSESSION__"
 SECRET_BYTES = 32
 
 
@@ -44,7 +48,7 @@ class ClassConfig(_Table, frozen=True):
     """The class both sides belong to."""
 
     id: Ident = "class"
-    secret_file: str = "class.secret"
+    secret_file: FilePath = "class.secret"
     course: Ident = ""
 
 
@@ -66,7 +70,7 @@ class HubConfig(_Table, frozen=True):
     ping_interval: Seconds = 5.0
     ping_timeout: Seconds = 10.0
     join_timeout: Seconds = 10.0
-    tls_dir: str = ""
+    tls_dir: FilePath = ""
     max_items_per_second: Annotated[float, msgspec.Meta(gt=0.0, le=1e7)] = 20.0
     item_burst: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 2000
     session_quota: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 100_000
@@ -83,7 +87,7 @@ class HubConfig(_Table, frozen=True):
 class StorageConfig(_Table, frozen=True):
     """The hub's SQLite store."""
 
-    database: str = ""
+    database: FilePath = ""
     batch_interval: Annotated[float, msgspec.Meta(gt=0.0, le=5.0)] = 0.005
     synchronous: Literal["normal", "full"] = "normal"
     retention_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
@@ -94,14 +98,16 @@ class AgentConfig(_Table, frozen=True):
 
     student_id: Ident = ""
     display_name: str = ""
-    key_file: str = "machine.key"
+    key_file: FilePath = "machine.key"
     hub_url: str = ""
+    hub_id: Ident = ""
     frame_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
     outbox_seconds: Seconds = 600.0
-    outbox_path: str = ""
+    outbox_path: FilePath = ""
     reconnect_initial: Seconds = 0.5
     reconnect_max: Seconds = 15.0
     connect_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 3.0
+    status_file: FilePath = ""
 
 
 class CameraConfig(_Table, frozen=True):
@@ -124,7 +130,7 @@ class TuiConfig(_Table, frozen=True):
 class ReportConfig(_Table, frozen=True):
     """Reports after class (``smartsession report``, the TUI's export, the end-of-session email)."""
 
-    folder: str = ""
+    folder: FilePath = ""
     late_after_minutes: Annotated[float, msgspec.Meta(ge=0.0, le=600.0)] = 5.0
 
 
@@ -141,9 +147,9 @@ class EmailConfig(_Table, frozen=True):
     host: str = ""
     port: Port = 587
     starttls: bool = True
-    ca_file: str = ""
+    ca_file: FilePath = ""
     user: str = ""
-    password_file: str = ""
+    password_file: FilePath = ""
     sender: str = msgspec.field(default="", name="from")
     to: tuple[str, ...] = ()
     attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
@@ -154,11 +160,18 @@ class SchoolConfig(_Table, frozen=True):
     """The school's PostgreSQL server the hub replicates to (off while ``database_url`` is empty)."""
 
     database_url: str = ""
-    password_file: str = ""
+    password_file: FilePath = ""
     interval: Annotated[float, msgspec.Meta(ge=0.05, le=60.0)] = 1.0
     batch_rows: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 5000
     connect_timeout: Annotated[int, msgspec.Meta(ge=2, le=300)] = 10
     retry_max: Annotated[float, msgspec.Meta(ge=1.0, le=3600.0)] = 10.0
+
+
+class LoggingConfig(_Table, frozen=True):
+    """What the log says and how: one line per event, for journald and fleet tools."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["logfmt", "json"] = "logfmt"
 
 
 class Config(_Table, frozen=True):
@@ -176,6 +189,7 @@ class Config(_Table, frozen=True):
     roster: RosterConfig = msgspec.field(default_factory=RosterConfig)
     email: EmailConfig = msgspec.field(default_factory=EmailConfig)
     school: SchoolConfig = msgspec.field(default_factory=SchoolConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     #: The folder of the file this came from; relative paths are resolved against it.
     base_dir: str = msgspec.field(default="", name="__base_dir__")
 
@@ -227,129 +241,25 @@ def _safe_ident(text: str) -> str:
 # Loading --------------------------------------------------------------------------------
 
 
-def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a config file (``None``: defaults only), then apply environment overrides.
+def load_config(
+    path: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    locations: Locations | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read, merge and validate the config (``path``: the ``-c`` file, or ``None``).
 
-    Raises `ConfigError` listing every problem found.
+    ``env``: the environment (``os.environ`` when ``None``); ``locations``: the system and
+    user files to read under it (none when ``None``: pass `Locations.standard` to read
+    ``/etc/smartsession/config.toml`` and the user's file, as the commands do);
+    ``flags``: command-line values by dotted key. Raises `ConfigError` listing every
+    problem found, each with its source. `smartsession.config_layers.load_layers` also
+    says where each value came from.
     """
-    data: dict[str, Any] = {}
-    where = "<defaults>"
-    base_dir = str(Path.cwd())
-    if path is not None:
-        where = str(path)
-        file = Path(path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(where, [ConfigProblem("", "file not found")]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(where, [ConfigProblem("", f"cannot read: {exc}")]) from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(where, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
-        base_dir = str(file.resolve().parent)
-    problems: list[ConfigProblem] = []
-    _apply_env(data, os.environ if env is None else env, problems)
-    _check_table(Config, data, "", problems)
-    if problems:
-        raise ConfigError(where, problems)
-    data["engagement"] = with_policy(data.get("engagement", {}))  # the policy's preset under the file's keys
-    data["__base_dir__"] = base_dir
-    try:
-        return msgspec.convert(data, Config)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(where, [_problem_from(exc, "")]) from None
+    from smartsession.config_layers import load_layers
 
-
-def _apply_env(data: dict[str, Any], env: Mapping[str, str], problems: list[ConfigProblem]) -> None:
-    for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        parts = name[len(ENV_PREFIX) :].lower().split("__")
-        if len(parts) != 2 or not all(parts):
-            problems.append(ConfigProblem(name, "expected SMARTSESSION__<TABLE>__<KEY>"))
-            continue
-        table, key = parts
-        try:
-            value: Any = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        section = data.setdefault(table, {})
-        if isinstance(section, dict):
-            section[key] = value
-
-
-def _check_table(
-    cls: type[msgspec.Struct], data: Mapping[str, Any], prefix: str, problems: list[ConfigProblem]
-) -> None:
-    """Collect every problem in ``data`` against the struct ``cls`` (recursing into tables)."""
-    fields = {f.encode_name: f for f in msgspec.structs.fields(cls) if not f.encode_name.startswith("__")}
-    for key, value in data.items():
-        dotted = f"{prefix}{key}"
-        field = fields.get(key)
-        if field is None:
-            hint = difflib.get_close_matches(key, list(fields), n=1)
-            suggestion = f"; did you mean '{prefix}{hint[0]}'?" if hint else ""
-            problems.append(ConfigProblem(dotted, f"unknown key{suggestion}"))
-            continue
-        if isinstance(field.type, type) and issubclass(field.type, msgspec.Struct):
-            if not isinstance(value, dict):
-                problems.append(ConfigProblem(dotted, f"expected a table, got {_toml_type(value)}"))
-            else:
-                _check_table(field.type, value, f"{dotted}.", problems)
-            continue
-        try:
-            msgspec.convert(value, field.type)
-        except msgspec.ValidationError as exc:
-            problem = _problem_from(exc, dotted)
-            options = _choices(field.type)
-            if options:
-                choices = ", ".join(repr(c) for c in options)
-                problem = ConfigProblem(dotted, f"expected one of {choices}, got {value!r}")
-            problems.append(problem)
-
-
-def _choices(kind: object) -> tuple[object, ...]:
-    """The allowed values of a Literal or an enum (such as ``engagement.policy``), else ()."""
-    if get_origin(kind) is Literal:
-        return get_args(kind)
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return tuple(member.value for member in kind)
-    return ()
-
-
-def _problem_from(exc: msgspec.ValidationError, dotted: str) -> ConfigProblem:
-    message = str(exc)
-    message, _, where = message.partition(" - at `$")
-    where = where.rstrip("`").lstrip(".")
-    key = ".".join(part for part in (dotted, where) if part)
-    for msgspec_name, toml_name in _TOML_NAMES.items():
-        message = message.replace(f"`{msgspec_name}`", toml_name)
-    return ConfigProblem(key, message[:1].lower() + message[1:])
-
-
-# msgspec's type names in TOML's words.
-_TOML_NAMES = {
-    "int": "an integer",
-    "float": "a float",
-    "str": "a string",
-    "bool": "a boolean",
-    "array": "an array",
-    "object": "a table",
-    "null": "nothing",
-}
-
-
-def _toml_type(value: object) -> str:
-    names = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a float",
-        str: "a string",
-        list: "an array",
-    }
-    return names.get(type(value), type(value).__name__)
+    return load_layers(path, env, locations=locations, flags=flags).config
 
 
 # Class secret ---------------------------------------------------------------------------

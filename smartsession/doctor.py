@@ -1,48 +1,52 @@
-"""``smartsession doctor [-c FILE]``: check this machine and print a checklist.
+"""``smartsession doctor [-c FILE] [--role agent|hub] [--json]``: check this machine, per role.
 
-Checks the config file, the keys (class key or machine key) and their permissions, the shipped models' sha256, that
-the configured camera opens and delivers a frame, that the vision process can be cut off
-the network, which interface addresses zeroconf will use, and the report email settings
-(recipients, password file, CA file; nothing is sent), and replication to the school server
-(the hub's role, the schema, what is not yet shipped). Exit 0 when every check
-passes, 1 otherwise (a warning, such as running without isolation where the config allows
-it, does not fail).
+Both roles: the merged config (files, environment, ``--set``) and the keys (class key or
+machine key: present, owner-only, for this class). A lab machine (``agent``; the default
+where a machine key is found): the shipped models' sha256, the camera opens and delivers a
+frame, the vision process can be cut off the network, zeroconf's addresses, the hub is found
+and proves the class key (nothing is sent; skipped while this machine's agent is connected),
+the clock against the hub's. The teacher's machine (``hub``; the default where only the
+class key is found): the port is free or held by this hub, its announcement is visible on
+its interfaces, no other hub announces the class, the database is writable with room, the
+report email settings (nothing is sent), replication to the school server.
+
+Plain sentences, one line per check; ``--json`` prints them as one JSON document for fleet
+scripts. Exit 0 when no check failed, 1 otherwise (a warning, such as running without
+isolation where the config allows it, does not fail).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from smartsession.config import Config, load_config, read_secret
+from smartsession import doctor_net
+from smartsession.config import Config, read_secret
+from smartsession.config_layers import Locations, load_layers
+from smartsession.doctor_types import FAIL, OK, WARN, Check
 from smartsession.errors import SmartSessionError
 
-OK, WARN, FAIL = "ok", "warn", "FAIL"
+__all__ = ["FAIL", "OK", "WARN", "Check", "main", "run_checks"]
 
 
-@dataclass(frozen=True)
-class Check:
-    """One line of the checklist."""
-
-    name: str
-    status: str
-    detail: str
-
-
-def check_config(path: Path | None) -> tuple[Check, Config | None]:
-    if path is None:
-        return Check("config", WARN, "no file given (-c FILE); checking the defaults"), load_config(
-            None, env={}
-        )
+def check_config(
+    path: Path | None, *, locations: Locations | None = None, flags: Mapping[str, Any] | None = None
+) -> tuple[Check, Config | None]:
+    """The merged config (``path`` over the system and user files, the environment, ``flags``)."""
     try:
-        config = load_config(path)
+        loaded = load_layers(path, locations=locations, flags=flags)
     except SmartSessionError as exc:
         return Check("config", FAIL, str(exc).replace("\n", "; ")), None
-    return Check("config", OK, f"{path} is valid"), config
+    if not loaded.files:
+        return Check(
+            "config", WARN, "no config file (-c FILE or /etc/smartsession/config.toml); checking the defaults"
+        ), loaded.config
+    return Check("config", OK, f"{', '.join(map(str, loaded.files))}: valid"), loaded.config
 
 
 def check_keys(config: Config) -> Check:
@@ -204,39 +208,104 @@ def check_school(config: Config) -> Check:
     return Check("school server", status, detail)
 
 
-def run_checks(path: Path | None) -> list[Check]:
-    """Every check, in checklist order."""
-    first, config = check_config(path)
+def role_of(config: Config) -> str:
+    """``agent`` where a machine key is found, ``hub`` where only the class key is, else ``agent``."""
+    if not config.key_path.exists() and config.secret_path.exists():
+        return "hub"
+    return "agent"
+
+
+def agent_checks(config: Config) -> list[Callable[[], Check | list[Check]]]:
+    """A lab machine's checks, in checklist order."""
+    offset: list[float | None] = [None]
+
+    def hub() -> Check:
+        check, offset[0] = doctor_net.check_hub(config)
+        return check
+
+    return [
+        lambda: check_keys(config),
+        check_models,
+        lambda: check_camera(config),
+        lambda: check_isolation(config),
+        lambda: check_interfaces(config),
+        hub,
+        lambda: doctor_net.check_clock(config, offset[0]),
+    ]
+
+
+def hub_checks(config: Config) -> list[Callable[[], Check | list[Check]]]:
+    """The teacher's machine's checks, in checklist order."""
+    from smartsession.hub.service import default_hub_id
+
+    hub_id = config.hub.hub_id or default_hub_id()
+    running = [False]
+
+    def port() -> Check:
+        check, running[0] = doctor_net.check_port(config, hub_id)
+        return check
+
+    return [
+        lambda: check_keys(config),
+        lambda: check_interfaces(config),
+        port,
+        lambda: doctor_net.check_announcements(config, hub_id, running[0]),
+        lambda: doctor_net.check_database(config),
+        lambda: check_email(config),
+        lambda: check_school(config),
+    ]
+
+
+def run_checks(
+    path: Path | None,
+    *,
+    role: str = "",
+    locations: Locations | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> tuple[str, list[Check]]:
+    """The role checked (``role``, or `role_of` the config) and every check, in checklist order."""
+    first, config = check_config(path, locations=locations, flags=flags)
     checks = [first]
-    steps: list[Callable[[], Check]] = [check_models]
-    if config is not None:
-        cfg = config
-        steps = [
-            lambda: check_keys(cfg),
-            check_models,
-            lambda: check_camera(cfg),
-            lambda: check_isolation(cfg),
-            lambda: check_interfaces(cfg),
-            lambda: check_email(cfg),
-            lambda: check_school(cfg),
-        ]
-    for step in steps:
+    if config is None:
+        return role or "agent", [*checks, check_models()]
+    role = role or role_of(config)
+    for step in agent_checks(config) if role == "agent" else hub_checks(config):
         try:
-            checks.append(step())
+            result = step()
         except Exception as exc:
-            checks.append(Check(getattr(step, "__name__", "check"), FAIL, f"the check itself failed: {exc}"))
-    return checks
+            result = Check(getattr(step, "__name__", "check"), FAIL, f"the check itself failed: {exc}")
+        checks.extend(result if isinstance(result, list) else [result])
+    return role, checks
 
 
 def main(argv: list[str]) -> int:
     """Print the checklist; 0 when nothing failed, else 1."""
     parser = argparse.ArgumentParser(prog="smartsession doctor", description="Check this machine.")
     parser.add_argument("-c", "--config", type=Path, help="the config file this machine uses")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="TABLE.KEY=VALUE", help="override one key"
+    )
+    parser.add_argument(
+        "--role", choices=["agent", "hub"], help="what this machine is (default: from its keys)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON document: role, ok, checks")
     args = parser.parse_args(argv)
-    checks = run_checks(args.config)
+    flags = dict(item.partition("=")[::2] for item in args.set)
+    role, checks = run_checks(args.config, role=args.role or "", locations=Locations.standard(), flags=flags)
+    failed = sum(c.status == FAIL for c in checks)
+    if args.json:
+        document = {
+            "role": role,
+            "ok": not failed,
+            "checks": [{"name": c.name, "status": c.status.lower(), "detail": c.detail} for c in checks],
+        }
+        print(json.dumps(document, indent=2))
+        return 1 if failed else 0
     marks = {OK: "[ok]  ", WARN: "[warn]", FAIL: "[FAIL]"}
+    print(
+        f"checking this machine as {'a lab machine (agent)' if role == 'agent' else 'the teacher' + chr(39) + 's machine (hub)'}"
+    )
     for check in checks:
         print(f"{marks[check.status]} {check.name}: {check.detail}")
-    failed = sum(c.status == FAIL for c in checks)
     print("all checks passed" if not failed else f"{failed} check(s) failed")
     return 1 if failed else 0

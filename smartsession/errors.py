@@ -18,10 +18,15 @@ class SmartSessionError(Exception):
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One problem in a config file: where (dotted key) and what is wrong."""
+    """One problem in a config file: where (dotted key) and what is wrong.
+
+    ``source`` names where the value came from when it was not the file the error is about
+    (``FILE:LINE``, ``environment NAME``, ``command line --set ...``); "" for that file.
+    """
 
     key: str
     message: str
+    source: str = ""
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message}" if self.key else self.message
@@ -35,7 +40,7 @@ class ConfigError(SmartSessionError):
     def __init__(self, path: str, problems: Sequence[ConfigProblem]) -> None:
         self.path = path
         self.problems = tuple(problems)
-        lines = [f"{path}: {problem}" for problem in self.problems]
+        lines = [f"{problem.source or path}: {problem}" for problem in self.problems]
         super().__init__("\n".join(lines))
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from smartsession.config import read_secret
 from smartsession.keys import MachineKey, write_machine_key
+from smartsession.logs import parse_logfmt as logfmt
+
+__all__ = ["logfmt", "stored_seqs", "wait_for", "write_agent_key"]
 
 
 def wait_for(

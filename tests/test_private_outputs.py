@@ -23,7 +23,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from helpers import stored_seqs, wait_for, write_agent_key
+from helpers import logfmt, stored_seqs, wait_for, write_agent_key
 from hub.wsagent import expect_refusal, make_join, open_ws, recv
 
 from smartsession.agent.connection import peer_fingerprint
@@ -134,7 +134,7 @@ def test_a_class_run_leaves_only_owner_only_files_and_inert_strings(
         )
 
     wait_for(lambda: len(stored_seqs(db).get("pc-01", [])) >= 5, 60, "the agent's samples", logs)
-    found = re.search(r"listening on (wss://\S+)", hub_log.read_text())
+    found = re.search(r"listening on (wss://[^\s\"]+)", hub_log.read_text())
     assert found is not None, logs()
     outcomes = asyncio.run(hostile_clients(found.group(1), secret))
     assert [code for code, _ in outcomes] == [CloseCode.MALFORMED] * 4
@@ -176,6 +176,8 @@ def test_a_class_run_leaves_only_owner_only_files_and_inert_strings(
         assert control not in raw
     lines = raw.decode().splitlines()
     assert not any(line.startswith("INFO forged") for line in lines)
-    assert "Invalid value 'join\\r\\nINFO forged\\x1b[2J' - at `$.type`" in raw.decode(), raw.decode()
-    assert "student 'pc-67' ('Mallory\\xa0\\u200b[@click=app.quit]x[/]') joined" in raw.decode()
-    assert "mail to teacher@example.org via 127.0.0.1" in raw.decode()
+    assert all(line.startswith("ts=") for line in lines), lines
+    messages = "\n".join(logfmt(line)["msg"] for line in lines)  # logfmt's quoting undone
+    assert "Invalid value 'join\\r\\nINFO forged\\x1b[2J' - at `$.type`" in messages, messages
+    assert "student 'pc-67' ('Mallory\\xa0\\u200b[@click=app.quit]x[/]') joined" in messages
+    assert "mail to teacher@example.org via 127.0.0.1" in messages

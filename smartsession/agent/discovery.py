@@ -41,7 +41,9 @@ __all__ = ["MAX_ADVERTS_PER_NAME", "RESOLVE_TIMEOUT_MS", "Candidate", "HubBrowse
 class HubBrowser:
     """Keeps the current set of hubs of this class; use as an async context manager."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, log_finds: bool = True) -> None:
+        """``log_finds``: log each hub found or gone at info (else at debug: a hub watching its rivals)."""
+        self._find_level = logging.INFO if log_finds else logging.DEBUG
         self._class_id = config.class_.id
         self._interfaces = list(config.network.interfaces)
         self._fixed = config.agent.hub_url
@@ -70,7 +72,8 @@ class HubBrowser:
                 f"cannot browse for the hub on {where}: {exc}; check network.interfaces or set agent.hub_url"
             ) from exc
         self._browser = AsyncServiceBrowser(self._azc.zeroconf, SERVICE_TYPE, handlers=[self._on_change])
-        logger.info(
+        logger.log(
+            self._find_level,
             "browsing for %s (class %s) on %s",
             SERVICE_TYPE,
             self._class_id,
@@ -145,7 +148,7 @@ class HubBrowser:
         self._generation[name] = self._generation.get(name, 0) + 1  # older resolutions stand down
         if state_change is ServiceStateChange.Removed:
             for advert in self._adverts.get(name, ()):
-                logger.info("hub %r at %r went away", advert.hub_id, advert.url)
+                logger.log(self._find_level, "hub %r at %r went away", advert.hub_id, advert.url)
             self._forget(name)
             return
         task = asyncio.get_running_loop().create_task(
@@ -186,7 +189,7 @@ class HubBrowser:
         self._adverts[name] = tuple(adverts[-MAX_ADVERTS_PER_NAME:])
         for advert in self._adverts[name]:
             if advert not in known:
-                logger.info("found hub %r at %r", advert.hub_id, advert.url)
+                logger.log(self._find_level, "found hub %r at %r", advert.hub_id, advert.url)
         self._bump()
 
     def _forget(self, name: str) -> None:

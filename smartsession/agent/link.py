@@ -11,6 +11,12 @@ The link replays the outbox and then sends each new item as `Link.wake` announce
 drop items from the outbox. When the connection ends it waits a backoff delay and starts a
 new round; production never depends on the link (items simply accumulate in the outbox).
 
+One class, one hub (`smartsession.core.candidates.preference`): an attempt that has the hub's
+hello waits, before it joins, while an attempt on a candidate the rule prefers (the hub of
+the class that started first; ``agent.hub_id`` allows only that hub) is still undecided, so
+every agent of a class ends on the same hub. While streaming, a preferred hub that appears
+is joined on the side (both proofs) and, once it passed, the link moves to it and logs why.
+
 Skipping (`smartsession.core.candidates`): a candidate that was silent, broke the protocol or
 failed a check is skipped until its advert changes, or for `BAD_HUB_SECONDS`; one that refused
 the connection or turned the agent away is tried again next round. Each is logged once per
@@ -35,6 +41,7 @@ that stops answering is dropped within their sum and the link looks for a hub ag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import random
@@ -44,6 +51,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -62,7 +70,16 @@ from smartsession.agent.pins import PinStore
 from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.backoff import backoff_delays
-from smartsession.core.candidates import CandidatePolicy, Outcome, Pin, PinCheck, check_pin
+from smartsession.core.candidates import (
+    CandidatePolicy,
+    Outcome,
+    Pin,
+    PinCheck,
+    Plan,
+    allowed,
+    check_pin,
+    preference,
+)
 from smartsession.core.discovery import Candidate
 from smartsession.core.protocol import (
     MAX_BATCH_ITEMS,
@@ -89,6 +106,8 @@ logger = logging.getLogger(__name__)
 BAD_HUB_SECONDS = 60.0
 #: Clock difference to the hub (seconds) above which the agent warns in its log.
 CLOCK_SKEW_WARNING = 30.0
+#: Longest wait, in seconds, for the attempt on a hub the rule prefers before joining another.
+PREFERRED_WAIT = 1.0
 #: Most candidates tried at once (each holds a socket until it answers or its deadline).
 PARALLEL_ATTEMPTS = 32
 #: Room left in a frame for the batch envelope, in bytes.
@@ -111,15 +130,55 @@ class LinkState(enum.Enum):
 class _Round:
     """What the concurrent attempts of one round share."""
 
-    #: Set by the attempt that passed the proofs; the others then stand down.
+    #: Set by the attempt that passed the proofs (`win`); the others then stand down.
     won: bool = False
     #: Candidates that presented another certificate than the pinned one (tried last).
     deferred: list[Candidate] = field(default_factory=list)
     _joining: dict[str, asyncio.Lock] = field(default_factory=dict)
+    #: Attempts of this round still running (entered, not yet left).
+    _running: set[Candidate] = field(default_factory=set)
+    #: Set and replaced whenever ``won`` or ``_running`` changes.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The candidates known now (a remembered URL takes its hub's announced start from them).
+    known: tuple[Candidate, ...] = ()
 
     def joining(self, fingerprint: str) -> asyncio.Lock:
         """Held while joining through a certificate: one join per hub at a time."""
         return self._joining.setdefault(fingerprint, asyncio.Lock())
+
+    def enter(self, candidate: Candidate) -> None:
+        """An attempt on ``candidate`` starts; call `leave` when it ends."""
+        self._running.add(candidate)
+        self._bump()
+
+    def leave(self, candidate: Candidate) -> None:
+        """The attempt on ``candidate`` ended (joined, stood down or failed)."""
+        self._running.discard(candidate)
+        self._bump()
+
+    def win(self) -> None:
+        """The calling attempt passed both proofs: every other one stands down."""
+        self.won = True
+        self._bump()
+
+    async def wait_turn(self, candidate: Candidate) -> None:
+        """Wait while an attempt on a candidate the rule prefers to ``candidate`` still runs (or
+        until one won), for at most `PREFERRED_WAIT` seconds: a silent advert claiming to have
+        started first delays a join by that much, no more (a preferred hub that answers later is
+        moved to while streaming)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PREFERRED_WAIT):
+                while True:
+                    changed = self._changed
+                    mine = preference(candidate, self.known)
+                    others = (c for c in self._running if c != candidate)
+                    if self.won or not any(preference(c, self.known) < mine for c in others):
+                        return
+                    await changed.wait()
+
+    def _bump(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
 
 @dataclass(frozen=True)
@@ -209,8 +268,9 @@ class Link:
                 while True:
                     self._set_state(LinkState.DISCOVERING)
                     joined = await self._find_hub(browser)
-                    if joined is not None:
-                        await self._session(joined)
+                    why = ""
+                    while joined is not None:
+                        joined, why = await self._session(joined, browser, why)
                         delays = self._delays()
                     self._set_state(LinkState.WAITING)
                     await asyncio.sleep(next(delays))
@@ -241,14 +301,15 @@ class Link:
         try:
             while True:
                 version = browser.version
-                pins = self._pins if browser.browsing else {}
-                plan = self._policy.plan(browser.candidates(), pins, self._clock())
+                plan = self._plan(browser)
+                round_.known = (*plan.first, *plan.later)
                 fresh = [(c, False) for c in plan.first if c not in tried]
                 late = [(c, True) for c in (*round_.deferred, *plan.later) if c not in tried_last]
                 todo = fresh + late if last_resort else fresh
                 for candidate, allow_other in todo[: max(0, PARALLEL_ATTEMPTS - len(attempts))]:
                     (tried_last if allow_other else tried).add(candidate)
                     self._set_state(LinkState.CONNECTING)
+                    round_.enter(candidate)
                     attempt = asyncio.create_task(
                         self._attempt(round_, candidate, allow_other=allow_other),
                         name=f"attempt {candidate.url}",
@@ -279,6 +340,16 @@ class Link:
                 self._losers.add(loser)
                 loser.add_done_callback(self._losers.discard)
 
+    def _plan(self, browser: HubBrowser) -> Plan:
+        """This round's candidates (`CandidatePolicy.plan`), without hubs ``agent.hub_id`` rules out."""
+        pins = self._pins if browser.browsing else {}
+        plan = self._policy.plan(browser.candidates(), pins, self._clock())
+        hub_id = self._config.agent.hub_id
+        return Plan(
+            first=tuple(c for c in plan.first if allowed(c, hub_id)),
+            later=tuple(c for c in plan.later if allowed(c, hub_id)),
+        )
+
     async def _wait_for_candidates(self, browser: HubBrowser, version: int) -> None:
         """Nothing to try: wait for a change of the adverts, or until a skipped candidate's time is up."""
         try:
@@ -287,8 +358,21 @@ class Link:
         except TimeoutError:
             pass
 
-    async def _attempt(self, round_: _Round, candidate: Candidate, *, allow_other: bool) -> _Joined | None:
-        """Open ``candidate``, check its certificate against the pins, join; None unless it won."""
+    async def _attempt(
+        self, round_: _Round, candidate: Candidate, *, allow_other: bool, side: bool = False
+    ) -> _Joined | None:
+        """Open ``candidate``, check its certificate against the pins and the rule, join; None unless it won.
+
+        ``side``: a join beside the current connection (a preferred hub); the link's state stays.
+        """
+        try:
+            return await self._try(round_, candidate, allow_other=allow_other, side=side)
+        finally:
+            round_.leave(candidate)
+
+    async def _try(
+        self, round_: _Round, candidate: Candidate, *, allow_other: bool, side: bool
+    ) -> _Joined | None:
         url = candidate.url
         if not url.startswith("wss://") and self._config.network.tls:
             self._note(
@@ -323,10 +407,17 @@ class Link:
                 self._note(candidate, Outcome.DEFERRED, reason)
                 round_.deferred.append(candidate)
                 return None
+            only = self._config.agent.hub_id
+            if only and only not in hub_ids:
+                claimed = ", ".join(sorted(hub_ids)) or "without a hub id"
+                self._note(candidate, Outcome.FAILED, f"is hub {claimed}, not agent.hub_id {only}")
+                return None
+            await round_.wait_turn(candidate)  # a hub the rule prefers goes first
             async with round_.joining(fingerprint):
                 if round_.won:
                     return None
-                self._set_state(LinkState.JOINING, url)
+                if not side:
+                    self._set_state(LinkState.JOINING, url)
                 async with asyncio.timeout(self._config.hub.join_timeout):
                     welcome = await self._join(ws, candidate)
                 if welcome is None:
@@ -337,7 +428,7 @@ class Link:
                     return None
                 if round_.won:
                     return None  # a hub with another certificate won while this one joined
-                round_.won = True
+                round_.win()
             joined = _Joined(ws, candidate, welcome, fingerprint, hub_ids, check, pin)
             ws = None  # handed over to the session
             return joined
@@ -361,35 +452,101 @@ class Link:
 
     # one connection ---------------------------------------------------------------------
 
-    async def _session(self, joined: _Joined) -> None:
-        """Adopt the hub that won the round, then stream to it until the connection ends."""
+    async def _session(self, joined: _Joined, browser: HubBrowser, why: str) -> tuple[_Joined | None, str]:
+        """Adopt the hub that won the round, then stream to it until the connection ends.
+
+        Returns a preferred hub joined meanwhile (`_challenge`) and why the link moves to it,
+        or ``(None, "")`` when the connection simply ended. ``why``: the reason of the move
+        that led here ("" after a round).
+        """
         ws, url = joined.ws, joined.candidate.url
+        tasks: set[asyncio.Task[Any]] = set()
         try:
-            await self._adopt(joined)
+            await self._adopt(joined, why)
             self.connections += 1
             self.hub_url = url
             self._set_state(LinkState.STREAMING, url)
-            await self._stream(ws, joined.welcome)
+            stream = asyncio.create_task(self._stream(ws, joined.welcome), name="link stream")
+            challenge = asyncio.create_task(self._challenge(browser, joined), name="link challenge")
+            tasks = {stream, challenge}
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            better = challenge.result() if challenge in done else None
+            if better is not None:
+                reason = _move_reason(joined, better)
+                logger.warning(
+                    "moving from hub %r at %r to hub %r at %r: %s",
+                    ", ".join(sorted(joined.hub_ids)),
+                    url,
+                    ", ".join(sorted(better.hub_ids)),
+                    better.candidate.url,
+                    reason,
+                )
+                return better, reason
+            stream.result()  # re-raise what ended the connection
         except ProtocolError as exc:
             logger.warning("hub %r broke the protocol: %r", url, exc.message)
         except websockets.ConnectionClosed as exc:
             rcvd = exc.rcvd
-            why = f" (code {rcvd.code}: {rcvd.reason!r})" if rcvd else ""
-            logger.info("connection to hub %r closed%s", url, why)
+            reason = f" (code {rcvd.code}: {rcvd.reason!r})" if rcvd else ""
+            logger.info("connection to hub %r closed%s", url, reason)
         except (OSError, websockets.WebSocketException) as exc:
             logger.info("connection to hub %r failed: %r", url, str(exc))
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self.hub_url = ""
             await ws.close()
+        return None, ""
 
-    async def _adopt(self, joined: _Joined) -> None:
-        """Log a move to another hub, report a certificate that is not the pinned one, and pin this one."""
+    async def _challenge(self, browser: HubBrowser, current: _Joined) -> _Joined | None:
+        """While streaming to ``current``: join a hub the rule prefers once one is announced.
+
+        Each preferred candidate (another hub id, no failure on record) is joined beside the
+        current connection, with both proofs; the first that passes is returned. A forged
+        advert therefore never costs the current connection. Runs until cancelled otherwise.
+        """
+        tried: set[Candidate] = set()
+        while True:
+            version = browser.version
+            known = self._plan(browser).first
+            # The current hub's own rank: its earliest announced start, whichever URL it came by.
+            mine = min(
+                preference(c, known)
+                for c in (current.candidate, *known)
+                if c == current.candidate or c.hub_id in current.hub_ids
+            )
+            better = [
+                c
+                for c in known
+                if c not in tried
+                and preference(c, known) < mine
+                and c.hub_id not in current.hub_ids
+                and not self._policy.reason(c)
+            ]
+            if not better:
+                await browser.wait_changed(version)
+                continue
+            candidate = min(better, key=lambda c: preference(c, known))
+            tried.add(candidate)
+            round_ = _Round()
+            round_.enter(candidate)
+            joined = await self._attempt(round_, candidate, allow_other=False, side=True)
+            if joined is not None:
+                return joined
+
+    async def _adopt(self, joined: _Joined, why: str = "") -> None:
+        """Log a move to another hub, report a certificate that is not the pinned one, and pin this one.
+
+        ``why``: the reason of a move `_session` decided (already logged); else the last hub's
+        verdict says why the link is elsewhere now.
+        """
         candidate, fingerprint = joined.candidate, joined.fingerprint
         self._policy.record(candidate, Outcome.JOINED, "", self._clock())
         last, self._last = self._last, candidate
-        if last is not None and last.url != candidate.url:
-            why = self._policy.reason(last) or "its advert changed or went away"
-            logger.info("moved from hub %r to %r: the former %s", last.url, candidate.url, why)
+        if last is not None and last.url != candidate.url and not why:
+            reason = self._policy.reason(last) or "its advert changed or went away"
+            logger.info("moved from hub %r to %r: the former %s", last.url, candidate.url, reason)
         if not fingerprint:
             return  # plain ws: nothing to pin
         if joined.pin_check is PinCheck.OTHER and joined.pin is not None:
@@ -560,6 +717,21 @@ class Link:
             return
         logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url!r})" if url else "")
         self.state = state
+
+
+def _move_reason(current: _Joined, better: _Joined) -> str:
+    """Why the link leaves ``current`` for ``better``, in the words of the one-class-one-hub rule."""
+
+    def started(joined: _Joined) -> str:
+        advert = joined.candidate.advert
+        if advert is None or advert.started <= 0:
+            return "an unknown time"
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(advert.started))
+
+    return (
+        f"the class's hubs are chosen by the hub that started first (set agent.hub_id to pin one); "
+        f"the new one started at {started(better)}, the old one at {started(current)}"
+    )
 
 
 def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:

@@ -3,6 +3,10 @@
 ``report = await run_agent(config, key, source, stop)`` runs until ``stop`` is set, then
 tries briefly to get everything acknowledged, closes the source and returns an
 `AgentReport` (JSON-serialisable with ``msgspec.json.encode``).
+
+At start the student is told (`smartsession.agent.notice`): the notice goes to the log, to
+the status file (`smartsession.agent.status`, which then carries every item queued for the
+hub) and, where this process has a desktop session, to a desktop notification.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import msgspec
 import platformdirs
 
 from smartsession.agent.link import Link
+from smartsession.agent.notice import NoticeError, notice_text, notify_desktop, session_bus_address
 from smartsession.agent.outbox import Outbox, default_outbox_path
 from smartsession.agent.sources import SignalSource
+from smartsession.agent.status import LinkView, StatusFile, status_path
 from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.engagement import Change, EngagementEngine, Reading
@@ -82,6 +88,26 @@ def pins_path(config: Config, key: MachineKey) -> Path:
     return outbox_path(config, key).parent / "pins" / f"{config.class_.id}.json"
 
 
+async def _tell_the_student(config: Config) -> StatusFile:
+    """Log the notice, start the status file with it, and show it on the desktop if there is one."""
+    text = notice_text(config.class_.id, config.student_id)
+    logger.info("notice to the student: %s", text)
+    status = StatusFile(
+        status_path(config), class_id=config.class_.id, student_id=config.student_id, notice=text
+    )
+    address = session_bus_address()
+    if not address:
+        logger.info("no desktop session here: the notice is in the log and in %s", status.path)
+        return status
+    try:
+        shown = await asyncio.to_thread(notify_desktop, text, address=address)
+    except NoticeError as exc:
+        logger.warning("the notice could not be shown on the desktop: %s", exc)
+    else:
+        logger.info("the notice is shown on the desktop (notification %d)", shown)
+    return status
+
+
 async def run_agent(
     config: Config, key: MachineKey, source: SignalSource, stop: asyncio.Event
 ) -> AgentReport:
@@ -103,7 +129,12 @@ async def run_agent(
     link_task = asyncio.create_task(link.run(), name="agent link")
     stop_task = asyncio.create_task(stop.wait(), name="agent stop")
     samples = events = invalid = frames = 0
-    logger.info("monitoring is on for %s; only numbers leave this machine, never images", config.student_id)
+    status = await _tell_the_student(config)
+
+    def link_state() -> LinkView:
+        return link.state.value, link.hub_url, link.clock_offset
+
+    status.publish(link_state)
     if not config.network.tls:
         logger.warning(
             "INSECURE: TLS is off (--insecure / network.tls = false); plain ws:// hubs are accepted "
@@ -127,12 +158,16 @@ async def run_agent(
                     logger.error("engine output rejected (not sent): %r", exc.message)
                     continue
                 outbox.add(item)
+                status.add(item)
                 if isinstance(item, Sample):
                     samples += 1
                 else:
                     events += 1
             if outputs:
                 link.wake()  # most frames add nothing: the engine emits once per interval
+                status.publish(link_state)
+                if status.error:
+                    logger.warning("%s", status.error)
         if len(outbox):
             try:
                 async with asyncio.timeout(FLUSH_SECONDS):
@@ -144,6 +179,7 @@ async def run_agent(
             task.cancel()
         await asyncio.gather(link_task, stop_task, return_exceptions=True)
         source.close()
+        await status.close()
         outbox.on_durable = None
         await asyncio.to_thread(outbox.close)
     report = AgentReport(

@@ -31,7 +31,6 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 import signal
 import sqlite3
 import sys
@@ -46,6 +45,7 @@ from typing import Any
 from smartsession.bench.hub_load import CLASS_ID, SECRET, STEP_TIMEOUT, load_process, open_client
 from smartsession.bench.procfs import cpu_seconds, rss_mb
 from smartsession.keys import MachineKey, write_machine_key
+from smartsession.logs import parse_logfmt
 
 TARGETS = {"join_p99_ms": 2000.0, "rss_growth_mb": 50.0, "lost": 0}
 FLOODS = ("tcp", "tls", "ws", "adverts")
@@ -345,8 +345,6 @@ class _Run:
 class _Agent:
     """A real ``smartsession agent --simulate attentive`` that must find the hub by zeroconf."""
 
-    LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: (.*)$")
-
     def __init__(self, folder: Path, n: int) -> None:
         self.student_id = f"adverts-agent-{n}"
         self.n = n
@@ -396,9 +394,11 @@ class _Agent:
             return []
         found = []
         for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
-            match = self.LINE.match(line)
-            if match:
-                found.append((datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2]))
+            record = parse_logfmt(line)
+            if "ts" in record:
+                found.append(
+                    (datetime.strptime(record["ts"], "%Y-%m-%dT%H:%M:%S.%fZ"), record.get("msg", ""))
+                )
         return found
 
     async def stop(self) -> int:

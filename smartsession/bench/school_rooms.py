@@ -20,6 +20,7 @@ from pathlib import Path
 
 from smartsession.bench.hub_load import SECRET, STEP_TIMEOUT
 from smartsession.bench.procfs import cpu_seconds
+from smartsession.logs import parse_logfmt
 
 #: Seconds to wait for every hub to listen (and for the simulated agents to join).
 START_TIMEOUT = 180.0
@@ -159,17 +160,17 @@ def replicator_cpu(rooms: list[Room]) -> float:
     total = 0.0
     for room in rooms:
         for line in room.log.read_text().splitlines() if room.log.exists() else []:
-            if "school replication stopped:" in line:
-                total += float(line.rsplit(", ", 1)[1].split(" s of CPU")[0])
+            message = parse_logfmt(line).get("msg", "")
+            if "school replication stopped:" in message:
+                total += float(message.rsplit(", ", 1)[1].split(" s of CPU")[0])
     return total
 
 
 def hub_errors(rooms: list[Room]) -> list[str]:
-    """The distinct ERROR lines of the rooms' hub logs."""
+    """The distinct error messages of the rooms' hub logs."""
     found: set[str] = set()
     for room in rooms:
         if room.log.exists():
-            found.update(
-                line.split(": ", 1)[-1] for line in room.log.read_text().splitlines() if " ERROR " in line
-            )
+            records = [parse_logfmt(line) for line in room.log.read_text().splitlines()]
+            found.update(r.get("msg", "") for r in records if r.get("level") == "error")
     return sorted(found)

@@ -13,11 +13,19 @@ the same name now points elsewhere (zeroconf keeps one record per name, so an ad
 shadows the real hub's name replaces it); adverts whose TXT fingerprint contradicts a pin
 come last, in `Plan.later`, to be tried only once everything else failed. `check_pin` applies
 the same rule to the certificate a connection presented.
+
+One class, one hub (`preference`): when several hubs announce one class (a teacher who
+opened ``teacher`` twice, two rooms with a copied config), every agent applies the same
+rule, so the class is never split: the hub whose session started first (TXT ``started``),
+ties by hub id and URL; a candidate without a start time (a fixed URL, a remembered one)
+after every one with. ``agent.hub_id`` narrows the choice to one hub (`allowed`). The rule
+only orders hubs: each must still pass both proofs.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -84,6 +92,31 @@ def contradicts_pin(candidate: Candidate, pins: Mapping[str, Pin]) -> bool:
         return False
     pin = pins.get(advert.hub_id)
     return pin is not None and pin.fingerprint != advert.fingerprint
+
+
+def preference(candidate: Candidate, known: Iterable[Candidate] = ()) -> tuple[int, float, str, str]:
+    """The sort key of the one-class-one-hub rule (smaller is preferred); see the module docstring.
+
+    A candidate without a start time of its own (a remembered URL) takes the earliest one
+    announced for its hub id among ``known`` (the adverts seen now).
+    """
+    started = _started(candidate)
+    if started == math.inf and candidate.hub_id:
+        started = min((_started(c) for c in known if c.hub_id == candidate.hub_id), default=math.inf)
+    return (0 if started < math.inf else 1, started, candidate.hub_id, candidate.url)
+
+
+def _started(candidate: Candidate) -> float:
+    advert = candidate.advert
+    return advert.started if advert is not None and advert.started > 0 else math.inf
+
+
+def allowed(candidate: Candidate, hub_id: str) -> bool:
+    """Whether ``candidate`` may be the hub when ``agent.hub_id`` is ``hub_id`` ("" = any).
+
+    A candidate whose hub id is unknown (a fixed URL) is allowed here; its hello decides.
+    """
+    return not hub_id or not candidate.hub_id or candidate.hub_id == hub_id
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """Zeroconf names and the hub advertisement's TXT record, parsed and validated (pure).
 
 The hub announces `SERVICE_TYPE` with TXT keys below; agents browse for it. TXT is a hint,
-never trusted by itself: the WebSocket handshake's proofs decide. A `Candidate` is one way to
+never trusted by itself: the WebSocket handshake's proofs decide. ``started`` (when the hub's
+session began, epoch seconds) orders the hubs of one class: every agent prefers the one that
+started first (`smartsession.core.candidates.preference`), and a hub seeing another one of its
+class says so. A `Candidate` is one way to
 reach a hub that the agent may try: an advert's URL, a configured URL, or the last good URL
 of a pinned hub.
 """
@@ -21,10 +24,12 @@ TXT_CLASS = "class"
 TXT_HUB = "hub"
 TXT_FINGERPRINT = "fp"
 TXT_TLS = "tls"
+TXT_STARTED = "started"
 
 # \Z, not $: $ also matches before a trailing newline.
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}\Z")
+_STARTED = re.compile(r"^[0-9]{1,11}(\.[0-9]{1,6})?\Z")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class HubAdvert:
     port: int
     tls: bool
     fingerprint: str
+    #: When the hub's session began (epoch seconds, TXT ``started``); 0.0 when not announced.
+    started: float = 0.0
 
     @property
     def url(self) -> str:
@@ -62,8 +69,10 @@ class Candidate:
     hub_id: str = ""
 
 
-def txt_record(class_id: str, hub_id: str, *, tls: bool, fingerprint: str = "") -> dict[str, str]:
-    """The TXT properties a hub announces."""
+def txt_record(
+    class_id: str, hub_id: str, *, tls: bool, fingerprint: str = "", started: float = 0.0
+) -> dict[str, str]:
+    """The TXT properties a hub announces (``started``: when its session began, 0 = not said)."""
     record = {
         TXT_PROTOCOL: str(PROTOCOL_VERSION),
         TXT_CLASS: class_id,
@@ -72,7 +81,17 @@ def txt_record(class_id: str, hub_id: str, *, tls: bool, fingerprint: str = "") 
     }
     if fingerprint:
         record[TXT_FINGERPRINT] = fingerprint
+    if started > 0:
+        record[TXT_STARTED] = f"{started:.3f}"
     return record
+
+
+def _started(text: str) -> float:
+    """TXT ``started`` as epoch seconds; 0.0 when absent or not a plain positive number."""
+    if not _STARTED.match(text):
+        return 0.0
+    value = float(text)
+    return value if 0.0 < value < 1e11 else 0.0
 
 
 def txt_properties(raw: bytes) -> dict[bytes, bytes | None]:
@@ -131,4 +150,5 @@ def parse_advert(
         port=port,
         tls=txt.get(TXT_TLS) == "1",
         fingerprint=fingerprint,
+        started=_started(txt.get(TXT_STARTED, "")),
     )

@@ -449,3 +449,5 @@ class HubStatus:
     school: str = ""
     school_lag: float = 0.0
     school_error: str = ""
+    #: Another hub announces this class ("" when none): the sentence the class view shows in red.
+    conflict: str = ""

@@ -57,6 +57,7 @@ class Announcer:
         interfaces: Sequence[str] = (),
         tls: bool = False,
         fingerprint: str = "",
+        started: float = 0.0,
     ) -> None:
         self.class_id = class_id
         self.hub_id = hub_id
@@ -64,6 +65,8 @@ class Announcer:
         self.interfaces = tuple(interfaces)
         self.tls = tls
         self.fingerprint = fingerprint
+        #: When the hub's session began (TXT ``started``: agents prefer the hub that started first).
+        self.started = started
         self._zc: AsyncZeroconf | None = None
         self._info: AsyncServiceInfo | None = None
 
@@ -89,7 +92,9 @@ class Announcer:
             SERVICE_TYPE,
             instance_name(self.class_id, self.hub_id),
             port=self.port,
-            properties=txt_record(self.class_id, self.hub_id, tls=self.tls, fingerprint=self.fingerprint),
+            properties=txt_record(
+                self.class_id, self.hub_id, tls=self.tls, fingerprint=self.fingerprint, started=self.started
+            ),
             parsed_addresses=self.addresses,
         )
         try:

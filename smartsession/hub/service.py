@@ -19,7 +19,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from smartsession.config import Config
+from smartsession.core.discovery import HubAdvert
 from smartsession.core.limits import Bounds
+from smartsession.core.protocol import PROTOCOL_VERSION
 from smartsession.core.roster import (
     AlertRecord,
     HubStatus,
@@ -32,6 +34,7 @@ from smartsession.errors import HubError
 from smartsession.hub import retention
 from smartsession.hub.admission import Limits
 from smartsession.hub.announcer import Announcer
+from smartsession.hub.rivals import RivalWatch
 from smartsession.hub.server import HubServer
 from smartsession.hub.store import Store
 from smartsession.hub.tls import load_or_create, server_context
@@ -94,6 +97,7 @@ class Hub:
         self.fingerprint = ""
         self._server: HubServer | None = None
         self._announcer: Announcer | None = None
+        self._rivals: RivalWatch | None = None
         self._listeners: list[Listener] = []
         self._started = False
         self._retention_task: asyncio.Task[None] | None = None
@@ -197,6 +201,7 @@ class Hub:
             school=school.state.value if school is not None else "",
             school_lag=school.lag if school is not None else 0.0,
             school_error=school.error if school is not None else "",
+            conflict=self._rivals.text() if self._rivals is not None else "",
         )
 
     @property
@@ -296,13 +301,35 @@ class Hub:
                     interfaces=self.config.network.interfaces,
                     tls=self.tls,
                     fingerprint=self.fingerprint,
+                    started=self.session_started,
                 )
                 await announcer.start()
                 self._announcer = announcer
+                await self._watch_rivals(announcer)
         except BaseException:
             await self._shutdown(end=False)
             raise
         self._started = True
+
+    async def _watch_rivals(self, announcer: Announcer) -> None:
+        """Start watching for other hubs announcing this class (`smartsession.hub.rivals`)."""
+        own = HubAdvert(
+            class_id=self.class_id,
+            hub_id=self.hub_id,
+            protocol=PROTOCOL_VERSION,
+            address=announcer.addresses[0],
+            port=self.port,
+            tls=self.tls,
+            fingerprint=self.fingerprint,
+            started=self.session_started,
+        )
+        rivals = RivalWatch(self.config, own, announcer.addresses)
+        await rivals.start()
+        self._rivals = rivals
+
+    def rival_hubs(self) -> list[HubAdvert]:
+        """Other hubs announcing this hub's class now (empty without discovery)."""
+        return self._rivals.rivals() if self._rivals is not None else []
 
     async def stop(self) -> None:
         """Stop announcing, close every connection (1001), flush the store and end the session."""
@@ -321,6 +348,9 @@ class Hub:
             task, self._retention_task = self._retention_task, None
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._rivals is not None:
+            rivals, self._rivals = self._rivals, None
+            await rivals.stop()
         if self._announcer is not None:
             announcer, self._announcer = self._announcer, None
             try:

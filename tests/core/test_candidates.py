@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from smartsession.core.candidates import CandidatePolicy, Outcome, Pin, PinCheck, check_pin
+from smartsession.core.candidates import (
+    CandidatePolicy,
+    Outcome,
+    Pin,
+    PinCheck,
+    allowed,
+    check_pin,
+    preference,
+)
 from smartsession.core.discovery import Candidate, HubAdvert
 
 RETRY = 60.0
@@ -106,3 +114,16 @@ def test_verdicts_of_candidates_gone_long_ago_are_forgotten() -> None:
     assert policy.record(silent, Outcome.FAILED, "was silent", now=2 * RETRY + 2.0)  # news again
     with pytest.raises(ValueError):
         CandidatePolicy(0.0)
+
+
+def test_every_agent_prefers_the_hub_that_started_first() -> None:
+    def advertised(hub_id: str, started: float, port: int = 8765) -> Candidate:
+        advert = HubAdvert("c", hub_id, 2, "10.0.0.1", port, True, "", started)
+        return Candidate(advert.url, advert, hub_id=hub_id)
+
+    early, late = advertised("zz", 100.0, 1), advertised("aa", 200.0, 2)
+    tie = advertised("ab", 200.0, 3)
+    fixed = Candidate("wss://10.0.0.9:8765/")
+    assert sorted([fixed, tie, late, early], key=preference) == [early, late, tie, fixed]
+    assert allowed(late, "aa") and not allowed(early, "aa") and allowed(fixed, "aa")
+    assert allowed(early, "")

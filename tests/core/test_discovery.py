@@ -62,3 +62,20 @@ def test_txt_properties_edge_cases() -> None:
     }
     assert txt_properties(b"\x05ab") == {}  # truncated
     assert txt_properties(b"") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "started"),
+    [("1733050000.125", 1733050000.125), ("1733050000", 1733050000.0), ("", 0.0), ("-5", 0.0),
+     ("1e9", 0.0), ("nan", 0.0), ("inf", 0.0), ("0", 0.0), ("1733050000.1\n", 0.0)],
+)  # fmt: skip
+def test_started_is_a_plain_positive_number_or_unknown(text: str, started: float) -> None:
+    record = {k.encode(): v.encode() for k, v in txt_record("c", "h", tls=True).items()}
+    record[b"started"] = text.encode()
+    advert = parse_advert(record, ["10.0.0.1"], 8765)
+    assert advert is not None and advert.started == started
+
+
+def test_a_hub_announces_when_its_session_started() -> None:
+    assert txt_record("c", "h", tls=False, started=1733050000.1234)["started"] == "1733050000.123"
+    assert "started" not in txt_record("c", "h", tls=False)

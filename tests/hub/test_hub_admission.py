@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import stored_seqs, wait_for
+from helpers import logfmt, stored_seqs, wait_for
 
 from smartsession.config import Config, read_secret, write_secret
 from smartsession.hub import Hub
@@ -237,8 +237,6 @@ async def test_the_hub_sends_small_frames_at_once(hub: Hub, secret: bytes) -> No
 
 # descriptors run out --------------------------------------------------------------------
 
-LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (\w+) ([\w.]+): (.*)$")
-
 
 @dataclass
 class HubProcess:
@@ -254,10 +252,10 @@ class HubProcess:
     def lines(self) -> list[tuple[datetime, str, str]]:
         found = []
         for line in self.log.read_text().splitlines():
-            match = LINE.match(line)
-            if match:
-                stamp = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f")
-                found.append((stamp, match[2], match[4]))
+            record = logfmt(line)
+            if "ts" in record:
+                stamp = datetime.strptime(record["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
+                found.append((stamp, record["level"].upper(), record.get("msg", "")))
         return found
 
     def url(self) -> str:

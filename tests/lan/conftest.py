@@ -4,6 +4,7 @@ Topology (a made-up subnet that exists only inside the namespaces; the bridge li
 own namespace, so the host's network is untouched)::
 
     bridge ns "<run>-br" (br0) --+-- teacher   10.213.7.1   (the hub)
+                                 +-- teacher2  10.213.7.2   (a second hub)
                                  +-- s1        10.213.7.11  (agents)
                                  +-- s2        10.213.7.12
                                  +-- s3        10.213.7.13
@@ -34,7 +35,7 @@ from helpers import wait_for, write_agent_key
 from smartsession.config import write_secret
 
 SUBNET = "10.213.7"
-HOSTS = {"teacher": f"{SUBNET}.1", "observer": f"{SUBNET}.9"} | {
+HOSTS = {"teacher": f"{SUBNET}.1", "teacher2": f"{SUBNET}.2", "observer": f"{SUBNET}.9"} | {
     f"s{i}": f"{SUBNET}.{10 + i}" for i in (1, 2, 3)
 }
 STUDENTS = ("s1", "s2", "s3")
@@ -161,14 +162,21 @@ class Lan:
     # SmartSession configs ---------------------------------------------------------------
 
     def teacher_config(
-        self, name: str, *, class_id: str = CLASS_ID, port: int = HUB_PORT, discovery: bool = True
+        self,
+        name: str,
+        *,
+        class_id: str = CLASS_ID,
+        port: int = HUB_PORT,
+        discovery: bool = True,
+        host: str = "teacher",
+        hub_id: str = HUB_ID,
     ) -> Path:
         path = self.folder / name
         path.write_text(
             f'[class]\nid = "{class_id}"\nsecret_file = "class.secret"\n'
-            f'[network]\ninterfaces = ["{HOSTS["teacher"]}"]\ndiscovery = {str(discovery).lower()}\n'
-            f'[hub]\nhost = "{HOSTS["teacher"]}"\nport = {port}\nhub_id = "{HUB_ID}"\n'
-            "ping_interval = 1.0\nping_timeout = 3.0\n"
+            f'[network]\ninterfaces = ["{HOSTS[host]}"]\ndiscovery = {str(discovery).lower()}\n'
+            f'[hub]\nhost = "{HOSTS[host]}"\nport = {port}\nhub_id = "{hub_id}"\n'
+            f'tls_dir = "{path.stem}-tls"\nping_interval = 1.0\nping_timeout = 3.0\n'
             f'[storage]\ndatabase = "{path.stem}.db"\n'
         )
         return path

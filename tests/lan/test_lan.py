@@ -172,7 +172,7 @@ def test_an_agent_finds_a_hub_announced_by_avahi_publish(lan: Lan) -> None:
     publisher = None
     try:
         fingerprint = lan.hub_log_value("avahi-hub.log", r"fingerprint \(SHA-256\) ([0-9a-f]{64})")
-        lan.hub_log_value("avahi-hub.log", r"listening on (wss?://\S+)")
+        lan.hub_log_value("avahi-hub.log", r"listening on (wss?://[^\s\"]+)")
         env = lan.start_avahi("teacher")
         txt = [
             f"proto={PROTOCOL_VERSION}",

@@ -87,7 +87,10 @@ def test_a_real_photo_leaves_stderr_empty_and_verbose_shows_the_native_lines(tmp
         check=False,
     )
     assert loud.returncode == 0
-    assert "DEBUG smartsession.native: INFO: Created TensorFlow Lite XNNPACK delegate" in loud.stderr
+    assert (
+        'level=debug logger=smartsession.native msg="INFO: Created TensorFlow Lite XNNPACK delegate'
+        in loud.stderr
+    )
 
 
 def test_calibrated_flips_to_true_on_a_video(tmp_path: Path, astronaut: np.ndarray) -> None:

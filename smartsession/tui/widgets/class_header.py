@@ -2,7 +2,7 @@
 
 Line 1: class id, session clock, counts per state, alerts so far.
 Line 2: class attention sparkline, replication to the school server (when configured), then the
-hub (address, TLS); or, prominently, a storage error.
+hub (address, TLS); or, prominently, a storage error, or another hub announcing this class.
 Line 3: the current segment and each segment's share of Confused time; the sort and filters.
 """
 
@@ -126,6 +126,8 @@ class ClassHeader(Widget):
         if not status.storage_ok:
             text = f" ⚠ STORAGE ERROR: {status.storage_error or 'writes fail'} (data is not being saved)"
             return Content.styled(fit(text, width).ljust(width), "bold $text on $error")
+        if status.conflict:
+            return Content.styled(fit(f" ⚠ {status.conflict}", width).ljust(width), "bold $text on $error")
         now = data.attention[-1] if data.attention else 0.0
         hub = f"{status.url or 'hub'}  TLS {'on' if status.tls else 'off'}"
         spark = spark_content(data.attention, CLASS_SPARK, attention_colour)
