@@ -31,7 +31,7 @@ from smartsession.core.protocol import (
     Sample,
     Welcome,
 )
-from smartsession.core.roster import AlertRaised, RosterEvent
+from smartsession.core.snapshots import AlertRaised, RosterEvent
 from smartsession.core.states import NoticeKind, State
 from smartsession.hub import Hub
 from smartsession.keys import HubSigner

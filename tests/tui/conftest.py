@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from smartsession.core.classwide import ClassSettings, Spike
 from smartsession.core.protocol import Cues, Event, EventKind, Sample
-from smartsession.core.roster import (
+from smartsession.core.roster import Roster
+from smartsession.core.snapshots import (
     AlertRecord,
+    ClassPulse,
+    HubGap,
     HubStatus,
-    Roster,
     RosterEvent,
     SegmentStats,
     StudentSnapshot,
@@ -37,8 +40,16 @@ class FixedClock:
 class ScriptedFeed:
     """A `ClassFeed` whose roster the test drives with `join`, `sample`, `alert`, `leave`."""
 
-    def __init__(self, class_id: str = "cs101", clock: Callable[[], float] | None = None) -> None:
-        self.roster = Roster(class_id)
+    def __init__(
+        self,
+        class_id: str = "cs101",
+        clock: Callable[[], float] | None = None,
+        *,
+        expected: dict[str, str] | None = None,
+        settings: ClassSettings | None = None,
+    ) -> None:
+        self.roster = Roster(class_id, expected=expected, settings=settings)
+        self.roster.begin(T0)
         self._listeners: list[Callable[[RosterEvent], None]] = []
         self._seq: dict[str, int] = {}
         #: What `status()` returns; tests replace it.
@@ -61,8 +72,21 @@ class ScriptedFeed:
     def alerts(self) -> list[AlertRecord]:
         return self.roster.alerts()
 
+    def class_alerts(self) -> list[Spike]:
+        return self.roster.class_alerts()
+
     def segments(self) -> list[SegmentStats]:
         return self.roster.segments()
+
+    def hub_gaps(self) -> list[HubGap]:
+        return self.roster.hub_gaps()
+
+    def pulse(self) -> ClassPulse:
+        return self.roster.pulse(self.clock())
+
+    def tick(self, now: float) -> None:
+        """Let scripted time pass (as the hub's once-a-second tick does)."""
+        self._publish(self.roster.tick(now))
 
     def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
         self._listeners.append(listener)
