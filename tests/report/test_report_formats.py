@@ -222,3 +222,9 @@ def test_default_file_name_and_errors(
         report_main(["--db", str(recorded.db), "nope"])
     with pytest.raises(ReportError, match="no database"):
         report_main(["--db", str(tmp_path / "absent.db")])
+    # -o says what it writes: a zip of CSV tables is a .zip, never a .csv
+    with pytest.raises(ReportError, match=r"--format csv writes a zip of CSV tables.*name the file out\.zip"):
+        report_main(["--db", str(recorded.db), "--format", "csv", "-o", str(tmp_path / "out.csv")])
+    with pytest.raises(ReportError, match=r"name the file week\.xlsx, not week\.html"):
+        report_main(["--db", str(recorded.db), "--format", "xlsx", "-o", str(tmp_path / "week.html")])
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "week.html").exists()
