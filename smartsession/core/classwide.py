@@ -14,7 +14,8 @@ class chart and its JSON show the same numbers.
 - *Confusion spike* (`SpikeWatch`): raised when at least ``tui.spike_share`` of the counted
   students (and at least `SPIKE_MIN_STUDENTS` of them) have been Confused for
   ``tui.spike_seconds``; it lasts until the share has stayed below `CLEAR_RATIO` of
-  ``spike_share`` for half of ``spike_seconds``, and is raised once however long it lasts.
+  ``spike_share`` for half of ``spike_seconds`` (it ends when the share fell below), and is
+  raised once however long it lasts.
 """
 
 from __future__ import annotations
@@ -194,5 +195,5 @@ class SpikeWatch:
             self._under_since = now
         if now - self._under_since < self.seconds * CLEAR_HOLD:
             return None
-        self.active, self._over_since = None, None
-        return dataclasses.replace(active, ended_at=now)
+        ended_at, self.active, self._over_since = self._under_since, None, None
+        return dataclasses.replace(active, ended_at=ended_at)

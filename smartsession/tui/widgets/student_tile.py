@@ -115,13 +115,19 @@ class StudentTile:
 
     @property
     def late(self) -> str:
-        """ "late 7.2 min" when the student joined late, else ""."""
+        """How late the student joined ("late 7.2 min"; "" when on time), shortened to fit when drawn."""
         late_by = self.student.late_by
         return f"late {late_by:.1f} min" if late_by is not None else ""
 
+    def _late_within(self, room: int) -> str:
+        late_by = self.student.late_by
+        if late_by is None:
+            return ""
+        return next((t for t in (self.late, f"late {late_by:.1f}m") if len(t) <= room), "late")
+
     @property
     def reason(self) -> str:
-        """The main reason as shown."""
+        """The main reason (drawn shortened or cut to the tile's width)."""
         return reason_text(self.student, self._grid.label_mode)
 
     @property
@@ -221,7 +227,7 @@ class StudentTile:
         name = fit(student.name, max(1, inner - len(age) - 1))
         mark = student_badge(student, self._grid.label_mode)
         mark_text = f" {mark.text} " if student.state is State.ALERT else mark.text
-        late = self.late
+        late = self._late_within(inner - cell_len(mark_text) - 1)
         spark_colour = attention_colour if self._grid.spark_source == "attention" else confusion_colour
         dim = "" if student.connected else " dim"
         spark = spark_parts(self.history, inner, spark_colour, lambda markup: style(markup + dim))
