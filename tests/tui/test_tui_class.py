@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import T0, ScriptedFeed
+from feeds import T0, ScriptedFeed
 from test_tui_app import header_text, screen_text, tiles, wait_until
 
 from smartsession.config import TuiConfig
