@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 import platformdirs
 
+from smartsession.core.classwide import ClassSettings
 from smartsession.core.settings import EngagementSettings
 from smartsession.errors import ConfigProblem, SecretError
 
@@ -120,11 +121,14 @@ class CameraConfig(_Table, frozen=True):
 
 
 class TuiConfig(_Table, frozen=True):
-    """The teacher's screen."""
+    """The teacher's screen (``label_mode`` also words the reports and the e-mail)."""
 
     label_mode: Literal["states", "cues"] = "states"
     bell: bool = False
     sparkline: Literal["attention", "confusion"] = "attention"
+    spike_share: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] = 0.4
+    spike_seconds: Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)] = 10.0
+    attention_smoothing: Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)] = 10.0
 
 
 class ReportConfig(_Table, frozen=True):
@@ -221,6 +225,16 @@ class Config(_Table, frozen=True):
         if self.report.folder:
             return self.path(self.report.folder)
         return self.database_path.parent / "reports"
+
+    @property
+    def class_settings(self) -> ClassSettings:
+        """How the class-wide measures are made (`smartsession.core.classwide`), for the hub and reports."""
+        return ClassSettings(
+            spike_share=self.tui.spike_share,
+            spike_seconds=self.tui.spike_seconds,
+            attention_smoothing=self.tui.attention_smoothing,
+            late_after_minutes=self.report.late_after_minutes,
+        )
 
     @property
     def student_id(self) -> str:

@@ -337,8 +337,10 @@ def _check_table(
         dotted = f"{prefix}{key}"
         f = fields.get(key)
         if f is None:
-            hint = difflib.get_close_matches(key, list(fields), n=1)
-            suggestion = f"; did you mean '{prefix}{hint[0]}'?" if hint else ""
+            hint = _elsewhere(key, prefix) or "".join(
+                f"{prefix}{match}" for match in difflib.get_close_matches(key, list(fields), n=1)
+            )
+            suggestion = f"; did you mean '{hint}'?" if hint else ""
             problems.append(ConfigProblem(dotted, f"unknown key{suggestion}", where(dotted)))
             continue
         if isinstance(f.type, type) and issubclass(f.type, msgspec.Struct):
@@ -358,6 +360,20 @@ def _check_table(
                 choices = ", ".join(repr(c) for c in options)
                 problem = ConfigProblem(dotted, f"expected one of {choices}, got {value!r}", where(dotted))
             problems.append(problem)
+
+
+def _elsewhere(key: str, prefix: str) -> str:
+    """The dotted name of ``key`` in another table of `Config` ("hub.tls_dir"), or ""."""
+    for table in msgspec.structs.fields(Config):
+        kind = table.type
+        if (
+            not (isinstance(kind, type) and issubclass(kind, msgspec.Struct))
+            or prefix == f"{table.encode_name}."
+        ):
+            continue
+        if key in {f.encode_name for f in msgspec.structs.fields(kind)}:
+            return f"{table.encode_name}.{key}"
+    return ""
 
 
 def _choices(kind: object) -> tuple[object, ...]:

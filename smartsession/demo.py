@@ -3,8 +3,10 @@
 A hub (with the TUI, or headless) plus N simulated students, each a real agent process
 that finds the hub through zeroconf on loopback, authenticates with its own machine key
 (made from the class key, as `smartsession keygen --student` does) and streams telemetry
-over WebSockets. Everything lives in a temporary folder that is removed
-at the end.
+over WebSockets. Keys, configs and outboxes live in a temporary folder removed at the end;
+the class itself (the database and its reports) is kept in `demo_folder`, under the user's
+data folder, and replaced by the next demo, so ``smartsession report --db`` can show it
+afterwards: the demo says where at exit.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -20,9 +23,11 @@ from types import TracebackType
 from typing import Any
 
 import msgspec
+import platformdirs
 
 from smartsession.config import Config, load_config, read_secret, write_secret
 from smartsession.core.simulate import PROFILES
+from smartsession.files import private_folder
 from smartsession.hub.service import Hub
 from smartsession.keys import MachineKey, write_machine_key
 
@@ -36,6 +41,11 @@ NAMES = (
 AGENT_EXIT_GRACE = 8.0
 
 
+def demo_folder() -> Path:
+    """Where the demo keeps its class: ``demo`` in the user's data folder (e.g. ``~/.local/share/smartsession/demo``)."""
+    return Path(platformdirs.user_data_dir("smartsession")) / "demo"
+
+
 def run_demo(
     *, students: int, headless: bool, duration: float, as_json: bool, seed: int, verbose: bool
 ) -> int:
@@ -43,26 +53,33 @@ def run_demo(
     if students < 1:
         print("smartsession: --students must be at least 1", file=sys.stderr)
         return 2
+    kept = demo_folder()
+    shutil.rmtree(kept, ignore_errors=True)  # the last demo's class gives way to this one
+    private_folder(kept)
     with tempfile.TemporaryDirectory(prefix="smartsession-demo-") as tmp:
         folder = Path(tmp)
-        config = _write_class(folder)
+        config = _write_class(folder, kept)
         hub = Hub(config, read_secret(config.secret_path))
         demo_class = DemoClass(hub, folder, students=students, seed=seed, verbose=verbose)
         if headless:
             summary = asyncio.run(_run_headless(demo_class, duration))
+            summary |= _keep(config, hub.session_id)
             if as_json:
                 print(json.dumps(summary, indent=2))
             else:
                 _print_summary(summary)
+                _print_kept(summary)
             return 0 if summary["complete"] else 1
         from smartsession.tui.app import create_app
 
         app = create_app(hub, config.tui, service=demo_class)
         app.run()
+        if hub.session_id:
+            _print_kept(_keep(config, hub.session_id))
         return app.return_code or 0
 
 
-def _write_class(folder: Path) -> Config:
+def _write_class(folder: Path, kept: Path) -> Config:
     write_secret(folder / "class.secret")
     (folder / "teacher.toml").write_text(
         f"""
@@ -77,13 +94,45 @@ interfaces = ["127.0.0.1"]
 host = "127.0.0.1"
 port = 0
 hub_id = "demo-hub"
+tls_dir = {json.dumps(str(folder))}
 
 [storage]
-database = "demo.db"
+database = {json.dumps(str(kept / "demo.db"))}
+
+[report]
+folder = {json.dumps(str(kept / "reports"))}
 """,
         encoding="utf-8",
     )
     return load_config(folder / "teacher.toml", env={})
+
+
+def _keep(config: Config, session_id: str) -> dict[str, Any]:
+    """Write the session's HTML report beside the kept database; their paths (report None if it failed)."""
+    from smartsession.report.export import export_report
+
+    try:
+        path, _ = export_report(
+            config.database_path,
+            session_id,
+            "html",
+            folder=config.report_folder,
+            settings=config.class_settings,
+            label_mode=config.tui.label_mode,
+        )
+    except Exception as exc:  # the class is kept either way; say why there is no report
+        print(f"smartsession: could not write the demo's report: {exc}", file=sys.stderr)
+        return {"database": str(config.database_path), "report": None}
+    return {"database": str(config.database_path), "report": str(path)}
+
+
+def _print_kept(kept: dict[str, Any]) -> None:
+    database = kept["database"]
+    print(f"The demo's class is kept in {Path(database).parent} (the next demo replaces it):")
+    print(f"  database  {database}")
+    if kept["report"]:
+        print(f"  report    {kept['report']}")
+    print(f"See it again with:  smartsession report --db {database} latest --format html")
 
 
 class DemoClass(contextlib.AbstractAsyncContextManager["DemoClass"]):

@@ -62,6 +62,17 @@ def test_broken_fixture_reports_every_problem(fixture: str, expected: list[str])
     assert info.value.exit_code == 2
 
 
+def test_a_key_of_another_table_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "teacher.toml"
+    path.write_text('[storage]\ntls_dir = "certs"\n[tui]\nlate_after_minutes = 3\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert [str(p) for p in info.value.problems] == [
+        "storage.tls_dir: unknown key; did you mean 'hub.tls_dir'?",
+        "tui.late_after_minutes: unknown key; did you mean 'report.late_after_minutes'?",
+    ]
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.toml", env={})

@@ -18,8 +18,9 @@ every agent of a class ends on the same hub. While streaming, a preferred hub th
 is joined on the side (both proofs) and, once it passed, the link moves to it and logs why.
 
 Skipping (`smartsession.core.candidates`): a candidate that was silent, broke the protocol or
-failed a check is skipped until its advert changes, or for `BAD_HUB_SECONDS`; one that refused
-the connection or turned the agent away is tried again next round. Each is logged once per
+failed a check, or refused this machine's key (4401), is skipped until its advert changes, or
+for `BAD_HUB_SECONDS`; one that refused the connection or turned the agent away otherwise is
+tried again next round. Each is logged once per
 candidate and change.
 
 Pinning: the certificate fingerprint and URL of a hub that passed the mutual proof are pinned
@@ -634,6 +635,18 @@ class Link:
         await ws.send(protocol.encode(join))
         reply = protocol.decode_hub_message(await ws.recv())
         if isinstance(reply, Error):
+            if reply.code == CloseCode.BAD_PROOF:
+                # Our key, not the hub, is wrong: asking again at once cannot help (and floods its log).
+                logger.warning(
+                    "hub %r refused this machine's key for student %r (4401): is %s the key made for it "
+                    "from this class's key ('smartsession keygen --student %s')?",
+                    url,
+                    self._student_id,
+                    self._config.key_path,
+                    self._student_id,
+                )
+                self._mark_bad(url)
+                return None
             logger.warning("hub %r refused the join: %d %r", url, reply.code, reply.message)
             return None
         if not isinstance(reply, Welcome):

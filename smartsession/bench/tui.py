@@ -24,7 +24,8 @@ from typing import Any
 
 from smartsession.config import TuiConfig
 from smartsession.core.protocol import Cues, Sample
-from smartsession.core.roster import HubStatus, Roster, RosterEvent
+from smartsession.core.roster import Roster
+from smartsession.core.snapshots import ClassPulse, HubStatus, RosterEvent
 from smartsession.core.states import AlertReason, State
 
 
@@ -48,8 +49,17 @@ class BenchFeed:
     def alerts(self) -> list[Any]:
         return self.roster.alerts()
 
+    def class_alerts(self) -> list[Any]:
+        return self.roster.class_alerts()
+
     def segments(self) -> list[Any]:
         return self.roster.segments()
+
+    def hub_gaps(self) -> list[Any]:
+        return self.roster.hub_gaps()
+
+    def pulse(self) -> ClassPulse:
+        return self.roster.pulse(time.time())
 
     def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
         self._listeners.append(listener)

@@ -1,21 +1,46 @@
 """The hub's picture of the class: pure state fed by messages, producing events for the TUI.
 
 `Roster` is owned by the hub's event loop. Each call takes ``now`` (epoch seconds) and
-returns the `RosterEvent`s it caused; the hub hands those to whoever listens (the TUI).
-Events carry immutable `StudentSnapshot`s, so a listener may keep them.
+returns the `RosterEvent`s it caused; the hub hands those to whoever listens (the TUI) and
+stores the class alerts. Events carry immutable snapshots (`smartsession.core.snapshots`),
+so a listener may keep them.
+
+The class's ``[roster]`` names the students expected: they are shown under those names, and
+until they join as absent. The class-wide measures (attention index, confusion spikes) are
+those of `smartsession.core.classwide`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
+from smartsession.core.classwide import (
+    AttentionIndex,
+    ClassSettings,
+    ClassTally,
+    Spike,
+    SpikeWatch,
+    is_late,
+    late_minutes,
+)
 from smartsession.core.protocol import Cues, Event, EventKind, Sample
+from smartsession.core.snapshots import (
+    AlertRaised,
+    AlertRecord,
+    ClassAlertChanged,
+    ClassPulse,
+    ClassRestored,
+    CueHistory,
+    HubGap,
+    RosterEvent,
+    SegmentChanged,
+    SegmentStats,
+    StudentChanged,
+    StudentSnapshot,
+)
 from smartsession.core.states import AlertReason, NoticeKind, State
 
 #: Samples of history kept per student for sparklines (at 1 s intervals: 10 minutes).
@@ -26,107 +51,8 @@ TIMELINE = 1000
 CONNECTIONS = 100
 #: Least seconds between two live updates of the current segment's Confused share.
 SEGMENT_UPDATE_INTERVAL = 1.0
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    """One alert raised for a student: by its agent (an `AlertReason`), or by the hub about its
-    connection (a `NoticeKind`: a takeover, a refused flood)."""
-
-    student_id: str
-    name: str
-    ts: float
-    reason: AlertReason | NoticeKind
-    detail: str
-
-
-@dataclass(frozen=True)
-class CueHistory:
-    """Per-sample histories of the observable cues, oldest first (at most `HISTORY`)."""
-
-    #: Head turned off centre, degrees: the larger of ``|yaw|`` and ``|pitch|``.
-    head_pose: tuple[float, ...] = ()
-    gaze_away: tuple[float, ...] = ()
-    faces: tuple[int, ...] = ()
-    #: Negative facial expression probability (FER), 0..1.
-    expression: tuple[float, ...] = ()
-    brow_down: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class StudentSnapshot:
-    """Everything a tile shows about one student, frozen at one moment."""
-
-    student_id: str
-    name: str
-    host: str
-    state: State
-    alert: AlertReason | None
-    reasons: tuple[str, ...]
-    attention: float
-    confusion: float
-    faces: int
-    connected: bool
-    joined_at: float
-    last_seen: float
-    samples: int
-    attention_history: tuple[float, ...]
-    confusion_history: tuple[float, ...]
-    alerts: int
-    #: The cues of the latest sample.
-    cues: Cues = field(default_factory=Cues)
-    cue_history: CueHistory = field(default_factory=CueHistory)
-    #: When the shown state (Offline included) began.
-    state_since: float = 0.0
-    #: Every change of the shown state this session: (since, state), oldest first.
-    timeline: tuple[tuple[float, State], ...] = ()
-    #: Seconds spent in each state before `state_since` (the current span is not included).
-    time_in_state: tuple[tuple[State, float], ...] = ()
-    #: Connections this session: (connected_at, disconnected_at or None while connected).
-    connections: tuple[tuple[float, float | None], ...] = ()
-    #: Where the agent's signals come from (`VisionMode` value: isolated, unisolated, ...).
-    vision: str = "unknown"
-    #: The hub's latest word about this student's connection ("" when none): a takeover or a
-    #: refusal (see `NoticeKind`).
-    notice: str = ""
-
-    @property
-    def main_reason(self) -> str:
-        """The first reason, or "" when there is none."""
-        return self.reasons[0] if self.reasons else ""
-
-    def durations(self, now: float) -> dict[State, float]:
-        """Seconds in each state this session up to ``now`` (every state present)."""
-        spent = dict.fromkeys(State, 0.0)
-        for state, seconds in self.time_in_state:
-            spent[state] += seconds
-        if self.timeline:
-            spent[self.state] += max(0.0, now - self.state_since)
-        return spent
-
-
-@dataclass(frozen=True)
-class StudentChanged:
-    """A student's tile must be redrawn."""
-
-    student: StudentSnapshot
-
-
-@dataclass(frozen=True)
-class AlertRaised:
-    """A new alert the teacher should notice."""
-
-    alert: AlertRecord
-
-
-@dataclass(frozen=True)
-class SegmentChanged:
-    """A segment began or ended, or the current one's Confused share moved."""
-
-    segment: SegmentStats
-
-
-RosterEvent = StudentChanged | AlertRaised | SegmentChanged
+#: Points of the class attention index kept (at most one a second), for the header's sparkline.
+INDEX_HISTORY = 240
 
 
 @dataclass
@@ -160,6 +86,11 @@ class _Student:
     time_in_state: dict[State, float] = field(default_factory=dict)
     connections: tuple[tuple[float, float | None], ...] = ()
     notice: str = ""
+    expected: bool = False
+    #: Never joined this session (an expected student's tile before it joins).
+    absent: bool = False
+    late_by: float | None = None
+    hub_gaps: tuple[HubGap, ...] = ()
 
     def show(self, now: float) -> None:
         """Record a change of the shown state (Offline when not connected) at ``now``."""
@@ -182,18 +113,19 @@ class _Student:
         self.brow_history.append(cues.brow_down)
 
     def snapshot(self) -> StudentSnapshot:
+        connected = self.connected
         return StudentSnapshot(
             student_id=self.student_id,
             name=self.name,
             host=self.host,
             vision=self.vision,
-            state=self.state if self.connected else State.OFFLINE,
-            alert=self.alert if self.connected else None,
-            reasons=self.reasons if self.connected else ("offline",),
+            state=self.state if connected else State.OFFLINE,
+            alert=self.alert if connected else None,
+            reasons=self.reasons if connected else (("absent",) if self.absent else ("offline",)),
             attention=self.attention,
             confusion=self.confusion,
             faces=self.faces,
-            connected=self.connected,
+            connected=connected,
             joined_at=self.joined_at,
             last_seen=self.last_seen,
             samples=self.samples,
@@ -213,26 +145,11 @@ class _Student:
             time_in_state=tuple(self.time_in_state.items()),
             connections=self.connections,
             notice=self.notice,
+            expected=self.expected,
+            absent=self.absent,
+            late_by=self.late_by,
+            hub_gaps=self.hub_gaps,
         )
-
-
-@dataclass(frozen=True)
-class SegmentStats:
-    """A teacher-marked lecture segment and how much of it the class spent Confused."""
-
-    index: int
-    label: str
-    started_at: float
-    #: When the next segment began; None for the current one.
-    ended_at: float | None
-    #: Samples received during the segment (every connected student), and how many were Confused.
-    samples: int
-    confused: int
-
-    @property
-    def confused_share(self) -> float:
-        """Share of the class's sampled time spent Confused in this segment (0 without samples)."""
-        return self.confused / self.samples if self.samples else 0.0
 
 
 @dataclass
@@ -250,15 +167,63 @@ class _Segment:
         )
 
 
-class Roster:
-    """Class state on the hub: who is here, in which state, and why."""
+@dataclass(frozen=True)
+class RestoredStudent:
+    """A student of a resumed session, as the store holds it (see `Roster.restore`)."""
 
-    def __init__(self, class_id: str) -> None:
+    student_id: str
+    name: str
+    host: str
+    first_seen: float
+    connections: tuple[tuple[float, float | None], ...]
+    #: The changes of the state of its samples: (ts, state), oldest first.
+    states: tuple[tuple[float, State], ...]
+
+
+class Roster:
+    """Class state on the hub: who is here, in which state, and why.
+
+    ``expected`` is the class's roster (id -> name); ``settings`` say how the class-wide
+    measures are made. Call `begin` with the session's start (for lateness), `tick` about
+    once a second (a spike clears even when nobody sends anything).
+    """
+
+    def __init__(
+        self,
+        class_id: str,
+        *,
+        expected: Mapping[str, str] | None = None,
+        settings: ClassSettings | None = None,
+    ) -> None:
         self.class_id = class_id
-        self._students: dict[str, _Student] = {}
+        self.settings = settings or ClassSettings()
+        self.started_at: float | None = None
+        self._expected = {sid: name or sid for sid, name in (expected or {}).items()}
+        self._students: dict[str, _Student] = {
+            sid: _Student(sid, name, "", joined_at=0.0, connected=False, expected=True, absent=True)
+            for sid, name in self._expected.items()
+        }
+        self._order: list[str] = []
         self._alerts: list[AlertRecord] = []
         self._segments: list[_Segment] = []
         self._segment_shown_at = 0.0
+        self._tally = ClassTally()
+        self._index = AttentionIndex(self.settings.attention_smoothing)
+        self._index_history: deque[float] = deque(maxlen=INDEX_HISTORY)
+        self._index_at = float("-inf")
+        self._spikes: list[Spike] = []
+        self._watch = SpikeWatch(self.settings.spike_share, self.settings.spike_seconds)
+        self._gaps: list[HubGap] = []
+
+    def begin(self, started_at: float) -> None:
+        """The session began at ``started_at`` (earlier than now after a resume)."""
+        self.started_at = started_at
+
+    def name_of(self, student_id: str, fallback: str = "") -> str:
+        """The name a student is shown by: the roster's, else ``fallback`` (its agent's), else the id."""
+        return self._expected.get(student_id) or fallback or student_id
+
+    # Connections ------------------------------------------------------------------------
 
     def join(
         self, student_id: str, name: str, host: str, now: float, vision: str = "unknown"
@@ -271,12 +236,24 @@ class Roster:
         if student is None:
             student = _Student(student_id, name, host, joined_at=now)
             self._students[student_id] = student
-        student.name, student.host, student.vision = name, host, vision
+        self._arrive(student, now)
+        student.name, student.host, student.vision = self.name_of(student_id, name), host, vision
         student.connected = True
         student.last_seen = now
         student.connections = (*student.connections[-(CONNECTIONS - 1) :], (now, None))
         student.show(now)
         return [StudentChanged(student.snapshot())]
+
+    def _arrive(self, student: _Student, now: float) -> None:
+        """First seen this session (a join, or a refusal at its first join)."""
+        if student.student_id in self._order:
+            return
+        self._order.append(student.student_id)
+        if student.absent:
+            student.absent, student.joined_at = False, now
+        started = self.started_at
+        if started is not None and is_late(student.joined_at, started, self.settings.late_after_minutes):
+            student.late_by = late_minutes(student.joined_at, started)
 
     def leave(self, student_id: str, now: float) -> list[RosterEvent]:
         """A student's connection ended; the tile turns Offline but keeps its history."""
@@ -288,7 +265,12 @@ class Roster:
             connected_at, _ = student.connections[-1]
             student.connections = (*student.connections[:-1], (connected_at, now))
         student.show(now)
-        return [StudentChanged(student.snapshot())]
+        self._tally.drop(student_id)
+        events: list[RosterEvent] = [StudentChanged(student.snapshot())]
+        events += self._class_changed(now)
+        return events
+
+    # Items ------------------------------------------------------------------------------
 
     def apply(
         self, student_id: str, item: Sample | Event, now: float, *, report: bool = True
@@ -296,10 +278,10 @@ class Roster:
         """Fold one sample or event from a joined student into the class state.
 
         With ``report=False`` (nobody listens, e.g. a headless hub) the state is updated the
-        same way but no events, hence no `StudentSnapshot`, are built; returns ``[]``.
+        same way but no `StudentSnapshot` is built: only class alerts are returned.
         """
         student = self._students.get(student_id)
-        if student is None:
+        if student is None or student.absent:
             return []
         student.last_seen = now
         if isinstance(item, Sample):
@@ -314,13 +296,16 @@ class Roster:
             student.confusion_history.append(item.confusion)
             student.record_cues(item.cues, item.faces)
             student.show(now)
+            if student.connected:
+                self._tally.set(student_id, item.state, item.attention)
+            class_events = self._class_changed(now)
             if self._segments:
                 segment = self._segments[-1]
                 segment.samples += 1
                 segment.confused += item.state is State.CONFUSED
             if not report:
-                return []
-            events: list[RosterEvent] = [StudentChanged(student.snapshot())]
+                return class_events
+            events: list[RosterEvent] = [StudentChanged(student.snapshot()), *class_events]
             if self._segments:
                 segment = self._segments[-1]
                 if now - self._segment_shown_at >= SEGMENT_UPDATE_INTERVAL:
@@ -344,28 +329,76 @@ class Roster:
         """
         student = self._students.get(student_id)
         if student is None:
-            student = _Student(student_id, student_id, "", joined_at=now, connected=False)
+            student = _Student(student_id, self.name_of(student_id), "", joined_at=now, connected=False)
             self._students[student_id] = student
+        if student_id not in self._order:
+            self._arrive(student, now)
             student.show(now)
         student.notice = f"{kind.label}: {detail}"
         record = AlertRecord(student_id, student.name, now, kind, detail)
         self._alerts.append(record)
         return [AlertRaised(record), StudentChanged(student.snapshot())]
 
+    # The class as a whole ---------------------------------------------------------------
+
+    def tick(self, now: float) -> list[RosterEvent]:
+        """Let time pass (about once a second): a spike rises or clears even when nothing arrives."""
+        self._keep_index(now)
+        spike = self._watch.update(now, self._tally, self._segment_number())
+        return self._record_spike(spike)
+
+    def _class_changed(self, now: float) -> list[RosterEvent]:
+        self._index.update(now, self._tally.mean_attention)
+        self._keep_index(now)
+        return self._record_spike(self._watch.update(now, self._tally, self._segment_number()))
+
+    def _keep_index(self, now: float) -> None:
+        if now - self._index_at >= 1.0:
+            value = self._index.value(now)
+            if value is not None:
+                self._index_history.append(value)
+                self._index_at = now
+
+    def _record_spike(self, spike: Spike | None) -> list[RosterEvent]:
+        if spike is None:
+            return []
+        if self._spikes and self._spikes[-1].index == spike.index:
+            self._spikes[-1] = spike
+        else:
+            self._spikes.append(spike)
+        return [ClassAlertChanged(spike)]
+
+    def _segment_number(self) -> int | None:
+        return self._segments[-1].index if self._segments else None
+
+    def pulse(self, now: float) -> ClassPulse:
+        """The class as a whole at ``now``: the attention index, who counts, the spike under way."""
+        return ClassPulse(
+            attention=self._index.value(now),
+            history=tuple(self._index_history),
+            present=self._tally.present,
+            confused=len(self._tally.confused),
+            spike=self._watch.active,
+        )
+
+    def class_alerts(self) -> list[Spike]:
+        """Every class alert (confusion spike) this session, oldest first."""
+        return list(self._spikes)
+
+    def hub_gaps(self) -> list[HubGap]:
+        """Times the hub was down during this session, oldest first (from `restore`)."""
+        return list(self._gaps)
+
+    # Queries ----------------------------------------------------------------------------
+
     def students(self) -> list[StudentSnapshot]:
-        """Every student seen this session, in join order."""
-        return [student.snapshot() for student in self._students.values()]
+        """Every student seen this session, in join order, then the expected ones not joined yet."""
+        joined = [self._students[sid].snapshot() for sid in self._order]
+        return joined + [s.snapshot() for s in self._students.values() if s.absent]
 
     def alerts(self) -> list[AlertRecord]:
         """Every alert this session, oldest first."""
         return list(self._alerts)
-
-    def counts(self) -> dict[State, int]:
-        """How many students are in each state (Offline included)."""
-        counts = dict.fromkeys(State, 0)
-        for student in self._students.values():
-            counts[student.state if student.connected else State.OFFLINE] += 1
-        return counts
 
     def mark_segment(self, label: str, now: float) -> list[RosterEvent]:
         """End the current segment (if any) and start one called ``label`` at ``now``."""
@@ -388,66 +421,58 @@ class Roster:
         """The segment under way, or None before the first mark."""
         return self._segments[-1].stats() if self._segments else None
 
-    def class_attention(self) -> float:
-        """Mean attention of the connected students (0 when nobody is connected)."""
-        values = [s.attention for s in self._students.values() if s.connected]
-        return sum(values) / len(values) if values else 0.0
+    # A resumed session ------------------------------------------------------------------
+
+    def restore(
+        self,
+        students: Sequence[RestoredStudent],
+        alerts: Sequence[AlertRecord],
+        spikes: Sequence[Spike],
+        gaps: Sequence[HubGap],
+    ) -> list[RosterEvent]:
+        """Take back what the store holds of a resumed session before anyone reconnects.
+
+        Each student gets its tile (Offline), its connections and its timeline of states;
+        ``gaps`` are the times the hub was down. Call it after `begin`, once, at start.
+        """
+        self._gaps = list(gaps)
+        for restored in students:
+            student = self._students.get(restored.student_id)
+            if student is None:
+                student = _Student(restored.student_id, "", restored.host, joined_at=restored.first_seen)
+                self._students[restored.student_id] = student
+            student.name = self.name_of(restored.student_id, restored.name)
+            student.joined_at, student.connected = restored.first_seen, False
+            self._arrive(student, restored.first_seen)
+            _replay(student, restored)
+            student.hub_gaps = tuple(g for g in gaps if restored.student_id in g.students)
+        self._alerts = [dataclasses.replace(a, name=self.name_of(a.student_id, a.name)) for a in alerts]
+        for alert in self._alerts:
+            if alert.student_id in self._students:
+                self._students[alert.student_id].alerts += 1
+        self._spikes = list(spikes)
+        self._watch = SpikeWatch(
+            self.settings.spike_share, self.settings.spike_seconds, first_index=len(spikes) + 1
+        )
+        return [ClassRestored()]
 
 
-class ClassFeed(Protocol):
-    """What the TUI needs from a hub: the class state now, and a stream of changes.
-
-    The hub implements it; tests can wrap a scripted `Roster` the same way.
-    """
-
-    @property
-    def class_id(self) -> str:
-        """The class this feed is about."""
-        ...
-
-    def students(self) -> list[StudentSnapshot]:
-        """Every student seen this session."""
-        ...
-
-    def alerts(self) -> list[AlertRecord]:
-        """Every alert this session, oldest first."""
-        ...
-
-    def segments(self) -> list[SegmentStats]:
-        """Every lecture segment this session, oldest first."""
-        ...
-
-    def subscribe(self, listener: Callable[[RosterEvent], None]) -> Callable[[], None]:
-        """Call ``listener`` (on the event loop) for each event; returns an unsubscribe function."""
-        ...
-
-    def status(self) -> HubStatus:
-        """How the hub itself is doing (storage, address), for the header."""
-        ...
-
-    async def mark_segment(self, label: str) -> None:
-        """Start a new lecture segment now ("slide 12: recursion"); it is stored with the session."""
-        ...
-
-    async def export_report(self) -> Path:
-        """Write this session's report (HTML) and return where it went."""
-        ...
-
-
-@dataclass(frozen=True)
-class HubStatus:
-    """The hub's own health as the TUI shows it."""
-
-    url: str = ""
-    tls: bool = False
-    session_id: str = ""
-    storage_ok: bool = True
-    storage_error: str = ""
-    connected: int = 0
-    #: Replication to the school server: "" (not configured), "connecting", "synced",
-    #: "catching up" or "away"; seconds since the server last held everything; the last failure.
-    school: str = ""
-    school_lag: float = 0.0
-    school_error: str = ""
-    #: Another hub announces this class ("" when none): the sentence the class view shows in red.
-    conflict: str = ""
+def _replay(student: _Student, restored: RestoredStudent) -> None:
+    """Rebuild a restored student's timeline from its connections and states."""
+    moments: list[tuple[float, int, State | None]] = []
+    for start, end in restored.connections:
+        moments.append((start, 0, None))
+        if end is not None:
+            moments.append((end, 2, None))
+    moments += [(ts, 1, state) for ts, state in restored.states]
+    student.timeline, student.time_in_state, student.shown = (), {}, None
+    for moment, kind, state in sorted(moments, key=lambda m: (m[0], m[1])):
+        if kind == 1 and state is not None:
+            student.state = state
+        else:
+            student.connected = kind == 0
+        student.show(moment)
+        student.last_seen = max(student.last_seen, moment)
+    student.connected = False
+    student.connections = restored.connections[-CONNECTIONS:]
+    student.show(max(student.last_seen, student.state_since))

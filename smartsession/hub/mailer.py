@@ -120,6 +120,8 @@ def mail_session_report(config: Config, session_id: str) -> Path | None:
             folder=config.report_folder,
             roster=config.roster.students,
             late_after_minutes=config.report.late_after_minutes,
+            settings=config.class_settings,
+            label_mode=config.tui.label_mode,
         )
     except Exception:
         log.exception("could not write the report of session %s", session_id)

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between retention runs while the hub runs.
 DAY = 86400.0
-#: Tables holding per-student rows keyed by ``session_id`` (plus ``sessions`` and ``segments``).
+#: Tables holding per-student rows keyed by ``session_id`` (plus ``sessions``, ``segments`` and
+#: ``class_events``, which a session's erasure deletes too).
 STUDENT_TABLES: tuple[str, ...] = ("samples", "events", "connections", "students")
 
 
@@ -60,8 +61,7 @@ def delete_sessions(conn: sqlite3.Connection, session_ids: Iterable[str]) -> dic
 
 def _per_session(conn: sqlite3.Connection, ids: list[str], sql: str) -> dict[str, int]:
     tables = [(t, "session_id") for t in STUDENT_TABLES]
-    if _has_table(conn, "segments"):
-        tables.append(("segments", "session_id"))
+    tables += [(t, "session_id") for t in ("segments", "class_events") if _has_table(conn, t)]
     tables.append(("sessions", "id"))
     counts = dict.fromkeys((t for t, _ in tables), 0)
     for session_id in ids:

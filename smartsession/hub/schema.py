@@ -20,7 +20,7 @@ from smartsession.files import private_database
 log = logging.getLogger(__name__)
 
 #: Current schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: A session of this class idle for less than this (seconds) is resumed on hub start.
 RESUME_WINDOW = 600.0
 _MIGRATIONS: tuple[str, ...] = (
@@ -185,6 +185,26 @@ _MIGRATIONS: tuple[str, ...] = (
         kind TEXT NOT NULL CHECK (kind IN ('session', 'student')),
         target TEXT NOT NULL,
         requested_at REAL NOT NULL
+    );
+    """,
+    # version 5: what happened to the class as a whole (`smartsession.hub.class_events`):
+    # confusion spikes (raised by the hub's roster) and the times the hub was down before a
+    # resume. ``number`` counts each kind from 1 in a session; ``students`` lists ids,
+    # space-separated (ids hold no spaces): the Confused students when a spike was raised, or
+    # those connected when the hub went down.
+    """
+    CREATE TABLE class_events (
+        session_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('spike', 'hub_offline')),
+        number INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        onset REAL NOT NULL,
+        present INTEGER NOT NULL,
+        peak INTEGER NOT NULL,
+        segment INTEGER,
+        students TEXT NOT NULL,
+        PRIMARY KEY (session_id, kind, number)
     );
     """,
 )

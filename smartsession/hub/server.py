@@ -66,7 +66,8 @@ from smartsession.core.protocol import (
     hub_proof_material,
     proofs_match,
 )
-from smartsession.core.roster import Roster, RosterEvent
+from smartsession.core.roster import Roster
+from smartsession.core.snapshots import RosterEvent
 from smartsession.core.states import NoticeKind
 from smartsession.hub.acceptor import Acceptor, AdmittedConnection
 from smartsession.hub.admission import Admission, Limits, Throttle
@@ -318,7 +319,8 @@ class HubServer:
         )
         material = hub_proof_material(nonce, join.nonce, student_id, self.fingerprint, welcome)
         await ws.send(encode(msgspec.structs.replace(welcome, proof=self._signer.sign(material))))
-        log.info("student %r (%r) joined from %r, last seq %d", student_id, join.name, peer, last_seq)
+        name = self._roster.name_of(student_id, join.name)  # the class's roster names it, if it can
+        log.info("student %r (%r) joined from %r, last seq %d", student_id, name, peer, last_seq)
         if join.vision is VisionMode.UNISOLATED:
             log.warning(
                 "student %r analyses its camera WITHOUT network isolation (allowed by its config)", student_id
@@ -337,7 +339,9 @@ class HubServer:
 
     def refused(self, student_id: str, name: str, code: CloseCode, why: str) -> None:
         """A proven agent broke a bound (`NOTICE_CODES`): log it and show it to the teacher."""
-        log.warning("student %r (%r) refused: %r (%d)", student_id, name, why, code)
+        log.warning(
+            "student %r (%r) refused: %r (%d)", student_id, self._roster.name_of(student_id, name), why, code
+        )
         kind = NOTICE_CODES.get(code)
         if kind is not None:
             self._publish(self._roster.notice(student_id, kind, why, time.time()))
@@ -395,7 +399,7 @@ class HubServer:
             self._store.record_leave(self.session_id, agent.student_id, agent.connected_at, now)
         except Exception:
             log.exception("cannot record that %r left", agent.student_id)
-        log.info("student %r left", agent.student_id)
+        log.info("student %r (%r) left", agent.student_id, self._roster.name_of(agent.student_id, agent.name))
         self._publish(self._roster.leave(agent.student_id, now))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

@@ -1,13 +1,16 @@
 """The headless hub: store + WebSocket server + zeroconf announcer + roster, as one `Hub`.
 
 ``async with Hub(config, secret) as hub: ...`` or `run_hub` for the ``smartsession hub``
-command. `Hub` is a `smartsession.core.roster.ClassFeed`: the TUI reads ``students()`` and
-``alerts()`` and subscribes to roster events.
+command. `Hub` is a `smartsession.core.snapshots.ClassFeed`: the TUI reads ``students()``
+and ``alerts()`` and subscribes to roster events. The class alerts the roster raises are
+stored here, so a headless hub keeps them too; a resumed session is repaired and given
+back to the roster before anyone reconnects (`smartsession.hub.class_events`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import socket
@@ -19,13 +22,17 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from smartsession.config import Config
+from smartsession.core.classwide import Spike
 from smartsession.core.discovery import HubAdvert
 from smartsession.core.limits import Bounds
 from smartsession.core.protocol import PROTOCOL_VERSION
-from smartsession.core.roster import (
+from smartsession.core.roster import Roster
+from smartsession.core.snapshots import (
     AlertRecord,
+    ClassAlertChanged,
+    ClassPulse,
+    HubGap,
     HubStatus,
-    Roster,
     RosterEvent,
     SegmentStats,
     StudentSnapshot,
@@ -46,6 +53,8 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[RosterEvent], None]
 
+#: Seconds between two ticks of the roster (a confusion spike rises and clears on time).
+TICK_INTERVAL = 1.0
 #: Net allocations of tracked objects between two young-generation collections in a hub
 #: process (Python's default, 700, ran the collector about a hundred times a second under load).
 GC_YOUNG_THRESHOLD = 20_000
@@ -83,7 +92,9 @@ class Hub:
         self.config = config
         self._secret = secret
         self.hub_id = config.hub.hub_id or default_hub_id()
-        self.roster = Roster(config.class_.id)
+        self.roster = Roster(
+            config.class_.id, expected=config.roster.students, settings=config.class_settings
+        )
         self.store = Store(
             config.database_path,
             batch_interval=config.storage.batch_interval,
@@ -101,6 +112,7 @@ class Hub:
         self._listeners: list[Listener] = []
         self._started = False
         self._retention_task: asyncio.Task[None] | None = None
+        self._tick_task: asyncio.Task[None] | None = None
         #: The end-of-session report/mail thread (see `mailer`), once `stop` started it.
         self.mail_thread: threading.Thread | None = None
         #: Replication to the school server (``[school] database_url``), once started.
@@ -121,9 +133,21 @@ class Hub:
         """Every alert this session, oldest first."""
         return self.roster.alerts()
 
+    def class_alerts(self) -> list[Spike]:
+        """Every class alert (confusion spike) this session, oldest first."""
+        return self.roster.class_alerts()
+
     def segments(self) -> list[SegmentStats]:
         """Every lecture segment this session, oldest first."""
         return self.roster.segments()
+
+    def hub_gaps(self) -> list[HubGap]:
+        """Times this hub was down during the session (before a resume), oldest first."""
+        return self.roster.hub_gaps()
+
+    def pulse(self) -> ClassPulse:
+        """The class as a whole now (attention index, counts, the spike under way)."""
+        return self.roster.pulse(time.time())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` on the loop for each roster event; returns an unsubscribe function."""
@@ -157,17 +181,55 @@ class Hub:
             folder=self.config.report_folder,
             roster=self.config.roster.students,
             late_after_minutes=self.config.report.late_after_minutes,
+            settings=self.config.class_settings,
+            label_mode=self.config.tui.label_mode,
         )
         log.info("report of session %s written to %s", self.session_id, path)
         return path
 
     def _publish(self, events: list[RosterEvent]) -> None:
+        """Store the class alerts among ``events``, then hand every event to the listeners."""
         for event in events:
+            if isinstance(event, ClassAlertChanged):
+                self._store_spike(event.spike)
             for listener in list(self._listeners):
                 try:
                     listener(event)
                 except Exception:
                     log.exception("roster listener %r failed", listener)
+
+    def _store_spike(self, spike: Spike) -> None:
+        if spike.ended_at is None:
+            log.warning(
+                "class alert: %d of %d students Confused for %.0f s%s",
+                spike.confused,
+                spike.present,
+                spike.held,
+                f" in segment {spike.segment}" if spike.segment is not None else "",
+            )
+        else:
+            log.info("class alert %d cleared after %.0f s", spike.index, spike.ended_at - spike.raised_at)
+        self.store.record_spike(self.session_id, spike)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL)
+            self._publish(self.roster.tick(time.time()))
+
+    async def _resume(self) -> None:
+        """A resumed session: close what the crash left open, then give the roster what is stored."""
+        gap = await self.store.repair_resumed(self.session_id, time.time())
+        log.warning(
+            "hub was offline %.0f s (since %s); %d connections open at the crash end at their last item",
+            gap.end - gap.start,
+            time.strftime("%H:%M:%S", time.localtime(gap.start)),
+            len(gap.students),
+        )
+        resumed = await self.store.read_resumed(self.session_id)
+        # The segments marked before the restart stay numbered as the report numbers them.
+        for started_at, label in await self.store.segments(self.session_id):
+            self._publish(self.roster.mark_segment(label, started_at))
+        self._publish(self.roster.restore(resumed.students, resumed.alerts, resumed.spikes, resumed.gaps))
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -236,10 +298,9 @@ class Hub:
             self.session_id, self.resumed = opened
             self.session_started = await self.store.session_started(self.session_id)
             log.info("%s session %s", "resumed" if self.resumed else "started", self.session_id)
+            self.roster.begin(self.session_started)
             if self.resumed:
-                # The segments marked before the restart stay numbered as the report numbers them.
-                for started_at, label in await self.store.segments(self.session_id):
-                    self._publish(self.roster.mark_segment(label, started_at))
+                await self._resume()
             days, keep = self.config.storage.retention_days, self.session_id
             await self.store.call(lambda conn: retention.apply_retention(conn, days, time.time(), (keep,)))
             if days > 0:
@@ -292,6 +353,7 @@ class Hub:
                     f"cannot listen on {self.config.hub.host}:{self.config.hub.port}: {exc.strerror or exc}"
                 ) from exc
             self._server = server
+            self._tick_task = asyncio.create_task(self._tick(), name="roster tick")
             log.info("hub %s of class %s listening on %s", self.hub_id, self.class_id, self.url)
             if self.config.network.discovery:
                 announcer = Announcer(
@@ -344,10 +406,11 @@ class Hub:
             self.mail_thread = start_session_mail(self.config, self.session_id)
 
     async def _shutdown(self, *, end: bool) -> None:
-        if self._retention_task is not None:
-            task, self._retention_task = self._retention_task, None
+        tasks = [task for task in (self._retention_task, self._tick_task) if task is not None]
+        self._retention_task = self._tick_task = None
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._rivals is not None:
             rivals, self._rivals = self._rivals, None
             await rivals.stop()
@@ -361,7 +424,11 @@ class Hub:
             server, self._server = self._server, None
             await server.close()
         if end and self.session_id:
-            self.store.end_session(self.session_id, time.time())
+            now = time.time()
+            spike = self.roster.pulse(now).spike
+            if spike is not None:  # the class alert under way ends with the session
+                self._store_spike(dataclasses.replace(spike, ended_at=now))
+            self.store.end_session(self.session_id, now)
         if self.replicator is not None:
             replicator, self.replicator = self.replicator, None
             await self.store.flush(within=2.0)

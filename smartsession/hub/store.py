@@ -43,8 +43,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from smartsession.core.classwide import Spike
 from smartsession.core.protocol import Event, Sample
+from smartsession.core.snapshots import HubGap
 from smartsession.errors import HubError
+from smartsession.hub import class_events
 from smartsession.hub.batch import ItemWrite, Op, SqlWrite, apply_batch
 from smartsession.hub.checkpointer import BACKSTOP_PAGES, WAL_SIZE_LIMIT, Checkpointer
 from smartsession.hub.schema import (
@@ -201,6 +204,10 @@ class Store:
             ]
         )
 
+    def record_spike(self, session_id: str, spike: Spike) -> None:
+        """Queue: a class alert (confusion spike) was raised or cleared (`class_events`)."""
+        self._enqueue([SqlWrite(class_events.UPSERT, class_events.spike_row(session_id, spike))])
+
     def end_session(self, session_id: str, now: float) -> None:
         """Queue: the session ended cleanly (it will not be resumed)."""
         self._enqueue([SqlWrite("UPDATE sessions SET ended_at = ? WHERE id = ?", (now, session_id))])
@@ -254,6 +261,14 @@ class Store:
     async def session_started(self, session_id: str) -> float:
         """When a stored session began (epoch seconds)."""
         return await self.call(lambda conn: read_session_started(conn, session_id))
+
+    async def repair_resumed(self, session_id: str, now: float) -> HubGap:
+        """Close what a crash left open in a resumed session; see `class_events.repair_resumed`."""
+        return await self.call(lambda conn: class_events.repair_resumed(conn, session_id, now))
+
+    async def read_resumed(self, session_id: str) -> class_events.Resumed:
+        """What the roster takes back of a resumed session; see `class_events.read_resumed`."""
+        return await self.call(lambda conn: class_events.read_resumed(conn, session_id))
 
     async def open_session(self, class_id: str, hub_id: str, now: float) -> tuple[str, bool]:
         """Resume or create the session of this class; returns ``(session_id, resumed)``."""

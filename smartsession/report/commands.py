@@ -135,6 +135,8 @@ def report_main(argv: Sequence[str]) -> int:
             )
         return _course(args)
     config, db = _setup(args)
+    if args.output is not None:
+        _check_suffix(args.output, args.format, FORMATS[args.format])
     if args.school:
         from smartsession.school.commands import export_school_report
 
@@ -148,6 +150,8 @@ def report_main(argv: Sequence[str]) -> int:
                 password_file=args.password_file,
                 roster=config.roster.students,
                 late_after_minutes=config.report.late_after_minutes,
+                settings=config.class_settings,
+                label_mode=config.tui.label_mode,
             )
         except OSError as exc:
             raise ReportError(f"cannot write the report: {exc}") from exc
@@ -162,11 +166,23 @@ def report_main(argv: Sequence[str]) -> int:
             folder=Path.cwd(),
             roster=config.roster.students,
             late_after_minutes=config.report.late_after_minutes,
+            settings=config.class_settings,
+            label_mode=config.tui.label_mode,
         )
     except OSError as exc:
         raise ReportError(f"cannot write the report: {exc}") from exc
     print(f"wrote {args.format} report of session {report.session_id} to {path}")
     return 0
+
+
+def _check_suffix(output: Path, fmt: str, suffix: str) -> None:
+    """A file named for another format is refused: ``--format csv -o out.csv`` would be a zip."""
+    if output.suffix.lower() == suffix:
+        return
+    what = "a zip of CSV tables (one per table)" if fmt == "csv" else f"{fmt.upper()}"
+    raise ReportError(
+        f"--format {fmt} writes {what}: name the file {output.with_suffix(suffix).name}, not {output.name}"
+    )
 
 
 def _course(args: argparse.Namespace) -> int:
@@ -183,6 +199,8 @@ def _course(args: argparse.Namespace) -> int:
             since=_parse_date(args.since, "--since") if args.since else None,
             password_file=args.password_file,
             late_after_minutes=config.report.late_after_minutes,
+            settings=config.class_settings,
+            label_mode=config.tui.label_mode,
         )
     except OSError as exc:
         raise ReportError(f"cannot write the report: {exc}") from exc

@@ -10,10 +10,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from smartsession.core.states import AlertReason
+from smartsession.core.classwide import ClassSettings
 from smartsession.core.text import escape
-from smartsession.report.model import SessionReport, build_report
+from smartsession.core.wording import words_for
+from smartsession.report.format import minutes, percent
+from smartsession.report.items import SessionReport
+from smartsession.report.model import build_report
 from smartsession.report.queries import find_session, open_database, read_session
+from smartsession.report.svg import reason_label
 from smartsession.report.writers import FORMATS, write
 
 
@@ -23,13 +27,17 @@ def load_report(
     *,
     roster: Mapping[str, str] | None = None,
     late_after_minutes: float = 5.0,
+    settings: ClassSettings | None = None,
+    label_mode: str = "states",
 ) -> SessionReport:
     """The report of session ``ref`` (``latest``, an id or a unique prefix) in the store at ``db``."""
     conn = open_database(db)
     with contextlib.closing(conn):
         session = find_session(conn, ref)
         data = read_session(conn, session)
-    return build_report(data, roster=roster, late_after_minutes=late_after_minutes)
+    return build_report(
+        data, roster=roster, late_after_minutes=late_after_minutes, settings=settings, label_mode=label_mode
+    )
 
 
 def default_file_name(report: SessionReport, fmt: str) -> str:
@@ -47,44 +55,62 @@ def export_report(
     folder: Path | None = None,
     roster: Mapping[str, str] | None = None,
     late_after_minutes: float = 5.0,
+    settings: ClassSettings | None = None,
+    label_mode: str = "states",
 ) -> tuple[Path, SessionReport]:
     """Write the report of ``ref`` as ``fmt`` to ``out`` (or `default_file_name` in ``folder``)."""
-    report = load_report(db, ref, roster=roster, late_after_minutes=late_after_minutes)
+    report = load_report(
+        db,
+        ref,
+        roster=roster,
+        late_after_minutes=late_after_minutes,
+        settings=settings,
+        label_mode=label_mode,
+    )
     path = out if out is not None else (folder or Path.cwd()) / default_file_name(report, fmt)
     return write(report, fmt, path), report
 
 
 def summary_text(report: SessionReport) -> str:
-    """A plain-text summary of the session (the email body); control characters escaped."""
+    """A plain-text summary of the session (the email body); control characters escaped.
+
+    The same numbers as every other format, printed with the same digits.
+    """
+    words = words_for(report.labels)
+    counts = report.counts
     lines = [
         f"Class {report.class_id}, session {report.session_id}",
         f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(report.started_at))}, "
-        f"{report.duration_minutes:.0f} min",
+        f"{minutes(report.duration_minutes)}",
         "",
+        f"Present: {counts.get('students_present', 0)} (late {counts.get('students_late', 0)}), "
+        f"absent: {counts.get('students_absent', 0)}",
     ]
-    present = [s for s in report.students if s.status != "absent"]
-    lines.append(f"Present: {len(present)}")
-    late = [s for s in report.students if s.status == "late"]
-    if late:
-        lines.append("Late: " + ", ".join(f"{s.name} ({s.late_minutes or 0:.0f} min)" for s in late))
-    absent = [s for s in report.students if s.status == "absent"]
-    if absent:
-        lines.append("Absent: " + ", ".join(s.name for s in absent))
+    if report.late:
+        lines.append("Late: " + ", ".join(f"{s.name} ({minutes(s.late_minutes)})" for s in report.late))
+    if report.absent:
+        lines.append("Absent: " + ", ".join(s.name for s in report.absent))
     reasons: dict[str, int] = {}
     for a in report.alerts:
         reasons[a.reason] = reasons.get(a.reason, 0) + 1
     if reasons:
-        parts = []
-        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            with contextlib.suppress(ValueError):
-                reason = AlertReason(reason).label
-            parts.append(f"{reason} x{count}")
+        parts = [f"{reason_label(r)} x{n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
         lines.append("Alerts: " + ", ".join(parts))
+    for spike in report.class_alerts:
+        lines.append(
+            f"Class alert {time.strftime('%H:%M:%S', time.localtime(spike.start))}: {spike.confused} of "
+            f"{spike.present} {words.confused} (segment {spike.segment})"
+        )
+    for gap in report.hub_offline:
+        lines.append(
+            f"Hub offline {time.strftime('%H:%M:%S', time.localtime(gap.start))}-"
+            f"{time.strftime('%H:%M:%S', time.localtime(gap.end))} ({gap.seconds:.0f} s)"
+        )
     for g in report.segments:
         if g.confused_share is not None:
             lines.append(
-                f"Segment {g.index} '{g.label}': {100 * g.confused_share:.0f}% of the class confused, "
-                f"{100 * (g.not_attending_share or 0):.0f}% not attending"
+                f"Segment {g.index} '{g.label}': {percent(g.confused_share)} of the class {words.state('confused')}, "
+                f"{percent(g.not_attending_share)} not attending"
             )
     lines += ["", report.meaning, "", "The full report is attached (HTML; open it in a browser)."]
     return "\n".join(escape(line) for line in lines) + "\n"  # a stored name cannot break a line

@@ -1,10 +1,11 @@
-"""Small value formatters shared by the writers."""
+"""Small value formatters shared by the writers, printing the model's rounded numbers with its digits."""
 
 from __future__ import annotations
 
 import time
 
 from smartsession.core.text import escape
+from smartsession.report.rounding import MINUTE_DIGITS, SCORE_DIGITS
 
 #: First characters that make a spreadsheet read a text cell as a formula (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -22,18 +23,18 @@ def hhmm(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts))
 
 
-def num(value: float | None, digits: int = 3) -> float | str:
-    """A number rounded for a table; "" for None."""
-    return "" if value is None else round(float(value), digits)
-
-
 def minutes(value: float | None) -> str:
-    """Minutes for people: ``12.5 min``; "-" for None."""
-    return "-" if value is None else f"{value:.1f} min"
+    """Minutes for people, with the report's digits: ``12.5 min``; "-" for None."""
+    return "-" if value is None else f"{value:.{MINUTE_DIGITS}f} min"
+
+
+def score(value: float | None) -> str:
+    """A score (attention, confusion) with the report's digits: ``0.82``; "-" for None."""
+    return "-" if value is None else f"{value:.{SCORE_DIGITS}f}"
 
 
 def percent(value: float | None) -> str:
-    """A share as ``42%``; "-" for None."""
+    """A share as ``42%`` (a share is rounded to 0.01, so this is exact); "-" for None."""
     return "-" if value is None else f"{100.0 * value:.0f}%"
 
 

@@ -1,33 +1,29 @@
 """The HTML report: one self-contained page (inline CSS and SVG; no script, font or image fetched).
 
 `render_html` returns the page; `write_html` writes it. It prints well (A4, tables keep their
-header rows, colours kept).
+header rows, colours kept). Numbers are the model's, printed with its digits; words are the
+report's label mode's (`smartsession.core.wording`). The charts are `smartsession.report.svg`'s.
 """
 
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from smartsession.core.states import AlertReason
-from smartsession.report.format import clock, hhmm, minutes, percent
-from smartsession.report.model import STATES, ClassPoint, SegmentReport, SessionReport, StudentReport
-
-#: Fill colour of each state in the timelines (also the legend).
-STATE_COLOURS: dict[str, str] = {
-    "focused": "#2e7d32",
-    "confused": "#ef6c00",
-    "alert": "#c62828",
-    "calibrating": "#9e9e9e",
-    "paused": "#64b5f6",
-}
-ATTENTION_COLOUR = "#1565c0"
-CONFUSION_COLOUR = "#ef6c00"
-BAND_COLOURS = ("#eef3fb", "#fbfbf3")
-
-WIDTH = 960
+from smartsession.core.wording import Words, words_for
+from smartsession.report.format import clock, hhmm, minutes, percent, score
+from smartsession.report.items import STATES, SegmentReport, SessionReport, StudentReport
+from smartsession.report.svg import (
+    ATTENTION_COLOUR,
+    BAND_COLOURS,
+    CONFUSION_COLOUR,
+    OFFLINE_COLOUR,
+    STATE_COLOURS,
+    class_chart,
+    reason_label,
+    timeline_chart,
+)
 
 _CSS = """
 :root { color-scheme: light; }
@@ -70,143 +66,6 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _reason(reason: str) -> str:
-    try:
-        return AlertReason(reason).label
-    except ValueError:
-        return reason or "-"
-
-
-def _ticks(start: float, end: float, target: int = 8) -> list[float]:
-    span = max(end - start, 1.0)
-    step = 60.0 * 60.0
-    for nice in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
-        if span / nice <= target:
-            step = float(nice)
-            break
-    first = math.ceil(start / step) * step
-    return [first + i * step for i in range(int((end - first) // step) + 1)]
-
-
-class _Axis:
-    def __init__(self, start: float, end: float, left: float, right: float) -> None:
-        self.start, self.end = start, max(end, start + 1.0)
-        self.left, self.right = left, right
-
-    def x(self, ts: float) -> float:
-        ts = min(max(ts, self.start), self.end)
-        return self.left + (ts - self.start) / (self.end - self.start) * (self.right - self.left)
-
-    def labels(self, y: float, top: float) -> list[str]:
-        out = []
-        ticks = _ticks(self.start, self.end)
-        step = ticks[1] - ticks[0] if len(ticks) > 1 else 60.0
-        for t in ticks:
-            x = self.x(t)
-            label = hhmm(t) if step < 60 else hhmm(t)[:5]
-            out.append(f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{y - 12:.1f}" stroke="#ccc"/>')
-            out.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle">{_e(label)}</text>')
-        return out
-
-
-def _bands(report: SessionReport, axis: _Axis, top: float, bottom: float, labels: bool) -> list[str]:
-    out = []
-    for g in report.segments:
-        x0, x1 = axis.x(g.start), axis.x(g.end)
-        colour = BAND_COLOURS[(g.index - 1) % 2]
-        out.append(
-            f'<rect class="segment" x="{x0:.1f}" y="{top:.1f}" width="{max(0.5, x1 - x0):.1f}"'
-            f' height="{bottom - top:.1f}" fill="{colour}"><title>{_e(g.label)}</title></rect>'
-        )
-        if g.index > 1:
-            out.append(
-                f'<line x1="{x0:.1f}" y1="{top:.1f}" x2="{x0:.1f}" y2="{bottom:.1f}" stroke="#7a8ca5"'
-                ' stroke-dasharray="4 3"/>'
-            )
-        if labels:
-            text = g.label if len(g.label) <= 28 else g.label[:27] + "…"
-            out.append(f'<text x="{x0 + 4:.1f}" y="{top + 12:.1f}" fill="#334">{_e(text)}</text>')
-    return out
-
-
-def class_chart(report: SessionReport) -> str:
-    """Class mean attention and confusion over time, over the segment bands (inline SVG)."""
-    height, top, bottom, left, right = 280.0, 24.0, 244.0, 44.0, WIDTH - 12.0
-    axis = _Axis(report.started_at, report.end, left, right)
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" height="{height:.0f}"'
-        ' role="img" aria-label="Class attention and confusion over time">'
-    ]
-    parts += _bands(report, axis, top, bottom, labels=True)
-    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = bottom - v * (bottom - top)
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.2f}</text>')
-    parts += axis.labels(height - 10, top)
-
-    def line(points: Sequence[ClassPoint], value: str, colour: str, dash: str) -> None:
-        runs: list[list[str]] = [[]]
-        half = report.bucket_seconds / 2
-        for p in points:
-            v = getattr(p, value)
-            if v is None:
-                runs.append([])
-                continue
-            runs[-1].append(f"{axis.x(p.start + half):.1f},{bottom - v * (bottom - top):.1f}")
-        for run in runs:
-            if len(run) == 1:
-                x, y = run[0].split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>')
-            elif run:
-                parts.append(
-                    f'<polyline class="{value}" points="{" ".join(run)}" fill="none" stroke="{colour}"'
-                    f' stroke-width="2.2" stroke-dasharray="{dash}" stroke-linejoin="round"/>'
-                )
-
-    line(report.timeline, "mean_attention", ATTENTION_COLOUR, "none")
-    line(report.timeline, "mean_confusion", CONFUSION_COLOUR, "6 3")
-    parts.append(
-        f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="none"'
-        ' stroke="#999"/>'
-    )
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def timeline_chart(report: SessionReport) -> str:
-    """One row per student: the state over time, coloured by `STATE_COLOURS` (inline SVG)."""
-    students = [s for s in report.students if s.status != "absent"]
-    row, top, name_w = 20.0, 20.0, 170.0
-    height = top + row * max(1, len(students)) + 28
-    axis = _Axis(report.started_at, report.end, name_w, WIDTH - 12.0)
-    bottom = top + row * max(1, len(students))
-    parts = [
-        f'<svg class="timeline" viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" height="{height:.0f}"'
-        ' role="img" aria-label="State timeline per student">'
-    ]
-    parts += _bands(report, axis, top, bottom, labels=False)
-    parts += axis.labels(height - 8, top)
-    for i, s in enumerate(students):
-        y = top + i * row
-        name = s.name if len(s.name) <= 24 else s.name[:23] + "…"
-        parts.append(f'<text x="{name_w - 6}" y="{y + row * 0.68:.1f}" text-anchor="end">{_e(name)}</text>')
-        parts.append(
-            f'<rect x="{name_w}" y="{y + 3:.1f}" width="{WIDTH - 12 - name_w}" height="{row - 6:.1f}"'
-            ' fill="#f4f4f4"/>'
-        )
-        for r in s.timeline:
-            x0, x1 = axis.x(r.start), axis.x(r.end)
-            colour = STATE_COLOURS.get(r.state, "#bbb")
-            what = r.state + (f": {_reason(r.alert)}" if r.alert else "")
-            parts.append(
-                f'<rect class="run {_e(r.state)}" x="{x0:.1f}" y="{y + 3:.1f}" width="{max(0.8, x1 - x0):.1f}"'
-                f' height="{row - 6:.1f}" fill="{colour}"><title>{_e(what)} {hhmm(r.start)}&ndash;{hhmm(r.end)}'
-                "</title></rect>"
-            )
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
 def _legend(items: Sequence[tuple[str, str]]) -> str:
     spans = "".join(f'<span><i class="swatch" style="background:{c}"></i>{_e(t)}</span>' for t, c in items)
     return f'<div class="legend">{spans}</div>'
@@ -226,14 +85,14 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _f(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def _title(word: str) -> str:
+    return word[:1].upper() + word[1:]
 
 
 def _attendance(students: Sequence[StudentReport]) -> str:
     rows, classes = [], []
     for s in students:
-        late = f"{s.late_minutes:.1f} min late" if s.status == "late" and s.late_minutes is not None else ""
+        late = f"{minutes(s.late_minutes)} late" if s.status == "late" else ""
         rows.append(
             [
                 s.name,
@@ -250,24 +109,24 @@ def _attendance(students: Sequence[StudentReport]) -> str:
     return _table(header, rows, {5, 6}, classes)
 
 
-def _states(students: Sequence[StudentReport]) -> str:
+def _states(students: Sequence[StudentReport], words: Words) -> str:
     rows = [
         [
             s.name,
             *[minutes(s.minutes_by_state.get(st)) for st in STATES],
-            _f(s.mean_attention),
-            _f(s.mean_confusion),
-            _f(s.peak_confusion),
+            score(s.mean_attention),
+            score(s.mean_confusion),
+            score(s.peak_confusion),
         ]
         for s in students
         if s.status != "absent"
     ]
     header = [
         "Student",
-        *[st.capitalize() for st in STATES],
+        *[_title(words.state(st)) for st in STATES],
         "Mean attention",
-        "Mean confusion",
-        "Peak confusion",
+        f"Mean {words.score}",
+        f"Peak {words.score}",
     ]
     return _table(header, rows, set(range(1, len(header))))
 
@@ -281,7 +140,9 @@ def _alerts_by_reason(report: SessionReport) -> str:
         for s in report.students
         if s.status != "absent"
     ]
-    return _table(["Student", *[_reason(r) for r in reasons], "Total"], rows, set(range(1, len(reasons) + 2)))
+    return _table(
+        ["Student", *[reason_label(r) for r in reasons], "Total"], rows, set(range(1, len(reasons) + 2))
+    )
 
 
 def _alert_list(report: SessionReport) -> str:
@@ -291,7 +152,7 @@ def _alert_list(report: SessionReport) -> str:
         [
             hhmm(a.ts),
             a.name,
-            _reason(a.reason),
+            reason_label(a.reason),
             a.detail,
             hhmm(a.cleared_at) if a.cleared_at else "(still on)",
         ]
@@ -300,19 +161,20 @@ def _alert_list(report: SessionReport) -> str:
     return _table(["Time", "Student", "Reason", "Detail", "Cleared"], rows, set())
 
 
-def _segments(segments: Sequence[SegmentReport]) -> str:
+def _segments(segments: Sequence[SegmentReport], words: Words) -> str:
     rows = [
         [
             g.index,
             g.label,
             hhmm(g.start),
             hhmm(g.end),
-            minutes((g.end - g.start) / 60.0),
+            minutes(g.minutes),
             g.students,
             percent(g.confused_share),
             percent(g.not_attending_share),
-            _f(g.mean_attention),
-            _f(g.mean_confusion),
+            score(g.mean_attention),
+            score(g.mean_confusion),
+            g.class_alerts,
         ]
         for g in segments
     ]
@@ -323,45 +185,88 @@ def _segments(segments: Sequence[SegmentReport]) -> str:
         "To",
         "Length",
         "Students",
-        "Confused",
+        _title(words.state("confused")),
         "Not attending",
         "Mean attention",
-        "Mean confusion",
+        f"Mean {words.score}",
+        "Class alerts",
     ]
-    return _table(header, rows, {0, 4, 5, 6, 7, 8, 9})
+    return _table(header, rows, {0, 4, 5, 6, 7, 8, 9, 10})
+
+
+def _class_alerts(report: SessionReport, words: Words) -> str:
+    if not report.class_alerts:
+        return (
+            f'<p class="note">No class alert: the share of the class that {words.confused} never stayed'
+            " high long enough.</p>"
+        )
+    rows = [
+        [
+            hhmm(a.start),
+            a.segment,
+            f"{a.confused} of {a.present}",
+            a.peak,
+            hhmm(a.end),
+            ", ".join(a.names),
+        ]
+        for a in report.class_alerts
+    ]
+    header = ["Raised", "Segment", f"Students who {words.confused}", "Most at once", "Until", "Who"]
+    return _table(header, rows, {1, 3})
+
+
+def _hub_offline(report: SessionReport) -> str:
+    if not report.hub_offline:
+        return ""
+    rows = [
+        [hhmm(g.start), hhmm(g.end), f"{g.seconds:.0f} s", ", ".join(g.names) or "-"]
+        for g in report.hub_offline
+    ]
+    table = _table(["From", "To", "Down for", "Connected then"], rows, {2})
+    return (
+        '<section id="hub-offline"><h2>Hub offline</h2><p class="note">The hub stopped (a crash) and the'
+        " session was resumed. Connections open when it stopped end at the last item it stored from that"
+        f" student; the time it was down counts for nobody.</p>{table}</section>"
+    )
 
 
 def render_html(report: SessionReport) -> str:
     """The report as one self-contained HTML page."""
+    words = words_for(report.labels)
     c = report.counts
-    absent = [s for s in report.students if s.status == "absent"]
-    late = [s for s in report.students if s.status == "late"]
     ended = clock(report.ended_at) if report.ended_at is not None else f"{clock(report.end)} (last activity)"
     facts = [
-        ("Duration", f"{report.duration_minutes:.1f} min"),
-        ("Present", str(c.get("students_present", 0) + c.get("students_late", 0))),
-        ("Late", str(len(late))),
-        ("Absent", str(len(absent))),
-        ("Alerts", str(len(report.alerts))),
+        ("Duration", minutes(report.duration_minutes)),
+        ("Present", str(c.get("students_present", 0))),
+        ("Late", str(c.get("students_late", 0))),
+        ("Absent", str(c.get("students_absent", 0))),
+        ("Alerts", str(c.get("alerts", 0))),
+        ("Class alerts", str(c.get("class_alerts", 0))),
     ]
+    if report.hub_offline:
+        facts.append(("Hub offline", f"{sum(g.seconds for g in report.hub_offline):.0f} s"))
     who = ""
-    if absent:
-        who += f"<p><b>Absent:</b> {_e(', '.join(s.name for s in absent))}</p>"
-    if late:
+    if report.absent:
+        who += f"<p><b>Absent:</b> {_e(', '.join(s.name for s in report.absent))}</p>"
+    if report.late:
         who += (
             "<p><b>Late:</b> "
-            + _e(", ".join(f"{s.name} ({(s.late_minutes or 0.0):.1f} min)" for s in late))
+            + _e(", ".join(f"{s.name} ({minutes(s.late_minutes)})" for s in report.late))
             + "</p>"
         )
     states_legend = _legend(
-        [(k.capitalize(), v) for k, v in STATE_COLOURS.items()] + [("No data", "#f4f4f4")]
+        [(_title(words.state(k)), v) for k, v in STATE_COLOURS.items()]
+        + [("No data", "#f4f4f4")]
+        + ([("Hub offline", OFFLINE_COLOUR)] if report.hub_offline else [])
     )
     chart_legend = _legend(
         [
-            ("Mean attention", ATTENTION_COLOUR),
-            ("Mean confusion (dashed)", CONFUSION_COLOUR),
+            (f"Class attention index (smoothed, τ = {report.attention_smoothing:g} s)", ATTENTION_COLOUR),
+            (f"Mean {words.score} (dashed)", CONFUSION_COLOUR),
             ("Segments (bands)", BAND_COLOURS[0]),
+            ("Class alerts (marks at the top)", CONFUSION_COLOUR),
         ]
+        + ([("Hub offline", OFFLINE_COLOUR)] if report.hub_offline else [])
     )
     body = f"""
 <header>
@@ -375,32 +280,41 @@ def render_html(report: SessionReport) -> str:
 <p>{_e(report.meaning)}</p>
 <p>Each sample stands for {report.interval:.2f} s. Minutes in a state = samples in that state &times; that interval.
 "Face on screen" counts samples with at least one face. "Connected" is the time the student's machine
-was linked to the hub. "Late" means first seen more than {report.late_after_minutes:g} minutes after the
-session started. "Not attending" means attention below {report.attention_low:.2f}. Attention and confusion
-run from 0 to 1. A flag or an alert is for a human to review, never a conclusion.</p>
+was linked to the hub. "Present" counts everyone who joined, late or not; "Late" means first seen more than
+{report.late_after_minutes:g} minutes after the session started. "Not attending" means attention below
+{report.attention_low:.2f}. Attention and {_e(words.score)} run from 0 to 1. The class attention index is the
+class's mean attention smoothed over time (an exponential moving average, time constant
+{report.attention_smoothing:g} s), the number the class view's header shows. A class alert is raised when a
+large share of the class {_e(words.confused)} at once. A flag or an alert is for a human to review, never a
+conclusion.</p>
 </section>
 <section id="class-over-time">
-<h2>Class attention and confusion over time</h2>
+<h2>The class over time</h2>
 {chart_legend}
 <figure>{class_chart(report)}</figure>
-<p class="note">Means over the students with samples, per {report.bucket_seconds:g} s.</p>
+<p class="note">Per {report.bucket_seconds:g} s: the index at the end of each, the mean over the students with samples.</p>
 </section>
 <section id="timeline">
 <h2>State timeline per student</h2>
 {states_legend}
 <figure>{timeline_chart(report)}</figure>
 </section>
+{_hub_offline(report)}
 <section id="attendance">
 <h2>Attendance</h2>
 {_attendance(report.students)}
 </section>
 <section id="states">
 <h2>Time in each state</h2>
-{_states(report.students)}
+{_states(report.students, words)}
 </section>
 <section id="segments">
 <h2>Segments</h2>
-{_segments(report.segments)}
+{_segments(report.segments, words)}
+</section>
+<section id="class-alerts">
+<h2>Class alerts</h2>
+{_class_alerts(report, words)}
 </section>
 <section id="alerts">
 <h2>Alerts by reason</h2>

@@ -1,6 +1,7 @@
 """Reads over the hub's store (see `smartsession.hub.schema` for the schema) into plain rows.
 
-Works on any `sqlite3.Connection`; the ``segments`` table (schema version 2) is optional.
+Works on any `sqlite3.Connection`; the ``segments`` (schema version 2) and ``class_events``
+(version 5) tables are optional.
 """
 
 from __future__ import annotations
@@ -87,6 +88,41 @@ class SegmentRow:
 
 
 @dataclass(frozen=True)
+class ClassEventRow:
+    """A class event (`smartsession.hub.class_events`): a confusion spike, or the hub offline."""
+
+    kind: str
+    number: int
+    started_at: float
+    ended_at: float | None
+    onset: float
+    present: int
+    peak: int
+    segment: int | None
+    students: tuple[str, ...]
+
+
+#: The columns of ``class_events`` as `class_event_row` reads them (both tiers).
+CLASS_EVENT_COLUMNS = "kind, number, started_at, ended_at, onset, present, peak, segment, students"
+
+
+def class_event_row(row: tuple[object, ...]) -> ClassEventRow:
+    """One row of `CLASS_EVENT_COLUMNS`."""
+    kind, number, started, ended, onset, present, peak, segment, students = row
+    return ClassEventRow(
+        kind=str(kind),
+        number=int(number),  # type: ignore[call-overload]
+        started_at=float(started),  # type: ignore[arg-type]
+        ended_at=None if ended is None else float(ended),  # type: ignore[arg-type]
+        onset=float(onset),  # type: ignore[arg-type]
+        present=int(present),  # type: ignore[call-overload]
+        peak=int(peak),  # type: ignore[call-overload]
+        segment=None if segment is None else int(segment),  # type: ignore[call-overload]
+        students=tuple(str(students).split()),
+    )
+
+
+@dataclass(frozen=True)
 class SessionData:
     """Every stored row of one session."""
 
@@ -96,6 +132,7 @@ class SessionData:
     events: tuple[EventRow, ...]
     connections: tuple[ConnectionRow, ...]
     segments: tuple[SegmentRow, ...]
+    class_events: tuple[ClassEventRow, ...] = ()
 
 
 def open_database(path: Path) -> sqlite3.Connection:
@@ -214,4 +251,14 @@ def read_session(conn: sqlite3.Connection, session: SessionInfo) -> SessionData:
     segments: tuple[SegmentRow, ...] = ()
     if has_table(conn, "segments"):
         segments = tuple(SegmentRow(started_at, label) for started_at, label in read_segments(conn, sid))
-    return SessionData(session, students, samples, events, connections, segments)
+    class_events: tuple[ClassEventRow, ...] = ()
+    if has_table(conn, "class_events"):
+        class_events = tuple(
+            class_event_row(row)
+            for row in conn.execute(
+                f"SELECT {CLASS_EVENT_COLUMNS} FROM class_events WHERE session_id = ?"
+                " ORDER BY started_at, kind, number",
+                (sid,),
+            )
+        )
+    return SessionData(session, students, samples, events, connections, segments, class_events)

@@ -1,16 +1,19 @@
 """A session report as flat tables (CSV files, xlsx sheets): name -> (header, rows).
 
-Times become local ``YYYY-MM-DD HH:MM:SS`` text and numbers are rounded for people; the
-JSON document keeps the raw values instead. Every text cell goes through `sheet_cell`: a
-name such as ``=HYPERLINK(...)`` stays text in a spreadsheet, and numbers stay numbers.
+Times become local ``YYYY-MM-DD HH:MM:SS`` text; numbers are the report's own, already
+rounded by the model (the JSON document has the same numbers, and times as epoch seconds).
+Column names and state values are in the report's label mode (`Words.key`). Every text
+cell goes through `sheet_cell`: a name such as ``=HYPERLINK(...)`` stays text in a
+spreadsheet, and numbers stay numbers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from smartsession.report.format import clock, num, sheet_cell
-from smartsession.report.model import STATES, SessionReport
+from smartsession.core.wording import words_for
+from smartsession.report.format import clock, sheet_cell
+from smartsession.report.items import STATES, SessionReport
 
 #: One table: its header and its rows.
 Table = tuple[list[str], list[list[Any]]]
@@ -18,10 +21,15 @@ Table = tuple[list[str], list[list[Any]]]
 
 def tables(report: SessionReport) -> dict[str, Table]:
     """``report`` as named tables, in the order the files and sheets are written (cells inert)."""
+    words = words_for(report.labels)
     return {
-        name: (header, [[sheet_cell(value) for value in row] for row in rows])
+        name: ([words.key(h) for h in header], [[sheet_cell(value) for value in row] for row in rows])
         for name, (header, rows) in _tables(report).items()
     }
+
+
+def _blank(value: float | None) -> float | str:
+    return "" if value is None else value
 
 
 def _tables(report: SessionReport) -> dict[str, Table]:
@@ -31,10 +39,12 @@ def _tables(report: SessionReport) -> dict[str, Table]:
         ["hub_id", report.hub_id],
         ["started", clock(report.started_at)],
         ["ended", clock(report.ended_at) if report.ended_at is not None else "(not ended cleanly)"],
-        ["duration_minutes", num(report.duration_minutes)],
-        ["sample_interval_seconds", num(report.interval)],
-        ["late_after_minutes", num(report.late_after_minutes)],
-        ["not_attending_means_attention_below", num(report.attention_low)],
+        ["duration_minutes", report.duration_minutes],
+        ["sample_interval_seconds", report.interval],
+        ["late_after_minutes", report.late_after_minutes],
+        ["not_attending_means_attention_below", report.attention_low],
+        ["attention_index_smoothing_seconds", report.attention_smoothing],
+        ["labels", report.labels],
         *[[k, v] for k, v in report.counts.items()],
         ["meaning", report.meaning],
     ]
@@ -66,15 +76,15 @@ def _tables(report: SessionReport) -> dict[str, Table]:
             "yes" if s.expected else "no",
             clock(s.joined),
             clock(s.left),
-            num(s.late_minutes) if s.status == "late" else "",
-            num(s.minutes_connected),
-            num(s.minutes_face),
-            *[num(s.minutes_by_state.get(st, 0.0)) for st in STATES],
+            _blank(s.late_minutes) if s.status == "late" else "",
+            s.minutes_connected,
+            s.minutes_face,
+            *[s.minutes_by_state.get(st, 0.0) for st in STATES],
             sum(s.alerts_by_reason.values()),
             *[s.alerts_by_reason.get(r, 0) for r in reasons],
-            num(s.mean_attention),
-            num(s.mean_confusion),
-            num(s.peak_confusion),
+            _blank(s.mean_attention),
+            _blank(s.mean_confusion),
+            _blank(s.peak_confusion),
             s.samples,
         ]
         for s in report.students
@@ -88,25 +98,44 @@ def _tables(report: SessionReport) -> dict[str, Table]:
             g.label,
             clock(g.start),
             clock(g.end),
-            num((g.end - g.start) / 60.0),
+            g.minutes,
             g.students,
             g.samples,
-            num(g.confused_share),
-            num(g.not_attending_share),
-            num(g.mean_attention),
-            num(g.mean_confusion),
+            _blank(g.confused_share),
+            _blank(g.not_attending_share),
+            _blank(g.mean_attention),
+            _blank(g.mean_confusion),
+            g.class_alerts,
         ]
         for g in report.segments
+    ]
+    class_events = [
+        [
+            "class_alert",
+            a.number,
+            clock(a.start),
+            clock(a.end),
+            a.segment,
+            a.confused,
+            a.present,
+            a.peak,
+            " ".join(a.students),
+        ]
+        for a in report.class_alerts
+    ] + [
+        ["hub_offline", i, clock(g.start), clock(g.end), "", len(g.students), "", "", " ".join(g.students)]
+        for i, g in enumerate(report.hub_offline, start=1)
     ]
     timeline = [
         [
             clock(p.start),
-            num((p.start - report.started_at) / 60.0),
+            round((p.start - report.started_at) / 60.0, 2),
             p.students,
             p.samples,
-            num(p.mean_attention),
-            num(p.mean_confusion),
-            num(p.confused_share),
+            _blank(p.attention_index),
+            _blank(p.mean_attention),
+            _blank(p.mean_confusion),
+            _blank(p.confused_share),
         ]
         for p in report.timeline
     ]
@@ -127,8 +156,13 @@ def _tables(report: SessionReport) -> dict[str, Table]:
                 "not_attending_share",
                 "mean_attention",
                 "mean_confusion",
+                "class_alerts",
             ],
             segments,
+        ),
+        "class_events": (
+            ["kind", "number", "start", "end", "segment", "students", "present", "peak", "student_ids"],
+            class_events,
         ),
         "class_timeline": (
             [
@@ -136,6 +170,7 @@ def _tables(report: SessionReport) -> dict[str, Table]:
                 "minute_of_session",
                 "students",
                 "samples",
+                "attention_index",
                 "mean_attention",
                 "mean_confusion",
                 "confused_share",

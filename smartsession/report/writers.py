@@ -8,18 +8,34 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
+from smartsession.core.states import State
+from smartsession.core.wording import Words, words_for
 from smartsession.files import private_file
-from smartsession.report.model import SessionReport
+from smartsession.report.items import SessionReport
 from smartsession.report.tables import tables
 
 #: The formats `write` knows, with their file suffix.
 FORMATS: dict[str, str] = {"html": ".html", "csv": ".zip", "json": ".json", "xlsx": ".xlsx"}
+_STATE_VALUES = frozenset(state.value for state in State)
+
+
+def relabel(value: Any, words: Words) -> Any:
+    """Keys, and values that are states, in the report's label mode (`Words.key`)."""
+    if isinstance(value, dict):
+        return {words.key(str(k)): relabel(v, words) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [relabel(v, words) for v in value]
+    if isinstance(value, str) and value in _STATE_VALUES:
+        return words.key(value)
+    return value
 
 
 def to_json(report: SessionReport) -> str:
-    """The whole report as one JSON document (times as epoch seconds)."""
-    return json.dumps(dataclasses.asdict(report), indent=1, ensure_ascii=False, allow_nan=False)
+    """The whole report as one JSON document (times as epoch seconds; keys in its label mode)."""
+    document = relabel(dataclasses.asdict(report), words_for(report.labels))
+    return json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False)
 
 
 def write_json(report: SessionReport, path: Path) -> None:

@@ -15,8 +15,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from smartsession.core.classwide import ClassSettings
 from smartsession.report.export import default_file_name
-from smartsession.report.model import SessionReport, build_report
+from smartsession.report.items import SessionReport
+from smartsession.report.model import build_report
 from smartsession.report.queries import ReportError, SessionInfo
 from smartsession.school import erasure, pgschema, readers
 from smartsession.school.connection import Connection, connect, describe_server, read_password
@@ -49,12 +51,16 @@ def school_report(
     password_file: Path | None = None,
     roster: Mapping[str, str] | None = None,
     late_after_minutes: float = 5.0,
+    settings: ClassSettings | None = None,
+    label_mode: str = "states",
 ) -> SessionReport:
     """The report of session ``ref`` read from the school server (the same model as from a hub)."""
     with open_school(url, password_file) as conn:
         session = readers.find_session(conn, ref)
         data = readers.read_session(conn, session)
-    return build_report(data, roster=roster, late_after_minutes=late_after_minutes)
+    return build_report(
+        data, roster=roster, late_after_minutes=late_after_minutes, settings=settings, label_mode=label_mode
+    )
 
 
 def export_school_report(
@@ -67,12 +73,20 @@ def export_school_report(
     password_file: Path | None = None,
     roster: Mapping[str, str] | None = None,
     late_after_minutes: float = 5.0,
+    settings: ClassSettings | None = None,
+    label_mode: str = "states",
 ) -> tuple[Path, SessionReport]:
     """Write the report of ``ref`` from the school server as ``fmt``; returns where and the report."""
     from smartsession.report.writers import write
 
     report = school_report(
-        url, ref, password_file=password_file, roster=roster, late_after_minutes=late_after_minutes
+        url,
+        ref,
+        password_file=password_file,
+        roster=roster,
+        late_after_minutes=late_after_minutes,
+        settings=settings,
+        label_mode=label_mode,
     )
     path = out if out is not None else folder / default_file_name(report, fmt)
     return write(report, fmt, path), report
@@ -85,15 +99,22 @@ def course_report(
     since: float | None = None,
     password_file: Path | None = None,
     late_after_minutes: float = 5.0,
+    settings: ClassSettings | None = None,
+    label_mode: str = "states",
 ) -> CourseReport:
     """The course view of ``course`` from the school server."""
     with open_school(url, password_file) as conn:
         sessions = readers.course_sessions(conn, course, since)
         reports = [
-            build_report(readers.read_session(conn, s), late_after_minutes=late_after_minutes)
+            build_report(
+                readers.read_session(conn, s),
+                late_after_minutes=late_after_minutes,
+                settings=settings,
+                label_mode=label_mode,
+            )
             for s in sessions
         ]
-    return build_course_report(course, reports)
+    return build_course_report(course, reports, label_mode)
 
 
 def export_course_report(
@@ -106,12 +127,20 @@ def export_course_report(
     since: float | None = None,
     password_file: Path | None = None,
     late_after_minutes: float = 5.0,
+    settings: ClassSettings | None = None,
+    label_mode: str = "states",
 ) -> tuple[Path, CourseReport]:
     """Print the course view and write it as ``fmt`` (html or json); returns where and the report."""
     if fmt not in COURSE_FORMATS:
         raise ReportError(f"a course report is {' or '.join(COURSE_FORMATS)}, not {fmt}")
     report = course_report(
-        url, course, since=since, password_file=password_file, late_after_minutes=late_after_minutes
+        url,
+        course,
+        since=since,
+        password_file=password_file,
+        late_after_minutes=late_after_minutes,
+        settings=settings,
+        label_mode=label_mode,
     )
     print(course_text(report), end="")
     path = out if out is not None else folder / f"course-{course}{COURSE_FORMATS[fmt]}"

@@ -6,7 +6,7 @@ with it (`smartsession.school.readers.course_sessions`). Each session's report
 lecture segment label (compared case-insensitively, spaces collapsed) gives one row of the
 labels table with a cell per section: the share of that section's samples within segments
 of that label that were Confused, or not attending, pooled over its sessions ("recursion":
-22% confused in 10A, 41% in 10B).
+22% confused in 10A, 41% in 10B), and the class alerts (confusion spikes) raised in them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from smartsession.report.model import MEANING, SessionReport
+from smartsession.core.wording import words_for
+from smartsession.report.items import SessionReport
 
 #: Course report format version, in the JSON document.
 SCHEMA = "smartsession.course/1"
@@ -33,6 +34,7 @@ class SectionSession:
     late: int
     absent: int
     alerts: int
+    class_alerts: int
     samples: int
     mean_attention: float | None
     confused_share: float | None
@@ -47,6 +49,7 @@ class LabelCell:
     samples: int
     confused_share: float | None
     not_attending_share: float | None
+    class_alerts: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ class CourseReport:
     sections: tuple[str, ...]
     sessions: tuple[SectionSession, ...]
     labels: tuple[LabelRow, ...]
-    meaning: str = MEANING
+    meaning: str = ""
+    #: The label mode the view is worded in ("states" or "cues", `smartsession.core.wording`).
+    label_mode: str = "states"
     schema: str = SCHEMA
 
 
@@ -79,6 +84,7 @@ class _Pool:
 
     def __init__(self) -> None:
         self.samples = 0
+        self.class_alerts = 0
         self.sessions: set[str] = set()
         self._sums: dict[str, float] = {}
         self._weights: dict[str, int] = {}
@@ -95,14 +101,19 @@ class _Pool:
         return self._sums[name] / weight if weight else None
 
 
+def _exact(count: int, samples: int) -> float | None:
+    """A share from its counts (the report's shares are rounded; pooling them would add the errors)."""
+    return count / samples if samples else None
+
+
 def _session_row(report: SessionReport) -> SectionSession:
     whole = _Pool()
     for segment in report.segments:
         whole.add(
             segment.samples,
             attention=segment.mean_attention,
-            confused=segment.confused_share,
-            not_attending=segment.not_attending_share,
+            confused=_exact(segment.confused, segment.samples),
+            not_attending=_exact(segment.not_attending, segment.samples),
         )
     counts = report.counts
     return SectionSession(
@@ -111,10 +122,11 @@ def _session_row(report: SessionReport) -> SectionSession:
         session_id=report.session_id,
         started_at=report.started_at,
         duration_minutes=report.duration_minutes,
-        present=counts.get("students_present", 0) + counts.get("students_late", 0),
+        present=counts.get("students_present", 0),
         late=counts.get("students_late", 0),
         absent=counts.get("students_absent", 0),
         alerts=counts.get("alerts", 0),
+        class_alerts=counts.get("class_alerts", 0),
         samples=counts.get("samples", 0),
         mean_attention=whole.share("attention"),
         confused_share=whole.share("confused"),
@@ -122,7 +134,9 @@ def _session_row(report: SessionReport) -> SectionSession:
     )
 
 
-def build_course_report(course: str, reports: Iterable[SessionReport]) -> CourseReport:
+def build_course_report(
+    course: str, reports: Iterable[SessionReport], label_mode: str = "states"
+) -> CourseReport:
     """The course view of ``reports`` (the sessions of ``course``), sessions oldest first."""
     ordered: Sequence[SessionReport] = sorted(reports, key=lambda r: (r.started_at, r.class_id, r.session_id))
     sections = tuple(sorted({r.class_id for r in ordered}))
@@ -136,10 +150,11 @@ def build_course_report(course: str, reports: Iterable[SessionReport]) -> Course
             first_seen[key] = min(first_seen.get(key, segment.start), segment.start)
             pool = pools.setdefault((key, report.class_id), _Pool())
             pool.sessions.add(f"{report.hub_id}/{report.session_id}")
+            pool.class_alerts += segment.class_alerts
             pool.add(
                 segment.samples,
-                confused=segment.confused_share,
-                not_attending=segment.not_attending_share,
+                confused=_exact(segment.confused, segment.samples),
+                not_attending=_exact(segment.not_attending, segment.samples),
             )
     rows = []
     for key in sorted(labels, key=lambda k: (first_seen[k], k)):
@@ -149,6 +164,7 @@ def build_course_report(course: str, reports: Iterable[SessionReport]) -> Course
                 samples=found.samples,
                 confused_share=found.share("confused"),
                 not_attending_share=found.share("not_attending"),
+                class_alerts=found.class_alerts,
             )
             for section in sections
             if (found := pools.get((key, section))) is not None
@@ -159,4 +175,6 @@ def build_course_report(course: str, reports: Iterable[SessionReport]) -> Course
         sections=sections,
         sessions=tuple(_session_row(r) for r in ordered),
         labels=tuple(rows),
+        meaning=words_for(label_mode).meaning,
+        label_mode=words_for(label_mode).mode,
     )

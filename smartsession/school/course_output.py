@@ -7,7 +7,9 @@ import html
 import json
 from pathlib import Path
 
+from smartsession.core.wording import words_for
 from smartsession.report.format import clock
+from smartsession.report.writers import relabel
 from smartsession.school.course import CourseReport
 
 #: The formats `write_course` knows, with their file suffix.
@@ -19,6 +21,7 @@ def _pct(value: float | None) -> str:
 
 
 def _tables(report: CourseReport) -> tuple[list[list[str]], list[list[str]]]:
+    words = words_for(report.label_mode)
     sessions = [
         [
             "section",
@@ -29,8 +32,9 @@ def _tables(report: CourseReport) -> tuple[list[list[str]], list[list[str]]]:
             "late",
             "absent",
             "attention",
-            "confused",
+            words.state("confused"),
             "alerts",
+            "class alerts",
         ]
     ]
     for s in report.sessions:
@@ -46,6 +50,7 @@ def _tables(report: CourseReport) -> tuple[list[list[str]], list[list[str]]]:
                 _pct(s.mean_attention),
                 _pct(s.confused_share),
                 str(s.alerts),
+                str(s.class_alerts),
             ]
         )
     labels = [["segment", *report.sections]]
@@ -57,7 +62,8 @@ def _tables(report: CourseReport) -> tuple[list[list[str]], list[list[str]]]:
                 cells.append("")
             else:
                 many = f" ({cell.sessions} sessions)" if cell.sessions > 1 else ""
-                cells.append(f"{_pct(cell.confused_share)} confused{many}")
+                spikes = f", {cell.class_alerts} class alerts" if cell.class_alerts else ""
+                cells.append(f"{_pct(cell.confused_share)} {words.state('confused')}{many}{spikes}")
         labels.append([row.label, *cells])
     return sessions, labels
 
@@ -69,6 +75,7 @@ def _aligned(rows: list[list[str]]) -> str:
 
 def course_text(report: CourseReport) -> str:
     """The course view for a terminal: the sessions, then each segment label across the sections."""
+    words = words_for(report.label_mode)
     sections = ", ".join(report.sections) or "none"
     head = f"Course {report.course}: {len(report.sessions)} sessions in {len(report.sections)} sections ({sections})"
     if not report.sessions:
@@ -76,18 +83,21 @@ def course_text(report: CourseReport) -> str:
     sessions, labels = _tables(report)
     parts = [head, "", _aligned(sessions)]
     if len(labels) > 1:
-        parts += ["", "Share of the section's samples Confused, per lecture segment:", _aligned(labels)]
+        confused = words.state("confused")
+        parts += ["", f"Share of the section's samples '{confused}', per lecture segment:", _aligned(labels)]
     return "\n".join(parts) + "\n"
 
 
 def course_json(report: CourseReport) -> str:
     """The whole course view as one JSON document (times in epoch seconds, shares 0..1)."""
-    return json.dumps(dataclasses.asdict(report), indent=1, ensure_ascii=False, allow_nan=False)
+    document = relabel(dataclasses.asdict(report), words_for(report.label_mode))
+    return json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False)
 
 
 def course_html(report: CourseReport) -> str:
     """One self-contained page (no scripts, no network): the two tables and what the numbers mean."""
     sessions, labels = _tables(report)
+    confused = html.escape(words_for(report.label_mode).state("confused"))
 
     def table(rows: list[list[str]]) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
@@ -102,7 +112,7 @@ def course_html(report: CourseReport) -> str:
         "text-align:left}th{background:#eee}</style></head><body>"
         f"<h1>{title}</h1><p>{len(report.sessions)} sessions in sections "
         f"{html.escape(', '.join(report.sections))}.</p><h2>Sessions</h2>{table(sessions)}"
-        f"<h2>Lecture segments across sections</h2><p>Share of each section's samples Confused within "
+        f"<h2>Lecture segments across sections</h2><p>Share of each section's samples '{confused}' within "
         f"segments of that label.</p>{table(labels)}<p><em>{html.escape(report.meaning)}</em></p>"
         "</body></html>\n"
     )

@@ -45,6 +45,18 @@ SESSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "students": ("session_id", "student_id", "name", "host", "first_seen", "last_seen"),
     "connections": ("session_id", "student_id", "connected_at", "disconnected_at"),
     "segments": ("session_id", "id", "started_at", "label"),
+    "class_events": (
+        "session_id",
+        "kind",
+        "number",
+        "started_at",
+        "ended_at",
+        "onset",
+        "present",
+        "peak",
+        "segment",
+        "students",
+    ),
 }
 #: Seconds between two shipments of a running session's ``students.last_seen`` (every item
 #: moves it; the other changes of the small tables are shipped on the next cycle).
@@ -172,7 +184,10 @@ SELECT s.id,
        CAST((SELECT MAX(last_seen) FROM students WHERE session_id = s.id) / {LAST_SEEN_REFRESH} AS INTEGER),
        (SELECT COUNT(*) FROM connections WHERE session_id = s.id),
        (SELECT COUNT(disconnected_at) FROM connections WHERE session_id = s.id),
-       (SELECT COUNT(*) FROM segments WHERE session_id = s.id)
+       (SELECT COUNT(*) FROM segments WHERE session_id = s.id),
+       (SELECT COUNT(*) FROM class_events WHERE session_id = s.id),
+       (SELECT COUNT(ended_at) FROM class_events WHERE session_id = s.id),
+       (SELECT MAX(peak) FROM class_events WHERE session_id = s.id)
 FROM sessions s
 WHERE s.id NOT IN (SELECT session_id FROM school_sessions)
 ORDER BY s.started_at, s.id

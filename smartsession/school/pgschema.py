@@ -36,9 +36,17 @@ log = logging.getLogger(__name__)
 #: The schema holding every SmartSession table on the school server.
 SCHEMA = "smartsession"
 #: Current version of the school schema.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Tables holding rows of hubs (each has a ``hub_id`` column), in the order erasures visit them.
-DATA_TABLES: tuple[str, ...] = ("samples", "events", "connections", "students", "segments", "sessions")
+DATA_TABLES: tuple[str, ...] = (
+    "samples",
+    "events",
+    "connections",
+    "students",
+    "segments",
+    "class_events",
+    "sessions",
+)
 #: Key of the advisory lock held while migrating.
 _LOCK = 0x5353_4D49_4752  # "SSMIGR"
 
@@ -161,6 +169,35 @@ _MIGRATIONS: tuple[str, ...] = (
                            ' TO smartsession_officer USING (true)', t);
         END LOOP;
     END $$;
+    """,
+    # version 2: class events (confusion spikes, the hub offline), as the hub's SQLite
+    # schema version 5 keeps them; the same privileges and row-level security as the others.
+    """
+    CREATE TABLE smartsession.class_events (
+        hub_id text NOT NULL,
+        session_id text NOT NULL,
+        kind text NOT NULL,
+        number bigint NOT NULL,
+        started_at double precision NOT NULL,
+        ended_at double precision,
+        onset double precision NOT NULL,
+        present integer NOT NULL,
+        peak integer NOT NULL,
+        segment bigint,
+        students text NOT NULL,
+        PRIMARY KEY (hub_id, session_id, kind, number)
+    );
+    GRANT SELECT, INSERT, UPDATE, DELETE ON smartsession.class_events TO smartsession_hub;
+    GRANT SELECT ON smartsession.class_events TO smartsession_reader;
+    GRANT SELECT, DELETE ON smartsession.class_events TO smartsession_officer;
+    ALTER TABLE smartsession.class_events ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY own_rows ON smartsession.class_events TO smartsession_hub
+        USING (hub_id = (SELECT smartsession.current_hub()))
+        WITH CHECK (hub_id = (SELECT smartsession.current_hub()));
+    CREATE POLICY school_reads ON smartsession.class_events FOR SELECT
+        TO smartsession_reader, smartsession_officer USING (true);
+    CREATE POLICY school_erasures ON smartsession.class_events FOR DELETE
+        TO smartsession_officer USING (true);
     """,
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from smartsession.report.queries import (
+    CLASS_EVENT_COLUMNS,
     TS_MARGIN,
     ConnectionRow,
     EventRow,
@@ -19,6 +20,7 @@ from smartsession.report.queries import (
     SessionData,
     SessionInfo,
     StudentRow,
+    class_event_row,
 )
 from smartsession.school.connection import Connection
 
@@ -139,4 +141,12 @@ def read_session(conn: Connection, session: SessionInfo) -> SessionData:
             key,
         )
     )
-    return SessionData(session, students, samples, events, connections, segments)
+    class_events = tuple(
+        class_event_row(row)
+        for row in conn.execute(
+            f"SELECT {CLASS_EVENT_COLUMNS} FROM smartsession.class_events WHERE hub_id = %s AND session_id = %s"
+            ' ORDER BY started_at, kind COLLATE "C", number',
+            key,
+        )
+    )
+    return SessionData(session, students, samples, events, connections, segments, class_events)

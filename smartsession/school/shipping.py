@@ -48,6 +48,14 @@ _STATEMENTS: dict[str, tuple[LiteralString, tuple[LiteralString, ...]]] = {
         " started_at = excluded.started_at, label = excluded.label",
         ("text", "int8", "float8", "text"),
     ),
+    "class_events": (
+        "INSERT INTO smartsession.class_events (hub_id, session_id, kind, number, started_at, ended_at, onset,"
+        " present, peak, segment, students) SELECT %s, * FROM unnest({})"
+        " ON CONFLICT (hub_id, session_id, kind, number) DO UPDATE SET started_at = excluded.started_at,"
+        " ended_at = excluded.ended_at, onset = excluded.onset, present = excluded.present,"
+        " peak = excluded.peak, segment = excluded.segment, students = excluded.students",
+        ("text", "text", "int8", "float8", "float8", "float8", "int4", "int4", "int8", "text"),
+    ),
     "samples": (
         "INSERT INTO smartsession.samples (hub_id, session_id, student_id, seq, ts, state, attention,"
         " confusion, faces, alert, reasons, cues) SELECT %s, * FROM unnest({}) ON CONFLICT DO NOTHING",
@@ -65,6 +73,7 @@ _KEYS: dict[str, slice] = {
     "students": slice(0, 2),
     "connections": slice(0, 3),
     "segments": slice(0, 2),
+    "class_events": slice(0, 3),
 }
 #: Tables an erasure of a session deletes from (and the column naming the session).
 SESSION_TABLES: tuple[tuple[str, str], ...] = (
@@ -73,6 +82,7 @@ SESSION_TABLES: tuple[tuple[str, str], ...] = (
     ("connections", "session_id"),
     ("students", "session_id"),
     ("segments", "session_id"),
+    ("class_events", "session_id"),
     ("sessions", "id"),
 )
 #: Tables an erasure of a student deletes from.

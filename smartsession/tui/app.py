@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -21,10 +22,14 @@ from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from smartsession.config import TuiConfig
-from smartsession.core.roster import (
+from smartsession.core.classwide import Spike
+from smartsession.core.snapshots import (
     AlertRaised,
     AlertRecord,
+    ClassAlertChanged,
     ClassFeed,
+    ClassPulse,
+    ClassRestored,
     HubStatus,
     RosterEvent,
     SegmentChanged,
@@ -33,9 +38,15 @@ from smartsession.core.roster import (
     StudentSnapshot,
 )
 from smartsession.core.states import NoticeKind
-from smartsession.tui.labels import count_states
+from smartsession.tui.labels import count_absent, count_states, spike_text
 from smartsession.tui.logs import TerminalLogGuard
-from smartsession.tui.messages import AlertArrived, SegmentUpdated, StudentUpdated
+from smartsession.tui.messages import (
+    AlertArrived,
+    ClassAlertUpdated,
+    ClassReloaded,
+    SegmentUpdated,
+    StudentUpdated,
+)
 from smartsession.tui.screens import AlertsScreen, ClassScreen, DetailScreen, HelpScreen, PromptScreen
 from smartsession.tui.widgets.class_header import HeaderData
 from smartsession.tui.widgets.tile_grid import TileGrid
@@ -67,9 +78,6 @@ class SmartSessionApp(App[None]):
     ]
     #: Seconds a tile stays highlighted after a new alert.
     FLASH_SECONDS = 10.0
-    #: Points of the class attention sparkline kept (one per tick).
-    CLASS_HISTORY = 240
-
     #: Seconds between redraws of changed tiles.
     FLUSH_INTERVAL = 0.5
     #: Seconds between clock updates (session time, "seconds ago").
@@ -100,7 +108,8 @@ class SmartSessionApp(App[None]):
         self._unannounced: list[AlertRecord] = []
         self._announced_at = -self.ALERT_TOAST_INTERVAL
         self._segments: dict[int, SegmentStats] = {}
-        self._class_attention: tuple[float, ...] = ()
+        self._pulse = ClassPulse()
+        self._class_alerts: dict[int, Spike] = {}
         self._elapsed = 0.0
         self._status = HubStatus()
         self._storage_ok = True
@@ -123,14 +132,7 @@ class SmartSessionApp(App[None]):
 
     def on_mount(self) -> None:
         self._unsubscribe = self.feed.subscribe(self._on_roster_event)
-        for student in self.feed.students():
-            self._students[student.student_id] = student
-        self._class_attention = _class_attention(list(self._students.values()), self.CLASS_HISTORY)
-        alerts = self.feed.alerts()
-        self._alert_count = len(alerts)
-        self._last_alert = alerts[-1] if alerts else None
-        self._segments = {segment.index: segment for segment in self.feed.segments()}
-        self._dirty = True
+        self._read_feed()
         self._redraw()
         self._tick()
         self.set_interval(self.FLUSH_INTERVAL, self._redraw, name="flush")
@@ -139,6 +141,16 @@ class SmartSessionApp(App[None]):
             self._service_worker = self.run_worker(
                 self._run_service(self._service), name="service", exit_on_error=False
             )
+
+    def _read_feed(self) -> None:
+        """Take everything the feed holds now (at mount, and when the hub restored a session)."""
+        self._students = {student.student_id: student for student in self.feed.students()}
+        alerts = self.feed.alerts()
+        self._alert_count = len(alerts)
+        self._last_alert = alerts[-1] if alerts else None
+        self._class_alerts = {spike.index: spike for spike in self.feed.class_alerts()}
+        self._segments = {segment.index: segment for segment in self.feed.segments()}
+        self._dirty = True
 
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -184,6 +196,25 @@ class SmartSessionApp(App[None]):
             self.post_message(AlertArrived(event.alert))
         elif isinstance(event, SegmentChanged):
             self.post_message(SegmentUpdated(event.segment))
+        elif isinstance(event, ClassAlertChanged):
+            self.post_message(ClassAlertUpdated(event.spike))
+        elif isinstance(event, ClassRestored):
+            self.post_message(ClassReloaded())
+
+    def on_class_reloaded(self, message: ClassReloaded) -> None:
+        self._read_feed()
+
+    def on_class_alert_updated(self, message: ClassAlertUpdated) -> None:
+        """A class alert: a toast (and the bell) when raised; the header follows either way."""
+        spike = message.spike
+        self._class_alerts[spike.index] = spike
+        self._pulse = dataclasses.replace(self._pulse, spike=spike if spike.ended_at is None else None)
+        self._dirty = True
+        if spike.ended_at is not None:
+            return
+        self.notify(f"Class: {spike_text(spike, self.label_mode)}", title="Class", severity="warning")
+        if self.tui.bell:
+            self.bell()
 
     def on_student_updated(self, message: StudentUpdated) -> None:
         self._students[message.student.student_id] = message.student
@@ -272,7 +303,11 @@ class SmartSessionApp(App[None]):
 
     def action_alerts(self) -> None:
         if not isinstance(self.screen, AlertsScreen):
-            self.push_screen(AlertsScreen(self.feed.alerts, self.open_student))
+            self.push_screen(
+                AlertsScreen(
+                    self.feed.alerts, self.feed.class_alerts, self.open_student, label_mode=self.label_mode
+                )
+            )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -330,12 +365,16 @@ class SmartSessionApp(App[None]):
     def refresh_header(self) -> None:
         """Rebuild the header's data (cheap; the header redraws only when it differs)."""
         grid = self.class_screen.grid
+        students = self._students.values()
         self.class_screen.show_header(
             HeaderData(
                 elapsed=self._elapsed,
-                counts=tuple(count_states(list(self._students.values())).items()),
-                alerts=self._alert_count,
-                attention=self._class_attention,
+                counts=tuple(count_states(students).items()),
+                absent=count_absent(students),
+                alerts=self._alert_count + len(self._class_alerts),
+                spike=self._pulse.spike,
+                attention=self._pulse.history,
+                index=self._pulse.attention,
                 status=self._status,
                 segments=tuple(self.segments),
                 last_alert=self._last_alert,
@@ -349,15 +388,13 @@ class SmartSessionApp(App[None]):
         )
 
     def _tick(self) -> None:
-        """Once a second: clocks, class attention, flashing tiles, hub status."""
+        """Once a second: clocks, the class attention index, flashing tiles, hub status."""
         now = self._clock()
         self._elapsed = now - self._started_at
-        attention = [s.attention for s in self._students.values() if s.connected and s.samples]
-        if attention:
-            self._class_attention = (
-                *self._class_attention[-(self.CLASS_HISTORY - 1) :],
-                sum(attention) / len(attention),
-            )
+        try:
+            self._pulse = self.feed.pulse()
+        except Exception:
+            log.exception("class pulse failed")
         self._flash_until = {sid: until for sid, until in self._flash_until.items() if until > now}
         self._flashing = frozenset(self._flash_until)
         try:
@@ -375,16 +412,6 @@ class SmartSessionApp(App[None]):
                 )
         self._dirty = True
         self._redraw()
-
-
-def _class_attention(students: list[StudentSnapshot], points: int) -> tuple[float, ...]:
-    """The class attention so far, from each student's history (aligned at the newest sample)."""
-    histories = [s.attention_history for s in students if s.attention_history]
-    out: list[float] = []
-    for back in range(1, min(points, max((len(h) for h in histories), default=0)) + 1):
-        values = [h[-back] for h in histories if len(h) >= back]
-        out.append(sum(values) / len(values))
-    return tuple(reversed(out))
 
 
 def create_app(

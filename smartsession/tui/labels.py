@@ -2,7 +2,8 @@
 
 Every state has a symbol as well as a colour, so nothing is told by colour alone. In the
 ``cues`` label mode the inferred words Focused/Confused give way to the observable cues
-behind them (emotion inference is restricted in some jurisdictions).
+behind them (emotion inference is restricted in some jurisdictions); the words of both
+modes are `smartsession.core.wording`'s, shared with the reports.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from smartsession.core.roster import StudentSnapshot
+from smartsession.core.classwide import Spike
+from smartsession.core.snapshots import StudentSnapshot
 from smartsession.core.states import State
+from smartsession.core.wording import LabelMode as LabelMode
+from smartsession.core.wording import words_for
 
-LabelMode = Literal["states", "cues"]
 SortKey = Literal["join", "name", "severity", "confusion"]
 SparkSource = Literal["attention", "confusion"]
 
@@ -44,18 +47,10 @@ SYMBOLS: dict[State, str] = {
     State.PAUSED: "‖",
 }
 
-_STATE_WORDS: dict[State, str] = {state: state.value.upper() for state in State}
-
-#: What replaces the inferred states in ``cues`` mode; other states keep their words.
-_CUE_WORDS: dict[State, str] = {
-    State.FOCUSED: "ON SCREEN",
-    State.CONFUSED: "BROW/TILT",
-}
+#: The badge of a student on the roster who has not joined yet.
+ABSENT_BADGE_SYMBOL = "○"
 
 _DEFAULT_REASONS: dict[State, str] = {
-    State.FOCUSED: "face on screen",
-    State.CONFUSED: "",
-    State.ALERT: "",
     State.OFFLINE: "offline",
     State.CALIBRATING: "learning the resting face",
     State.PAUSED: "monitoring paused",
@@ -77,9 +72,7 @@ class Badge:
 
 def state_word(state: State, mode: LabelMode) -> str:
     """The word for ``state`` in upper case ("FOCUSED", or "ON SCREEN" in cues mode)."""
-    if mode == "cues":
-        return _CUE_WORDS.get(state, _STATE_WORDS[state])
-    return _STATE_WORDS[state]
+    return words_for(mode).state(state).upper()
 
 
 def badge(state: State, mode: LabelMode) -> Badge:
@@ -87,13 +80,54 @@ def badge(state: State, mode: LabelMode) -> Badge:
     return Badge(SYMBOLS[state], state_word(state, mode))
 
 
-def reason_text(student: StudentSnapshot) -> str:
-    """The one line saying why a student is in their state."""
-    if student.main_reason:
-        return student.main_reason
-    if student.state is State.ALERT and student.alert is not None:
-        return student.alert.label
-    return _DEFAULT_REASONS[student.state]
+def student_badge(student: StudentSnapshot, mode: LabelMode) -> Badge:
+    """A student's badge: its state's, or "○ ABSENT" for a roster student not joined yet."""
+    if student.absent:
+        return Badge(ABSENT_BADGE_SYMBOL, "ABSENT")
+    return badge(student.state, mode)
+
+
+def _why(student: StudentSnapshot, mode: LabelMode, width: int | None = None) -> str:
+    """What a state says when the agent's reason is only the state's own word, or missing
+    (shorter, down to the number, when it must fit in ``width`` cells)."""
+    state = student.state
+    if state is State.FOCUSED:
+        attention = f"{student.attention:.2f}"
+        texts = [f"on screen, attention {attention}", f"on screen, att. {attention}"]
+        texts = (texts if student.faces >= 1 else []) + [f"attention {attention}"]
+        return next((text for text in texts if width is None or len(text) <= width), texts[-1])
+    if state is State.CONFUSED:
+        return f"{words_for(mode).score} {student.confusion:.2f}"
+    if state is State.ALERT:
+        return student.alert.label if student.alert is not None else "alert"
+    return _DEFAULT_REASONS[state]
+
+
+def shown_reasons(student: StudentSnapshot, mode: LabelMode, width: int | None = None) -> tuple[str, ...]:
+    """The reasons as shown, main first (at least one): the agent's, in the words of ``mode``.
+
+    A reason that is only the state's word ("focused") says why instead ("on screen,
+    attention 0.92", shortened to fit ``width``); in cues mode reasons are reworded
+    (`Words.reason`), or left out.
+    """
+    if student.absent:
+        return ("not joined yet",)
+    if not student.connected:
+        return ("offline",)
+    words = words_for(mode)
+    shown: list[str] = []
+    for reason in student.reasons:
+        if reason.strip().casefold() == student.state.value:
+            reason = _why(student, mode, width)
+        worded = words.reason(reason)
+        if worded:
+            shown.append(worded)
+    return tuple(shown) or (_why(student, mode, width),)
+
+
+def reason_text(student: StudentSnapshot, mode: LabelMode, width: int | None = None) -> str:
+    """The one line saying why a student is in their state (see `shown_reasons`)."""
+    return shown_reasons(student, mode, width)[0]
 
 
 def age_text(seconds: float) -> str:
@@ -115,17 +149,24 @@ def clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def count_states(students: list[StudentSnapshot] | tuple[StudentSnapshot, ...]) -> dict[State, int]:
-    """How many students are in each state (every state present, zero included)."""
+def count_states(students: Iterable[StudentSnapshot]) -> dict[State, int]:
+    """How many students who joined are in each state (every state present, zero included;
+    roster students not joined yet are not counted: see `count_absent`)."""
     counts = dict.fromkeys(STATE_ORDER, 0)
     for student in students:
-        counts[student.state] += 1
+        if not student.absent:
+            counts[student.state] += 1
     return counts
+
+
+def count_absent(students: Iterable[StudentSnapshot]) -> int:
+    """Roster students not joined yet."""
+    return sum(1 for student in students if student.absent)
 
 
 def score_word(mode: LabelMode) -> str:
     """What the confusion score is called: "confusion", or the cues behind it in cues mode."""
-    return "brow/tilt cues" if mode == "cues" else "confusion"
+    return words_for(mode).score
 
 
 def sort_word(key: SortKey, mode: LabelMode) -> str:
@@ -146,20 +187,32 @@ def sort_students(students: Iterable[StudentSnapshot], key: SortKey) -> list[Stu
     if key == "name":
         ordered.sort(key=lambda s: (s.name.casefold(), s.student_id))
     elif key == "severity":
-        ordered.sort(key=lambda s: -s.state.severity)
+        ordered.sort(key=lambda s: 1 if s.absent else -s.state.severity)
     elif key == "confusion":
         ordered.sort(key=lambda s: -s.confusion if s.connected else 1.0)
     return ordered
 
 
+def attendance_word(student: StudentSnapshot) -> str:
+    """ "absent" (on the roster, not joined yet), "late" (joined late) or ""."""
+    if student.absent:
+        return "absent"
+    return "late" if student.late_by is not None else ""
+
+
 def matches(student: StudentSnapshot, text: str, *, alerts_only: bool) -> bool:
-    """Whether a student passes the name filter ``text`` and the "only alerts" switch."""
+    """Whether a student passes the filter ``text`` (name, id, or "absent" / "late") and the
+    "only alerts" switch."""
     if alerts_only and student.state is not State.ALERT:
         return False
     if not text:
         return True
     needle = text.casefold()
-    return needle in student.name.casefold() or needle in student.student_id.casefold()
+    return (
+        needle in student.name.casefold()
+        or needle in student.student_id.casefold()
+        or (bool(attendance_word(student)) and attendance_word(student).startswith(needle))
+    )
 
 
 def bucket(values: Sequence[float], width: int) -> list[float]:
@@ -210,3 +263,9 @@ def fit(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     return text[: width - 1] + "…"
+
+
+def spike_text(spike: Spike, mode: LabelMode) -> str:
+    """A class alert in words: "5 of 12 confused for 10 s, segment 3" (cues mode: "show brow/tilt cues")."""
+    segment = f", segment {spike.segment}" if spike.segment is not None else ""
+    return f"{spike.confused} of {spike.present} {words_for(mode).confused} for {spike.held:.0f} s{segment}"

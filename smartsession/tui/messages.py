@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from smartsession.core.roster import AlertRecord, SegmentStats, StudentSnapshot
+from smartsession.core.classwide import Spike
+from smartsession.core.snapshots import AlertRecord, SegmentStats, StudentSnapshot
 
 
 class StudentUpdated(Message):
@@ -44,3 +45,15 @@ class SegmentUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SegmentUpdated) and message.segment.index == self.segment.index
+
+
+class ClassAlertUpdated(Message):
+    """A class alert (a confusion spike) was raised or cleared."""
+
+    def __init__(self, spike: Spike) -> None:
+        super().__init__()
+        self.spike = spike
+
+
+class ClassReloaded(Message):
+    """The hub restored the class from its store (a resumed session): read it all again."""

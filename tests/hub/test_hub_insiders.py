@@ -31,7 +31,7 @@ from smartsession.core.protocol import (
     Sample,
     Welcome,
 )
-from smartsession.core.roster import AlertRaised, RosterEvent
+from smartsession.core.snapshots import AlertRaised, RosterEvent
 from smartsession.core.states import NoticeKind, State
 from smartsession.hub import Hub
 from smartsession.keys import HubSigner
@@ -122,6 +122,30 @@ def _fingerprint(ws: object) -> str:
 
 
 # impersonation ------------------------------------------------------------------------------
+
+
+async def test_an_agent_refused_for_its_machine_key_backs_off(
+    hub: Hub, secret: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lab machine with a key not made from this class's key asks once, not every few milliseconds."""
+    config = msgspec.structs.replace(
+        hub.config, agent=AgentConfig(student_id="pc-03", hub_url=hub.url, reconnect_initial=0.05)
+    )
+    outbox = Outbox(600.0)
+    wrong = machine(secrets.token_bytes(32), "pc-03")  # another class key's
+    link = Link(config, wrong, outbox)
+    outbox.add(Sample(seq=1, ts=time.time(), state=State.FOCUSED, attention=0.9, confusion=0.1, faces=1))
+    with caplog.at_level(logging.INFO):
+        task = asyncio.create_task(link.run())
+        try:
+            await eventually(lambda: "refused this machine's key" in caplog.text, TIMEOUT)
+            await asyncio.sleep(3.0)  # with reconnect_initial 0.05 the old link asked ~10 times
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    refusals = [r for r in caplog.records if r.getMessage().startswith("bad proof from")]
+    assert len(refusals) == 1 and link.attempts == 1 and link.connections == 0 and len(outbox) == 1
+    assert "machine.key" in caplog.text and "skipping it until its advert changes" in caplog.text
 
 
 async def test_a_machine_key_proves_only_its_own_student_id(hub: Hub, secret: bytes, honest: Honest) -> None:

@@ -19,7 +19,7 @@ from smartsession.core.protocol import (
     Welcome,
     encode,
 )
-from smartsession.core.roster import AlertRaised, RosterEvent, StudentChanged
+from smartsession.core.snapshots import AlertRaised, RosterEvent, StudentChanged
 from smartsession.core.states import AlertReason, State
 from smartsession.errors import HubError
 from smartsession.hub import Hub

@@ -16,7 +16,7 @@ from .conftest import ABSENT, STUDENTS, Recorded
 
 SECTIONS = (
     "What these numbers mean",
-    "Class attention and confusion over time",
+    "The class over time",
     "State timeline per student",
     "Attendance",
     "Time in each state",

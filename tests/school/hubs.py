@@ -6,7 +6,15 @@ from pathlib import Path
 
 from hub.wsagent import alert_event, join_agent, sample
 
-from smartsession.config import ClassConfig, Config, HubConfig, NetworkConfig, SchoolConfig, StorageConfig
+from smartsession.config import (
+    ClassConfig,
+    Config,
+    HubConfig,
+    NetworkConfig,
+    SchoolConfig,
+    StorageConfig,
+    TuiConfig,
+)
 from smartsession.core.protocol import Batch
 from smartsession.core.states import State
 from smartsession.hub import Hub
@@ -27,7 +35,11 @@ def hub_config(
     password_file: Path | None = None,
     retention_days: int = 30,
 ) -> Config:
-    """A headless hub on loopback (no zeroconf) storing in ``folder/hub.db``, replicating to ``school``."""
+    """A headless hub on loopback (no zeroconf) storing in ``folder/hub.db``, replicating to ``school``.
+
+    A class alert needs no time to build up (``tui.spike_seconds`` 1 ms), so a lesson in which
+    two students are Confused at once stores class events to replicate.
+    """
     if school is not None and not url:
         url, password_file = school.add_hub(hub_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,6 +50,7 @@ def hub_config(
         storage=StorageConfig(
             database=str(folder / "hub.db"), batch_interval=0.02, retention_days=retention_days
         ),
+        tui=TuiConfig(spike_seconds=0.001),
         school=SchoolConfig(
             database_url=url,
             password_file=str(password_file) if password_file else "",

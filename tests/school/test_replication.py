@@ -164,3 +164,6 @@ def test_hub_killed_mid_session_still_replicates_row_for_row(
     assert session[3] is not None
     assert len(local["students"]) == 3 and len(local["connections"]) >= 6
     assert "resumed session" in (tmp_path / "hub-2.log").read_text()
+    # the time the hub was down is a class event, on the server too (compared above)
+    (offline,) = [row for row in local["class_events"] if row[1] == "hub_offline"]
+    assert offline[4] > offline[3] and len(offline[9].split()) == 3  # every student was connected

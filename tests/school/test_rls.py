@@ -14,7 +14,8 @@ from .conftest import School
 from .hubs import hub_config, teach
 from .rows import TABLES, school_rows, sqlite_rows
 
-LESSON = {"intro": {"ann": [State.FOCUSED] * 5, "ben": [State.CONFUSED] * 3}}
+#: Two of three Confused at once: a class alert, so every table has rows.
+LESSON = {"intro": {"ann": [State.FOCUSED] * 5, "ben": [State.CONFUSED] * 3, "cy": [State.CONFUSED] * 3}}
 
 
 async def test_a_hub_role_cannot_read_or_change_another_hubs_rows(school: School, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smartsession.core.protocol import Cues
-from smartsession.core.roster import StudentSnapshot
+from smartsession.core.snapshots import StudentSnapshot
 from smartsession.core.states import State
 from smartsession.tui.screens.detail_screen import gaze_label
 

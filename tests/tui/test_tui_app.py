@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 
 from smartsession.config import TuiConfig
-from smartsession.core.roster import HubStatus
+from smartsession.core.snapshots import HubStatus
 from smartsession.core.states import AlertReason, NoticeKind, State
 from smartsession.tui import SmartSessionApp, create_app
 from smartsession.tui.messages import StudentUpdated

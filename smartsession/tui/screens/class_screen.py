@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from smartsession.core.roster import StudentSnapshot
+from smartsession.core.snapshots import StudentSnapshot
 from smartsession.tui.labels import SORT_KEYS, LabelMode, SparkSource
 from smartsession.tui.widgets.class_header import ClassHeader, HeaderData
 from smartsession.tui.widgets.tile_grid import TileGrid

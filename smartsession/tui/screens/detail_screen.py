@@ -14,17 +14,18 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from smartsession.core.gaze import gaze_direction
-from smartsession.core.roster import AlertRecord, StudentSnapshot
+from smartsession.core.snapshots import AlertRecord, HubGap, StudentSnapshot
+from smartsession.core.wording import words_for
 from smartsession.tui.labels import (
     STATE_ORDER,
     SYMBOLS,
     LabelMode,
-    badge,
     clock_time,
     duration_text,
-    reason_text,
     score_word,
+    shown_reasons,
     state_word,
+    student_badge,
 )
 from smartsession.tui.widgets.class_header import STATE_STYLES
 from smartsession.tui.widgets.spark import (
@@ -56,8 +57,18 @@ class StudentSource(Protocol):
     def now(self) -> float: ...
 
 
+#: A moment of the timeline when the hub was down (a crash before a resume).
+HUB_GAP_SYMBOL = "▒"
+HUB_GAP_STYLE = "$error"
+
+
+def _in_gap(gaps: tuple[HubGap, ...], moment: float) -> bool:
+    return any(gap.start <= moment < gap.end for gap in gaps)
+
+
 def timeline_content(student: StudentSnapshot, now: float, width: int) -> Content:
-    """The session as ``width`` cells, each the state's symbol in its colour at that moment."""
+    """The session as ``width`` cells, each the state's symbol in its colour at that moment
+    (`HUB_GAP_SYMBOL` while the hub was down)."""
     if not student.timeline or width <= 0:
         return Content("")
     start = student.timeline[0][0]
@@ -69,8 +80,31 @@ def timeline_content(student: StudentSnapshot, now: float, width: int) -> Conten
         while index + 1 < len(student.timeline) and student.timeline[index + 1][0] <= moment:
             index += 1
         state = student.timeline[index][1]
-        parts.append((SYMBOLS[state], STATE_STYLES[state]))
+        if _in_gap(student.hub_gaps, moment):
+            parts.append((HUB_GAP_SYMBOL, HUB_GAP_STYLE))
+        else:
+            parts.append((SYMBOLS[state], STATE_STYLES[state]))
     return Content.assemble(*parts)
+
+
+def connection_lines(student: StudentSnapshot) -> list[str]:
+    """The connections, newest first, with the times the hub was down among them."""
+    rows = [
+        (
+            start,
+            f"{clock_time(start)} → "
+            + (f"{clock_time(end)} ({duration_text(end - start)})" if end is not None else "now"),
+        )
+        for start, end in student.connections
+    ]
+    rows += [
+        (
+            gap.start,
+            f"hub offline {clock_time(gap.start)} → {clock_time(gap.end)} ({duration_text(gap.end - gap.start)})",
+        )
+        for gap in student.hub_gaps
+    ]
+    return [text for _, text in sorted(rows, key=lambda row: -row[0])]
 
 
 def gaze_label(student: StudentSnapshot) -> str:
@@ -88,7 +122,7 @@ def _cue_rows(
     """(label, values, colour, scale top, latest value as text) for each cue sparkline."""
     cues = student.cue_history
     faces = [float(f) for f in cues.faces]
-    return [
+    rows: list[tuple[str, Sequence[float], Colour, float, str]] = [
         ("attention", student.attention_history, attention_colour, 1.0, f"{student.attention:.2f}"),
         (score_word(mode), student.confusion_history, confusion_colour, 1.0, f"{student.confusion:.2f}"),
         (
@@ -106,14 +140,18 @@ def _cue_rows(
             f"{cues.gaze_away[-1]:.2f}" if cues.gaze_away else "-",
         ),
         ("faces", faces, neutral_colour, 3.0, str(student.faces)),
-        (
-            "neg. expression",
-            cues.expression,
-            neutral_colour,
-            1.0,
-            f"{cues.expression[-1]:.2f}" if cues.expression else "-",
-        ),
     ]
+    if mode == "states":  # the expression model's output is emotion inference: not in cues mode
+        rows.append(
+            (
+                "neg. expression",
+                cues.expression,
+                neutral_colour,
+                1.0,
+                f"{cues.expression[-1]:.2f}" if cues.expression else "-",
+            )
+        )
+    return rows
 
 
 class _Timeline(Widget):
@@ -205,20 +243,25 @@ class DetailScreen(Screen[None]):
             self.title_line.update(Content(f"{self.student_id}: unknown student"))
             return
         mode = self.label_mode
-        mark = badge(student.state, mode)
+        mark = student_badge(student, mode)
+        where = f" on {student.host}" if student.host else ""
+        vision = f" ({VISION_TEXT.get(student.vision, student.vision)})" if not student.absent else ""
+        late = f", joined {student.late_by:.1f} min late" if student.late_by is not None else ""
         self.title_line.update(
             Content.assemble(
                 Content.styled(student.name, "bold"),
-                f"  {student.student_id} on {student.host} ({VISION_TEXT.get(student.vision, student.vision)})  ",
+                f"  {student.student_id}{where}{vision}  ",
                 Content.styled(mark.text, f"bold {STATE_STYLES[student.state]}"),
                 f" for {duration_text(now - student.state_since)}" if student.timeline else "",
+                late,
             )
         )
-        reasons = student.reasons if student.reasons and student.connected else (reason_text(student),)
+        reasons = shown_reasons(student, mode)
         notice = (f"hub: {student.notice}",) if student.notice else ()
         self.reasons.update(Content("\n".join(f"• {reason}" for reason in (*reasons, *notice))))  # text
         spent = student.durations(now)
         total = sum(spent.values()) or 1.0
+        gaps = sum(gap.end - gap.start for gap in student.hub_gaps)
         self.durations.update(
             Content.assemble(
                 *[
@@ -233,26 +276,26 @@ class DetailScreen(Screen[None]):
                         ),
                         "   ",
                     )
-                ]
+                ],
+                *(
+                    [Content.styled(f"{HUB_GAP_SYMBOL} hub offline {duration_text(gaps)}", HUB_GAP_STYLE)]
+                    if gaps
+                    else []
+                ),
             )
         )
+        words = words_for(mode)
         self.alert_list.update(
             Content(
                 "\n".join(
-                    f"{clock_time(a.ts)}  {a.reason.label}" + (f": {a.detail}" if a.detail else "")
+                    f"{clock_time(a.ts)}  {a.reason.label}"
+                    + (f": {detail}" if (detail := words.reason(a.detail)) else "")
                     for a in reversed(alerts)
                 )
                 or "none this session"
             )
         )
-        self.connection_list.update(
-            "\n".join(
-                f"{clock_time(start)} → "
-                + (f"{clock_time(end)} ({duration_text(end - start)})" if end is not None else "now")
-                for start, end in reversed(student.connections)
-            )
-            or "never connected"
-        )
+        self.connection_list.update("\n".join(connection_lines(student)) or "never connected")
         self.timeline.refresh()
         self.sparks.refresh(layout=True)
 

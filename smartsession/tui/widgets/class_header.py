@@ -1,7 +1,9 @@
 """Three lines across the top: the class and its counts; attention and the hub; segments and view.
 
-Line 1: class id, session clock, counts per state, alerts so far.
-Line 2: class attention sparkline, replication to the school server (when configured), then the
+Line 1: class id, session clock, counts per state, roster students not joined yet, alerts so
+far, and a class alert (a confusion spike) while it lasts.
+Line 2: the class attention index (smoothed; `smartsession.core.classwide`) as a sparkline
+and a number, replication to the school server (when configured), then the
 hub (address, TLS); or, prominently, a storage error, or another hub announcing this class.
 Line 3: the current segment and each segment's share of Confused time; the sort and filters.
 """
@@ -15,7 +17,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from smartsession.core.roster import AlertRecord, HubStatus, SegmentStats
+from smartsession.core.classwide import Spike
+from smartsession.core.snapshots import AlertRecord, HubStatus, SegmentStats
 from smartsession.core.states import State
 from smartsession.tui.labels import (
     STATE_ORDER,
@@ -28,6 +31,7 @@ from smartsession.tui.labels import (
     fit,
     sort_word,
     spark_word,
+    spike_text,
     state_word,
 )
 from smartsession.tui.widgets.spark import attention_colour, spark_content
@@ -53,8 +57,14 @@ class HeaderData:
 
     elapsed: float = 0.0
     counts: tuple[tuple[State, int], ...] = ()
+    #: Roster students not joined yet.
+    absent: int = 0
     alerts: int = 0
+    #: The class alert under way, if any.
+    spike: Spike | None = None
+    #: The class attention index's recent values (oldest first) and its value now.
     attention: tuple[float, ...] = ()
+    index: float | None = None
     status: HubStatus = field(default_factory=HubStatus)
     segments: tuple[SegmentStats, ...] = ()
     last_alert: AlertRecord | None = None
@@ -114,8 +124,13 @@ class ClassHeader(Widget):
                     text += " " + state_word(state, self.label_mode).lower()
                 style = STATE_STYLES[state] if count else "$text-muted"
                 parts.extend([" ", Content.styled(text, style)])
+        if data.absent:
+            parts.extend(["  ", Content.styled(f"absent {data.absent}", "$text-muted")])
         if data.alerts:
             parts.extend(["  ", Content.styled(f"alerts {data.alerts}", "$error")])
+        if data.spike is not None:
+            text = f"⚠ class: {spike_text(data.spike, self.label_mode)}"
+            parts.extend(["  ", Content.styled(text, "bold $text on $warning")])
         return Content.assemble(*parts)
 
     # line 2 -----------------------------------------------------------------------------
@@ -128,10 +143,10 @@ class ClassHeader(Widget):
             return Content.styled(fit(text, width).ljust(width), "bold $text on $error")
         if status.conflict:
             return Content.styled(fit(f" ⚠ {status.conflict}", width).ljust(width), "bold $text on $error")
-        now = data.attention[-1] if data.attention else 0.0
+        now = f"{data.index:4.0%}" if data.index is not None else "   -"
         hub = f"{status.url or 'hub'}  TLS {'on' if status.tls else 'off'}"
         spark = spark_content(data.attention, CLASS_SPARK, attention_colour)
-        parts: list[Content | str] = [" class attention ", spark, f" {now:4.0%}"]
+        parts: list[Content | str] = [" class attention ", spark, f" {now}"]
         used = Content.assemble(*parts).cell_length
         room = width - used - 2
         school = school_text(status)

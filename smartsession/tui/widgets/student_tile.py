@@ -1,4 +1,4 @@
-"""One student's tile: name, state badge, main reason, sparkline, time since last message.
+"""One student's tile: name, state badge (and "late"), main reason, sparkline, time since last message.
 
 A tile is not a widget: the `TileGrid` draws every tile itself through Textual's line API,
 one `Strip` per tile line. A tile keeps its lines until something it shows changes (a new
@@ -17,9 +17,9 @@ from rich.style import Style as RichStyle
 from textual.geometry import Region
 from textual.strip import Strip
 
-from smartsession.core.roster import StudentSnapshot
+from smartsession.core.snapshots import StudentSnapshot
 from smartsession.core.states import State
-from smartsession.tui.labels import age_text, badge, bar, bucket, fit, reason_text
+from smartsession.tui.labels import age_text, bar, bucket, fit, reason_text, student_badge
 from smartsession.tui.widgets.spark import Colour, attention_colour, confusion_colour
 
 if TYPE_CHECKING:
@@ -111,16 +111,30 @@ class StudentTile:
     @property
     def badge_text(self) -> str:
         """The badge as shown, e.g. "▲ CONFUSED"."""
-        return badge(self.student.state, self._grid.label_mode).text
+        return student_badge(self.student, self._grid.label_mode).text
+
+    @property
+    def late(self) -> str:
+        """How late the student joined ("late 7.2 min"; "" when on time), shortened to fit when drawn."""
+        late_by = self.student.late_by
+        return f"late {late_by:.1f} min" if late_by is not None else ""
+
+    def _late_within(self, room: int) -> str:
+        late_by = self.student.late_by
+        if late_by is None:
+            return ""
+        return next((t for t in (self.late, f"late {late_by:.1f}m") if len(t) <= room), "late")
 
     @property
     def reason(self) -> str:
-        """The main reason as shown."""
-        return reason_text(self.student)
+        """The main reason (drawn shortened or cut to the tile's width)."""
+        return reason_text(self.student, self._grid.label_mode)
 
     @property
     def age(self) -> str:
-        """Time since the student's last message, as shown."""
+        """Time since the student's last message, as shown ("" for a student not joined yet)."""
+        if self.student.absent:
+            return ""
         return age_text(self.now - self.student.last_seen)
 
     @property
@@ -133,8 +147,13 @@ class StudentTile:
 
     @property
     def classes(self) -> frozenset[str]:
-        """The state as a class (``-focused``, ``-alert``, ...), plus ``-flash`` and ``-compact``."""
+        """The state as a class (``-focused``, ``-alert``, ...), plus ``-absent``, ``-late``,
+        ``-flash`` and ``-compact``."""
         names = {f"-{self.student.state.value}"}
+        if self.student.absent:
+            names.add("-absent")
+        if self.student.late_by is not None:
+            names.add("-late")
         if self.flash:
             names.add("-flash")
         if self._grid.compact:
@@ -206,7 +225,9 @@ class StudentTile:
         inner = max(0, width - 4)
         age = self.age
         name = fit(student.name, max(1, inner - len(age) - 1))
-        mark = badge(student.state, self._grid.label_mode)
+        mark = student_badge(student, self._grid.label_mode)
+        mark_text = f" {mark.text} " if student.state is State.ALERT else mark.text
+        late = self._late_within(inner - cell_len(mark_text) - 1)
         spark_colour = attention_colour if self._grid.spark_source == "attention" else confusion_colour
         dim = "" if student.connected else " dim"
         spark = spark_parts(self.history, inner, spark_colour, lambda markup: style(markup + dim))
@@ -217,12 +238,11 @@ class StudentTile:
                 (age, muted),
             ],
             [
-                (
-                    f" {mark.text} " if student.state is State.ALERT else mark.text,
-                    style(_BADGE_STYLES[student.state]),
-                )
+                (mark_text, style(_BADGE_STYLES[student.state])),
+                (" " * max(1, inner - cell_len(mark_text) - len(late)), base),
+                (late, style("$warning")),
             ],
-            [(fit(self.reason, inner), muted)],
+            [(fit(reason_text(student, self._grid.label_mode, inner), inner), muted)],
             spark,
         ]
         left, right = [Segment(side, edge), Segment(" ", base)], [Segment(" ", base), Segment(side, edge)]
@@ -246,7 +266,7 @@ class StudentTile:
         name = fit(student.name, max(1, inner - 3 - COMPACT_SPARK))
         base = style("")
         parts = [
-            (badge(student.state, self._grid.label_mode).symbol, style(_BADGE_STYLES[student.state])),
+            (student_badge(student, self._grid.label_mode).symbol, style(_BADGE_STYLES[student.state])),
             (" ", base),
             (name, style("bold" if student.connected else "italic $text-muted")),
             (" " * max(1, inner - 2 - len(name) - spark_len), base),

@@ -21,7 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 
-from smartsession.core.roster import StudentSnapshot
+from smartsession.core.snapshots import StudentSnapshot
 from smartsession.tui.labels import LabelMode, SortKey, SparkSource, matches, sort_students
 from smartsession.tui.widgets.student_tile import TILE_HEIGHT, StudentTile
 
