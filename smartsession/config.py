@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import msgspec
 import platformdirs
 
+from smartsession.core.pacing import Pacing
 from smartsession.core.settings import EngagementSettings, with_policy
 from smartsession.errors import ConfigError, ConfigProblem, SecretError
 
@@ -97,6 +98,8 @@ class AgentConfig(_Table, frozen=True):
     key_file: str = "machine.key"
     hub_url: str = ""
     frame_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
+    steady_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 2.0
+    burst_seconds: Annotated[float, msgspec.Meta(ge=0.0, le=60.0)] = 1.0
     outbox_seconds: Seconds = 600.0
     outbox_path: str = ""
     reconnect_initial: Seconds = 0.5
@@ -111,6 +114,7 @@ class CameraConfig(_Table, frozen=True):
     width: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 640
     height: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 480
     allow_unisolated: bool = False
+    nice: Annotated[int, msgspec.Meta(ge=0, le=19)] = 10
 
 
 class TuiConfig(_Table, frozen=True):
@@ -212,6 +216,13 @@ class Config(_Table, frozen=True):
     def student_id(self) -> str:
         """The agent's student id, defaulting to this machine's host name."""
         return self.agent.student_id or _safe_ident(socket.gethostname())
+
+    @property
+    def pacing(self) -> Pacing:
+        """The agent's frame rates (`agent.frame_rate`, `agent.steady_rate` at most that,
+        `agent.burst_seconds`)."""
+        agent = self.agent
+        return Pacing(agent.frame_rate, min(agent.steady_rate, agent.frame_rate), agent.burst_seconds)
 
     @property
     def display_name(self) -> str:

@@ -20,6 +20,7 @@ from smartsession.agent.sources import SignalSource
 from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.engagement import Change, EngagementEngine, Reading
+from smartsession.core.pacing import FramePacer
 from smartsession.core.protocol import Event, Item, ProtocolError, Sample
 from smartsession.keys import MachineKey
 
@@ -87,8 +88,9 @@ async def run_agent(
 ) -> AgentReport:
     """Produce samples and events from ``source`` and send them to the hub until ``stop`` is set.
 
-    Frames are read in a worker thread, so a slow camera never blocks the loop. The source
-    is closed before this returns.
+    Frames are read in a worker thread, so a slow camera never blocks the loop; after each
+    one the `FramePacer` says when the next is due (``config.pacing``). The source is closed
+    before this returns.
     """
     outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, key))
     link = Link(config, key, outbox, vision=lambda: source.vision, pins_path=pins_path(config, key))
@@ -100,6 +102,7 @@ async def run_agent(
 
     outbox.on_durable = wake_link
     engine = EngagementEngine(config.engagement)
+    pacer = FramePacer(config.pacing)
     link_task = asyncio.create_task(link.run(), name="agent link")
     stop_task = asyncio.create_task(stop.wait(), name="agent stop")
     samples = events = invalid = frames = 0
@@ -118,6 +121,7 @@ async def run_agent(
             frame = await read  # finishes within one frame period even after stop
             frames += 1
             outputs = engine.update(frame)
+            source.schedule(pacer.after(frame, engine.conditions, engine.deadline(), engine.interval_end))
             for output in outputs:
                 seq = outbox.next_seq
                 try:

@@ -86,6 +86,8 @@ class StudentSnapshot:
     connections: tuple[tuple[float, float | None], ...] = ()
     #: Where the agent's signals come from (`VisionMode` value: isolated, unisolated, ...).
     vision: str = "unknown"
+    #: Frames the agent analysed per second in its latest sample (None: it did not say).
+    fps: float | None = None
     #: The hub's latest word about this student's connection ("" when none): a takeover or a
     #: refusal (see `NoticeKind`).
     notice: str = ""
@@ -160,6 +162,7 @@ class _Student:
     time_in_state: dict[State, float] = field(default_factory=dict)
     connections: tuple[tuple[float, float | None], ...] = ()
     notice: str = ""
+    fps: float | None = None
 
     def show(self, now: float) -> None:
         """Record a change of the shown state (Offline when not connected) at ``now``."""
@@ -213,6 +216,7 @@ class _Student:
             time_in_state=tuple(self.time_in_state.items()),
             connections=self.connections,
             notice=self.notice,
+            fps=self.fps,
         )
 
 
@@ -309,6 +313,7 @@ class Roster:
             student.attention = item.attention
             student.confusion = item.confusion
             student.faces = item.faces
+            student.fps = item.fps if isinstance(item.fps, float) else None
             student.samples += 1
             student.attention_history.append(item.attention)
             student.confusion_history.append(item.confusion)

@@ -153,6 +153,11 @@ class Persistence:
         return tuple(t.box for t in self._tracks if t.hits >= self.runs)
 
     @property
+    def candidates(self) -> int:
+        """How many confirmed candidates are not counting yet."""
+        return sum(t.hits < self.runs for t in self._tracks)
+
+    @property
     def unsettled(self) -> bool:
         """True while a candidate is on its way to counting or a counted face was just missed."""
         return any(t.hits < self.runs or t.misses > 0 for t in self._tracks)
@@ -213,6 +218,11 @@ class Marks:
                 current.append(_Mark(box, 0, False))
         self._marks = current
         return tuple(m.counts for m in current)
+
+    @property
+    def waiting(self) -> int:
+        """How many of the last frame's marks are not counting yet."""
+        return sum(not m.counts for m in self._marks)
 
     def clear(self) -> None:
         """Forget every face."""

@@ -44,6 +44,15 @@ VISION_TEXT = {
 }
 
 
+def source_text(student: StudentSnapshot) -> str:
+    """Where the student's signals come from and, when the agent says, how many frames a
+    second it analyses (its effective rate: lower while the student sits still)."""
+    vision = VISION_TEXT.get(student.vision, student.vision)
+    if student.fps is None:
+        return vision
+    return f"{vision}, {student.fps:.1f} frames/s analysed"
+
+
 class StudentSource(Protocol):
     """What the detail screen reads (the app): latest snapshots, alerts and the time."""
 
@@ -209,7 +218,7 @@ class DetailScreen(Screen[None]):
         self.title_line.update(
             Content.assemble(
                 Content.styled(student.name, "bold"),
-                f"  {student.student_id} on {student.host} ({VISION_TEXT.get(student.vision, student.vision)})  ",
+                f"  {student.student_id} on {student.host} ({source_text(student)})  ",
                 Content.styled(mark.text, f"bold {STATE_STYLES[student.state]}"),
                 f" for {duration_text(now - student.state_since)}" if student.timeline else "",
             )
