@@ -60,6 +60,11 @@ class Pacing:
     steady_rate: float = 2.0
     burst_seconds: float = 1.0
 
+    @property
+    def adaptive(self) -> bool:
+        """Whether the rate changes at all (a steady rate below the full one)."""
+        return self.steady_rate < self.full_rate
+
     def __post_init__(self) -> None:
         if not 0.0 < self.steady_rate <= self.full_rate:
             raise ValueError(

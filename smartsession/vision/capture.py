@@ -93,7 +93,8 @@ class VideoSource:
     hold only `CAMERA_BUFFERS` of them, so a frame read after a pause is a fresh one and a
     busy reader skips frames instead of working through a queue. ``realtime=True`` makes a
     video file behave the same way (a camera stand-in for tests and benchmarks): it plays
-    at its own frame rate on ``clock`` from the moment it is opened, `read` returns the
+    at its own frame rate on ``clock`` (the frames' clock: epoch seconds) from the moment it
+    is opened (logged, so that a benchmark can time what it sees), `read` returns the
     frame of that moment (grabbing and dropping, without converting, the frames it was not
     asked for in time) and waits for the next one when asked faster than the file's rate.
     Otherwise a file gives every frame in turn, however fast or slow it is read.
@@ -107,7 +108,7 @@ class VideoSource:
         height: int | None = None,
         loop: bool = False,
         realtime: bool = False,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.target = parse_target(target)
@@ -185,6 +186,8 @@ class VideoSource:
         self._fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
         self._started = self._clock()
         self._position = 0
+        if self.realtime:
+            log.info("%s plays in real time at %g frames/s from %.3f", self.name, self._fps, self._started)
 
     def read(self) -> tuple[bool, BGRImage | None]:
         """The next frame (the frame of the moment for a realtime file); ``(False, None)`` when

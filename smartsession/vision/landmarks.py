@@ -245,3 +245,12 @@ def detect_public(landmarker: Any, bgr: BGRImage) -> Any:
     import mediapipe as mp
 
     return landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=to_rgb(bgr)))
+
+
+def detect_public_video(landmarker: Any, bgr: BGRImage, t: float) -> Any:
+    """MediaPipe's own public ``detect_for_video`` on a BGR frame at ``t`` seconds (the
+    bench's VIDEO-mode baseline; times must increase)."""
+    import mediapipe as mp
+
+    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=to_rgb(bgr))
+    return landmarker.detect_for_video(image, round(t * 1000))

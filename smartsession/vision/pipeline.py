@@ -148,6 +148,11 @@ class FrameAnalyzer:
         self.found = FoundFaces()
 
     @property
+    def check_loaded(self) -> bool:
+        """Whether the crop check's landmarker is loaded (on its first use)."""
+        return self._check is not None and self._check.loaded
+
+    @property
     def confirmation_runs(self) -> int:
         """How many counter boxes a landmarker has checked on a crop."""
         return self._check.runs if self._check is not None else 0

@@ -80,7 +80,8 @@ class CameraSource:
         frame = self._capture.grab(now)
         if frame is None:
             return FrameSignals(t=now, camera=CameraStatus.UNAVAILABLE, faces=0)
-        return self._analyzer.analyze(frame, now)
+        # Stamped when it arrived: a camera's read may wait for its next frame.
+        return self._analyzer.analyze(frame, self._clock())
 
     def close(self) -> None:
         """Release the camera and the models. Idempotent."""
