@@ -7,13 +7,12 @@ frame with what the engine made of it and returns the time of the next frame:
 
 * the full rate (``full_rate``) for ``burst_seconds`` after a change: another face count
   or camera status, a timed condition of the engine (`EngagementEngine.conditions`) that
-  starts or stops holding, the head turning by `POSE_CHANGE` degrees or
-  more, the gaze moving by `GAZE_CHANGE`, a blendshape cue by `CUE_CHANGE` (each against
-  the previous analysed frame), or faces the vision still has to confirm
-  (`FrameSignals.pending_faces`);
+  starts or stops holding, the head turning by `POSE_CHANGE` degrees or more, the gaze
+  moving by `GAZE_CHANGE`, a blendshape cue by `CUE_CHANGE` (each against the previous
+  analysed frame), or faces the vision still has to confirm (`FrameSignals.pending_faces`);
 * the full rate while a timer of the engine is due within ``burst_seconds``
-  (`EngagementEngine.deadline`), so the last second before an alert fires or clears is
-  watched as closely as at the full rate;
+  (`EngagementEngine.deadline`: an alert firing or clearing, Confused entered or left, the
+  calibration ending), so the moments before it are watched as closely as at the full rate;
 * a frame exactly at that deadline and at the end of the engine's interval when either
   comes before the next frame would: an alert fires at its hold time, not up to a frame
   later, and samples keep their cadence;
