@@ -25,6 +25,7 @@ import msgspec
 import platformdirs
 
 from smartsession.core.classwide import ClassSettings
+from smartsession.core.pacing import Pacing
 from smartsession.core.settings import EngagementSettings
 from smartsession.errors import ConfigProblem, SecretError
 
@@ -103,6 +104,8 @@ class AgentConfig(_Table, frozen=True):
     hub_url: str = ""
     hub_id: Ident = ""
     frame_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
+    steady_rate: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 2.0
+    burst_seconds: Annotated[float, msgspec.Meta(ge=0.0, le=60.0)] = 1.0
     outbox_seconds: Seconds = 600.0
     outbox_path: FilePath = ""
     reconnect_initial: Seconds = 0.5
@@ -118,6 +121,7 @@ class CameraConfig(_Table, frozen=True):
     width: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 640
     height: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 480
     allow_unisolated: bool = False
+    nice: Annotated[int, msgspec.Meta(ge=0, le=19)] = 10
 
 
 class TuiConfig(_Table, frozen=True):
@@ -240,6 +244,13 @@ class Config(_Table, frozen=True):
     def student_id(self) -> str:
         """The agent's student id, defaulting to this machine's host name."""
         return self.agent.student_id or _safe_ident(socket.gethostname())
+
+    @property
+    def pacing(self) -> Pacing:
+        """The agent's frame rates (`agent.frame_rate`, `agent.steady_rate` at most that,
+        `agent.burst_seconds`)."""
+        agent = self.agent
+        return Pacing(agent.frame_rate, min(agent.steady_rate, agent.frame_rate), agent.burst_seconds)
 
     @property
     def display_name(self) -> str:

@@ -12,6 +12,12 @@ cannot carry an image even by mistake.
 when isolation is impossible and ``allow_unisolated`` is false; then `read` as any
 `SignalSource` and `close` at the end. `read` never raises: a crashed or hung child gives
 ``camera=UNAVAILABLE`` frames while it is restarted with backoff.
+
+The agent paces the frames: `read` waits until the next frame is due (every
+``1 / frame_rate`` seconds, or when `schedule` says) and only then asks the child for one;
+the child grabs the newest frame there is and analyses it. Nothing is asked for ahead, so
+a busy machine makes frames late and fewer, never queued. The child runs at a lower
+scheduling priority (``camera.nice``), so the student's own work comes first.
 """
 
 from __future__ import annotations
@@ -240,6 +246,7 @@ class VisionProcess:
         self._delays: Iterator[float] = iter(())
         self._restart_at = 0.0
         self._closed = False
+        self._due = clock()
 
     @property
     def vision(self) -> VisionMode:
@@ -265,8 +272,8 @@ class VisionProcess:
             str(self.camera.width),
             "--height",
             str(self.camera.height),
-            "--fps",
-            repr(self.frame_rate),
+            "--nice",
+            str(self.camera.nice),
         ]
         if not self.camera.allow_unisolated:
             args.append("--require-isolation")
@@ -338,8 +345,19 @@ class VisionProcess:
         if reason != self.reason:
             log.warning("%s", reason)
             self.reason = reason
-        self._sleep(1.0 / self.frame_rate)
         return FrameSignals(t=self._clock(), camera=CameraStatus.UNAVAILABLE, faces=0)
+
+    def schedule(self, t: float) -> None:
+        """The next frame is due at ``t`` (then every ``1 / frame_rate`` again)."""
+        self._due = t
+
+    def _wait_until_due(self) -> None:
+        now = self._clock()
+        if now < self._due:
+            self._sleep(self._due - now)
+            now = self._clock()
+        # Late (a slow answer, a busy machine): no frames are made up for.
+        self._due = max(self._due + 1.0 / self.frame_rate, now)
 
     def _schedule_restart(self, why: str) -> FrameSignals:
         self._kill()
@@ -354,6 +372,8 @@ class VisionProcess:
         """The next frame's signals; never raises on camera or child trouble."""
         if self._closed:
             raise RuntimeError("read() on a closed VisionProcess")
+        if not self._pending:
+            self._wait_until_due()
         if self._proc is None:
             if time.monotonic() < self._restart_at:
                 return self._unavailable(self.reason)
@@ -370,7 +390,11 @@ class VisionProcess:
                 self._proc.stdin.write(b"r")
                 self._proc.stdin.flush()
             except OSError:
-                return self._schedule_restart("the vision process stopped unexpectedly")
+                try:
+                    exit_code = self._proc.wait(timeout=self._answer_timeout)
+                except subprocess.TimeoutExpired:
+                    return self._schedule_restart("the vision process stopped reading its requests")
+                return self._schedule_restart(f"the vision process exited (code {exit_code})")
             self._pending = True
             self._pending_since = time.monotonic()
         try:

@@ -224,6 +224,8 @@ class Link:
         self._pins: dict[str, Pin] = {}
         #: URLs `_join` refused (`_mark_bad`) in the attempts now running.
         self._refused: set[str] = set()
+        #: Hub ids that refused `Sample.fps` (hubs from before it): they get samples without it.
+        self._without_fps: set[str] = set()
         #: Attempts of a round already won, finishing in the background.
         self._losers: set[asyncio.Task[_Joined | None]] = set()
         #: The candidate of the latest authenticated connection.
@@ -467,7 +469,7 @@ class Link:
             self.connections += 1
             self.hub_url = url
             self._set_state(LinkState.STREAMING, url)
-            stream = asyncio.create_task(self._stream(ws, joined.welcome), name="link stream")
+            stream = asyncio.create_task(self._stream(ws, joined.welcome, joined.hub_ids), name="link stream")
             challenge = asyncio.create_task(self._challenge(browser, joined), name="link challenge")
             tasks = {stream, challenge}
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -667,15 +669,18 @@ class Link:
         )
         return reply
 
-    async def _stream(self, ws: ClientConnection, welcome: Welcome) -> None:
-        """Replay, then send new items, while reading acks; returns when the connection ends."""
+    async def _stream(self, ws: ClientConnection, welcome: Welcome, hub_ids: frozenset[str]) -> None:
+        """Replay, then send new items, while reading acks; returns when the connection ends.
+
+        ``hub_ids`` name the hub: one that refused `Sample.fps` gets samples without it.
+        """
         # Items made before the session began (by the hub's clock, with a second of slack for
         # the offset's measurement) belong to no session the hub keeps.
         not_before = welcome.session_started - self.clock_offset - 1.0
         self._outbox.welcome(welcome.last_seq, welcome.session_id, not_before)
         self._acked.set()
-        sender = asyncio.create_task(self._send_loop(ws, welcome.last_seq), name="link sender")
-        receiver = asyncio.create_task(self._receive_loop(ws), name="link receiver")
+        sender = asyncio.create_task(self._send_loop(ws, welcome.last_seq, hub_ids), name="link sender")
+        receiver = asyncio.create_task(self._receive_loop(ws, hub_ids), name="link receiver")
         tasks = {sender, receiver}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -687,7 +692,7 @@ class Link:
             task.result()  # re-raise what ended the connection
         logger.info("hub closed the connection (code %s: %r)", ws.close_code, ws.close_reason or "no reason")
 
-    async def _send_loop(self, ws: ClientConnection, cursor: int) -> None:
+    async def _send_loop(self, ws: ClientConnection, cursor: int, hub_ids: frozenset[str]) -> None:
         pending = self._outbox.pending_after(cursor)
         if pending:
             logger.info("replaying %d items from seq %d", len(pending), pending[0].seq)
@@ -697,6 +702,8 @@ class Link:
             if not items:
                 await self._wake.wait()
                 continue
+            if hub_ids & self._without_fps:
+                items = [protocol.without_fps(item) for item in items]
             for frame, chunk in _frames(items):
                 cursor = chunk[-1].seq
                 self._outbox.mark_sent(cursor)  # before sending: a crash right after must not renumber it
@@ -705,7 +712,7 @@ class Link:
                 self.samples_sent += samples
                 self.events_sent += len(chunk) - samples
 
-    async def _receive_loop(self, ws: ClientConnection) -> None:
+    async def _receive_loop(self, ws: ClientConnection, hub_ids: frozenset[str]) -> None:
         async for frame in ws:
             try:
                 message = protocol.decode_hub_message(frame)
@@ -717,7 +724,15 @@ class Link:
                 self._outbox.ack(message.seq)
                 self._acked.set()
             elif isinstance(message, Error):
-                logger.warning("hub error %d: %r", message.code, message.message)
+                if refuses_fps(message) and not hub_ids <= self._without_fps:
+                    self._without_fps |= hub_ids
+                    logger.info(
+                        "hub %s predates the analysis rate in samples (sample.fps); sending it samples "
+                        "without it (what it refused is sent again)",
+                        ", ".join(sorted(hub_ids)),
+                    )
+                else:
+                    logger.warning("hub error %d: %r", message.code, message.message)
             else:
                 logger.warning("ignoring an unexpected %s from the hub", type(message).__name__)
 
@@ -745,6 +760,12 @@ def _move_reason(current: _Joined, better: _Joined) -> str:
         f"the class's hubs are chosen by the hub that started first (set agent.hub_id to pin one); "
         f"the new one started at {started(better)}, the old one at {started(current)}"
     )
+
+
+def refuses_fps(error: Error) -> bool:
+    """Whether ``error`` is a hub from before `Sample.fps` refusing it as an unknown field
+    (such hubs close with 4400 and msgspec's words, ``unknown field `fps```)."""
+    return error.code == CloseCode.MALFORMED and "unknown field `fps`" in error.message
 
 
 def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:

@@ -26,6 +26,7 @@ from smartsession.agent.status import LinkView, StatusFile, status_path
 from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.engagement import Change, EngagementEngine, Reading
+from smartsession.core.pacing import FramePacer
 from smartsession.core.protocol import Event, Item, ProtocolError, Sample
 from smartsession.keys import MachineKey
 
@@ -60,6 +61,40 @@ class AgentReport(msgspec.Struct, frozen=True, kw_only=True):
     frames: int = 0
     #: Times a hub with another certificate than the pinned one was used (see `Link.pin_switches`).
     pin_switches: int = 0
+    #: Frames per second while the pacer kept the steady rate, and at the full rate (bursts),
+    #: and the share of the run's time spent at the full rate.
+    steady_fps: float = 0.0
+    burst_fps: float = 0.0
+    burst_share: float = 0.0
+
+
+class RateTally:
+    """Frames and seconds at the steady and at the full rate: each gap between two frames
+    counts for the rate the pacer chose after the first of them."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, bool] | None = None
+        self._frames = {False: 0, True: 0}
+        self._seconds = {False: 0.0, True: 0.0}
+
+    def frame(self, t: float, bursting: bool) -> None:
+        """Count a frame at ``t``; ``bursting``: the pacer chose the full rate after it."""
+        if self._last is not None:
+            last_t, last_bursting = self._last
+            self._frames[last_bursting] += 1
+            self._seconds[last_bursting] += max(t - last_t, 0.0)
+        self._last = (t, bursting)
+
+    def fps(self, *, bursting: bool) -> float:
+        """Frames per second at that rate (0 when none was spent there)."""
+        seconds = self._seconds[bursting]
+        return round(self._frames[bursting] / seconds, 3) if seconds > 0 else 0.0
+
+    @property
+    def burst_share(self) -> float:
+        """The share of the time between frames spent at the full rate."""
+        total = self._seconds[False] + self._seconds[True]
+        return round(self._seconds[True] / total, 3) if total > 0 else 0.0
 
 
 def to_item(output: Reading | Change, seq: int) -> Item:
@@ -113,8 +148,9 @@ async def run_agent(
 ) -> AgentReport:
     """Produce samples and events from ``source`` and send them to the hub until ``stop`` is set.
 
-    Frames are read in a worker thread, so a slow camera never blocks the loop. The source
-    is closed before this returns.
+    Frames are read in a worker thread, so a slow camera never blocks the loop; after each
+    one the `FramePacer` says when the next is due (``config.pacing``). The source is closed
+    before this returns.
     """
     outbox = Outbox(config.agent.outbox_seconds, outbox_path(config, key))
     link = Link(config, key, outbox, vision=lambda: source.vision, pins_path=pins_path(config, key))
@@ -126,6 +162,8 @@ async def run_agent(
 
     outbox.on_durable = wake_link
     engine = EngagementEngine(config.engagement)
+    pacer = FramePacer(config.pacing)
+    rates = RateTally()
     link_task = asyncio.create_task(link.run(), name="agent link")
     stop_task = asyncio.create_task(stop.wait(), name="agent stop")
     samples = events = invalid = frames = 0
@@ -149,6 +187,9 @@ async def run_agent(
             frame = await read  # finishes within one frame period even after stop
             frames += 1
             outputs = engine.update(frame)
+            rates.frame(frame.t, pacer.bursting)
+            if pacer.pacing.adaptive:  # else the source keeps its own steady cadence
+                source.schedule(pacer.after(frame, engine.conditions, engine.deadline(), engine.interval_end))
             for output in outputs:
                 seq = outbox.next_seq
                 try:
@@ -199,6 +240,9 @@ async def run_agent(
         dropped=outbox.dropped,
         frames=frames,
         pin_switches=link.pin_switches,
+        steady_fps=rates.fps(bursting=False),
+        burst_fps=rates.fps(bursting=True),
+        burst_share=rates.burst_share,
     )
     logger.info("agent stopped: %s", msgspec.json.encode(report).decode())
     return report

@@ -15,7 +15,11 @@ from smartsession.core.signals import FrameSignals
 
 
 class SignalSource(Protocol):
-    """A blocking source of frames; the runner calls `read` from a worker thread."""
+    """A blocking source of frames; the runner calls `read` from a worker thread.
+
+    A source keeps its own cadence (``frame_rate``) until `schedule` moves the next frame:
+    the runner does so after every frame, as its `smartsession.core.pacing.FramePacer` says.
+    """
 
     @property
     def vision(self) -> VisionMode:
@@ -24,6 +28,11 @@ class SignalSource(Protocol):
 
     def read(self) -> FrameSignals:
         """Block until the next frame is due and return it."""
+        ...
+
+    def schedule(self, t: float) -> None:
+        """Make the next frame due at ``t`` (the frames' clock, epoch seconds); a time already
+        past means at once."""
         ...
 
     def close(self) -> None:
@@ -73,6 +82,10 @@ class SimulatedSource:
         if self._due <= now:
             self._due = now + self._period
         return self._student.frame(now)
+
+    def schedule(self, t: float) -> None:
+        """The next frame is due at ``t`` (then every ``1 / frame_rate`` again)."""
+        self._due = t
 
     def close(self) -> None:
         """Stop producing frames."""

@@ -208,7 +208,7 @@ def main(argv: list[str]) -> int:
 
     started = time.monotonic()
     splits: dict[str, Any] = {}
-    with native_stderr_to_log(), FrameAnalyzer() as analyzer:
+    with native_stderr_to_log(), FrameAnalyzer(tracking=True) as analyzer:  # as the agent runs it
         for split in args.split or SPLITS:
             splits[split] = score_split(split, analyzer, quick=args.quick)
     result = {

@@ -87,7 +87,8 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     ``attention`` and ``confusion`` are interval means. ``cues`` holds the raw interval
     means of what the camera saw (angles in degrees, ``gaze_away`` the gaze offset from
     straight ahead) over the frames with a face, plus ``face_share``, the fraction of
-    frames with a face. ``reasons`` come main one first.
+    frames with a face. ``reasons`` come main one first. ``fps`` is the frames the engine
+    took in the interval per second of it: the agent's effective analysis rate.
     """
 
     ts: float
@@ -98,6 +99,7 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     alert: AlertReason | None
     reasons: tuple[str, ...]
     cues: Cues
+    fps: float
 
 
 class FrameScore(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,6 +168,7 @@ class EngagementEngine:
         self._leave = Hold()
         self._interval: Interval | None = None
         self._frame = FrameScore()
+        self._conditions: frozenset[Watch] = frozenset()
 
     @property
     def state(self) -> State:
@@ -186,6 +189,36 @@ class EngagementEngine:
     def frame(self) -> FrameScore:
         """The scores of the last frame."""
         return self._frame
+
+    @property
+    def conditions(self) -> frozenset[Watch]:
+        """The timed conditions that held on the last frame."""
+        return self._conditions
+
+    def deadline(self) -> float | None:
+        """The earliest frame time at which a running timer changes something if what it
+        times keeps holding: an alert fires or clears, Confused is entered or left, or the
+        calibration ends. None while no timer runs (nothing would change by itself).
+
+        A frame analysed at that time (or after it) makes the change; `smartsession.core.pacing`
+        asks for one then.
+        """
+        timing = self._settings.timing
+        times = [self._alerts.deadline()]
+        if self._enter.since is not None:
+            times.append(self._enter.since + timing.confused_enter)
+        if self._leave.since is not None:
+            times.append(self._leave.since + timing.confused_leave)
+        if not self._calibrated and self._previous_single_face and self._last_t is not None:
+            times.append(self._last_t + self._settings.calibration_seconds - self._calibration_time)
+        return min((t for t in times if t is not None), default=None)
+
+    @property
+    def interval_end(self) -> float | None:
+        """The frame time from which the next frame ends the interval (and makes a `Reading`)."""
+        if self._interval is None:
+            return None
+        return self._interval.start + self._settings.interval
 
     def update(self, frame: FrameSignals) -> list[Reading | Change]:
         """Take one frame; return the changes it caused, then a `Reading` if an interval ended.
@@ -278,6 +311,7 @@ class EngagementEngine:
             Watch.LOOKING_AWAY: looking_away,
             Watch.LOOKING_DOWN: self._calibrated and looking_down,
         }
+        self._conditions = frozenset(watch for watch, held in conditions.items() if held)
         active_before = {reason: self._alerts.active(reason) for reason in ALERT_PRIORITY}
         fired, stopped = self._alerts.update(conditions, t)
         # A reason starts with its first watch and clears with its last.
@@ -462,6 +496,7 @@ class EngagementEngine:
             alert=primary,
             reasons=self._reasons(t, state, confusion, interval),
             cues=interval.cues(),
+            fps=interval.frames / self._settings.interval,
         )
 
     def _reasons(self, t: float, state: State, confusion: float, interval: Interval) -> tuple[str, ...]:

@@ -172,8 +172,18 @@ class Cues(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     face_share: Unit = 0.0
 
 
+#: Frames per second an agent may say it analysed (`Sample.fps`).
+FrameRate = Annotated[float, msgspec.Meta(ge=0.0, le=1000.0)]
+
+
 class Sample(_Message, tag="sample", frozen=True):
-    """One interval of a student's engagement: scores, state and the reasons for it."""
+    """One interval of a student's engagement: scores, state and the reasons for it.
+
+    ``fps`` is the agent's effective analysis rate over the interval (frames per second).
+    It is optional and left out of the JSON while unset (`msgspec.UNSET`): hubs before it
+    refuse it as an unknown field, so an agent sends it only to a hub that has not refused
+    it (see docs/protocol.md, "Telemetry"); use `without_fps` for such a hub.
+    """
 
     seq: Seq
     ts: Timestamp
@@ -184,6 +194,14 @@ class Sample(_Message, tag="sample", frozen=True):
     alert: AlertReason | None = None
     reasons: Annotated[tuple[ShortText, ...], msgspec.Meta(max_length=MAX_REASONS)] = ()
     cues: Cues = Cues()
+    fps: FrameRate | msgspec.UnsetType = msgspec.UNSET
+
+
+def without_fps(item: Item) -> Item:
+    """``item`` as a hub from before `Sample.fps` accepts it (a sample without its rate)."""
+    if isinstance(item, Sample) and item.fps is not msgspec.UNSET:
+        return msgspec.structs.replace(item, fps=msgspec.UNSET)
+    return item
 
 
 class EventKind(enum.StrEnum):

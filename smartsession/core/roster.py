@@ -91,6 +91,7 @@ class _Student:
     absent: bool = False
     late_by: float | None = None
     hub_gaps: tuple[HubGap, ...] = ()
+    fps: float | None = None
 
     def show(self, now: float) -> None:
         """Record a change of the shown state (Offline when not connected) at ``now``."""
@@ -149,6 +150,7 @@ class _Student:
             absent=self.absent,
             late_by=self.late_by,
             hub_gaps=self.hub_gaps,
+            fps=self.fps,
         )
 
 
@@ -291,6 +293,7 @@ class Roster:
             student.attention = item.attention
             student.confusion = item.confusion
             student.faces = item.faces
+            student.fps = item.fps if isinstance(item.fps, float) else None
             student.samples += 1
             student.attention_history.append(item.attention)
             student.confusion_history.append(item.confusion)

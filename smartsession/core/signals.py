@@ -51,6 +51,9 @@ class FrameSignals(msgspec.Struct, frozen=True, kw_only=True):
     #: MediaPipe's eyeLookDown, both eyes' mean: the eyes lowered (reading, typing).
     eye_look_down: float = 0.0
     expressions: tuple[float, ...] = ()
+    #: Faces the vision saw but has not confirmed yet (not in ``faces``): it wants the next
+    #: frame soon to settle them (`smartsession.core.pacing`). The engine ignores it.
+    pending_faces: int = 0
 
     @property
     def has_face(self) -> bool:

@@ -88,6 +88,8 @@ class StudentSnapshot:
     connections: tuple[tuple[float, float | None], ...] = ()
     #: Where the agent's signals come from (`VisionMode` value: isolated, unisolated, ...).
     vision: str = "unknown"
+    #: Frames the agent analysed per second in its latest sample (None: it did not say).
+    fps: float | None = None
     #: The hub's latest word about this student's connection ("" when none): a takeover or a
     #: refusal (see `NoticeKind`).
     notice: str = ""

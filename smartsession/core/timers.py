@@ -103,6 +103,18 @@ class AlertTimers:
         """True while any watch that raises ``reason`` has fired."""
         return any(self._timers[w].active for w in WATCHES if w.reason is reason)
 
+    def deadline(self) -> float | None:
+        """The earliest frame time at which a running timer would fire or clear an alert if its
+        condition (or its absence) keeps holding; None while no timer runs."""
+        times: list[float] = []
+        for watch, alert in self._timers.items():
+            threshold = self._thresholds[watch]
+            if not alert.active and alert.on.since is not None and threshold > 0:
+                times.append(alert.on.since + threshold)
+            elif alert.active and alert.off.since is not None:
+                times.append(alert.off.since + self._clear_after)
+        return min(times, default=None)
+
     def update(self, conditions: Mapping[Watch, bool], t: float) -> tuple[list[Watch], list[Watch]]:
         """Take this frame's conditions; return the watches that fired and that stopped."""
         started: list[Watch] = []

@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,23 +78,56 @@ def parse_target(target: int | str) -> int | str:
     return target
 
 
+#: Frames a camera's driver is asked to hold (OpenCV's V4L2 backend keeps 4 by default): a
+#: frame read is then the newest, never one that waited in a queue while others were analysed.
+CAMERA_BUFFERS = 1
+
+
 class VideoSource:
     """A camera (index or device path), a video file or a stream URL, via cv2.VideoCapture.
 
     ``loop`` restarts a file at its end (useful for demos); otherwise a file's end is
     reported as `CaptureProblem.ENDED`.
+
+    A camera delivers frames at its own rate whether or not they are read; it is asked to
+    hold only `CAMERA_BUFFERS` of them, so a frame read after a pause is a fresh one and a
+    busy reader skips frames instead of working through a queue. ``realtime=True`` makes a
+    video file behave the same way (a camera stand-in for tests and benchmarks): it plays
+    at its own frame rate on ``clock`` (the frames' clock: epoch seconds) from the moment it
+    is opened (logged, so that a benchmark can time what it sees), `read` returns the
+    frame of that moment (grabbing and dropping, without converting, the frames it was not
+    asked for in time) and waits for the next one when asked faster than the file's rate.
+    Otherwise a file gives every frame in turn, however fast or slow it is read.
     """
 
     def __init__(
-        self, target: int | str, *, width: int | None = None, height: int | None = None, loop: bool = False
+        self,
+        target: int | str,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        loop: bool = False,
+        realtime: bool = False,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.target = parse_target(target)
         self._size = (width, height)
         self._loop = loop
         self._cap: Any = None
+        self._clock = clock
+        self._sleep = sleep
+        self._fps = 0.0
+        self._started = 0.0
+        #: Frames of the file consumed since `_started` (read or dropped).
+        self._position = 0
+        #: Frames read (returned) and dropped since the source was made (realtime files).
+        self.frames_read = 0
+        self.frames_dropped = 0
         self.is_file = isinstance(self.target, str) and Path(self.target).is_file()
         self.is_url = isinstance(self.target, str) and "://" in self.target
         self.live = not self.is_file
+        self.realtime = realtime and self.is_file
         if isinstance(self.target, int):
             self.name = f"camera {self.target}"
         elif self.is_file:
@@ -146,12 +180,22 @@ class VideoSource:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         if height:
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        if not self.is_file:
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, CAMERA_BUFFERS)  # ignored where unsupported
         self._cap = cap
+        self._fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+        self._started = self._clock()
+        self._position = 0
+        if self.realtime:
+            log.info("%s plays in real time at %g frames/s from %.3f", self.name, self._fps, self._started)
 
     def read(self) -> tuple[bool, BGRImage | None]:
-        """The next frame; ``(False, None)`` when closed, unplugged or at a file's end."""
+        """The next frame (the frame of the moment for a realtime file); ``(False, None)`` when
+        closed, unplugged or at a file's end."""
         if self._cap is None:
             return False, None
+        if self.realtime:
+            return self._read_realtime()
         ok, frame = self._cap.read()
         if not ok and self.is_file and self._loop:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
@@ -159,6 +203,28 @@ class VideoSource:
         if not ok or frame is None:
             return False, None
         return True, np.asarray(frame, dtype=np.uint8)
+
+    def _read_realtime(self) -> tuple[bool, BGRImage | None]:
+        wait = self._started + self._position / self._fps - self._clock()
+        if wait > 0:
+            self._sleep(wait)  # asked faster than the file's rate: wait for the frame, as a camera would
+        due = int((self._clock() - self._started) * self._fps)
+        while True:
+            while self._position < due and self._cap.grab():  # frames nobody asked for in time
+                self._position += 1
+                self.frames_dropped += 1
+            ok, frame = self._cap.read()
+            if ok and frame is not None:
+                self._position += 1
+                self.frames_read += 1
+                return True, np.asarray(frame, dtype=np.uint8)
+            if not self._loop or self._position == 0:
+                return False, None
+            # The end of a looping file: it starts again where its timeline has got to.
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._started += self._position / self._fps
+            due -= self._position
+            self._position = 0
 
     def close(self) -> None:
         """Release the device or file. Idempotent."""

@@ -71,24 +71,35 @@ def crop_around(bgr: BGRImage, box: Box, grow: float = CROP_GROW, size: int = CR
 class FaceCheck:
     """Confirms a counter box with a landmarker on an enlarged crop; counts its runs.
 
-    Loads its own landmarker (about 0.1 s); `close` it when done.
+    Its own landmarker (about 0.1 s to load, some 35 MB) is loaded the first time a box is
+    checked: a student alone at the machine, whom both detectors see, never needs it.
+    `close` it when done.
     """
 
     def __init__(
         self, grow: float = CROP_GROW, size: int = CROP_SIZE, min_confidence: float = MIN_CONFIDENCE
     ) -> None:
-        self._landmarker = FaceLandmarker(max_faces=1, min_confidence=min_confidence, details=False)
+        self._landmarker: FaceLandmarker | None = None
+        self.min_confidence = min_confidence
         self.grow = grow
         self.size = size
         #: How many crops the landmarker has looked at.
         self.runs = 0
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the checking landmarker has been loaded (some box was checked)."""
+        return self._landmarker is not None
+
     def close(self) -> None:
         """Release the landmarker. Idempotent."""
-        self._landmarker.close()
+        if self._landmarker is not None:
+            self._landmarker.close()
 
     def confirms(self, bgr: BGRImage, box: Box) -> bool:
         """True when the landmarker finds a face of about ``box``'s size centred on it."""
+        if self._landmarker is None:
+            self._landmarker = FaceLandmarker(max_faces=1, min_confidence=self.min_confidence, details=False)
         self.runs += 1
         crop = crop_around(bgr, box, self.grow, self.size)
         expected = self.size / self.grow * box.width / max(box.width, box.height, 1.0)
@@ -153,6 +164,11 @@ class Persistence:
         return tuple(t.box for t in self._tracks if t.hits >= self.runs)
 
     @property
+    def candidates(self) -> int:
+        """How many confirmed candidates are not counting yet."""
+        return sum(t.hits < self.runs for t in self._tracks)
+
+    @property
     def unsettled(self) -> bool:
         """True while a candidate is on its way to counting or a counted face was just missed."""
         return any(t.hits < self.runs or t.misses > 0 for t in self._tracks)
@@ -213,6 +229,11 @@ class Marks:
                 current.append(_Mark(box, 0, False))
         self._marks = current
         return tuple(m.counts for m in current)
+
+    @property
+    def waiting(self) -> int:
+        """How many of the last frame's marks are not counting yet."""
+        return sum(not m.counts for m in self._marks)
 
     def clear(self) -> None:
         """Forget every face."""

@@ -1,9 +1,17 @@
-"""MediaPipe FaceLandmarker (Tasks API, IMAGE mode) behind a small typed wrapper.
+"""MediaPipe FaceLandmarker (Tasks API, IMAGE or VIDEO mode) behind a small typed wrapper.
 
 Create a `FaceLandmarker` once (it loads the model, about 0.2 s), call `detect` per frame,
 and close it (`with` block) when done: an unclosed landmarker raises at interpreter exit.
 mediapipe 1.x contacts a Google logging host on create and close; run this in a process
 without network (see PROVENANCE.md).
+
+``tracking=True`` runs MediaPipe's VIDEO mode for a stream of frames from one camera: the
+face region comes from the previous frame's landmarks, and the face detector runs only
+while fewer faces than ``max_faces`` are followed (a student alone in front of the camera
+with ``max_faces=2``: the detector still looks for a second face, but the landmarks are
+not searched for afresh). Frames must then come with their time (`detect`'s ``t``), in
+increasing order. IMAGE mode (the default) treats every frame on its own: single photos,
+crops, unrelated frames.
 
 `detect_rgb` reads mediapipe's C result directly into numpy arrays (the pinned mediapipe
 1.2.2 exposes it as ctypes structs): its own Python conversion builds one object per
@@ -47,15 +55,32 @@ class FaceLandmarker:
 
     Use as a context manager, or call `close`. `detect` is not thread-safe; use one
     instance per thread. ``details=False`` skips the blendshapes and the transformation
-    matrix (landmarks only: cheaper, for telling whether and where a face is).
+    matrix (landmarks only: cheaper, for telling whether and where a face is);
+    ``tracking=True`` follows the faces from frame to frame (VIDEO mode, see the module
+    docstring: pass each frame's time to `detect`).
     """
 
-    def __init__(self, max_faces: int = 2, min_confidence: float = 0.5, *, details: bool = True) -> None:
-        self._landmarker: Any = create_mediapipe_landmarker(max_faces, min_confidence, details=details)
+    def __init__(
+        self,
+        max_faces: int = 2,
+        min_confidence: float = 0.5,
+        *,
+        details: bool = True,
+        tracking: bool = False,
+    ) -> None:
+        self.tracking = tracking
+        self._landmarker: Any = create_mediapipe_landmarker(
+            max_faces, min_confidence, details=details, tracking=tracking
+        )
         self._raw = _RawResults.for_landmarker(self._landmarker)
+        self._last_ms = -1
 
-    def detect_rgb(self, rgb: npt.NDArray[np.uint8]) -> list[FaceLandmarks]:
-        """Faces in a C-contiguous HxWx3 RGB uint8 image, largest first."""
+    def detect_rgb(self, rgb: npt.NDArray[np.uint8], t: float = 0.0) -> list[FaceLandmarks]:
+        """Faces in a C-contiguous HxWx3 RGB uint8 image, largest first.
+
+        ``t`` (seconds) is the frame's time when tracking: a time not after the previous
+        frame's is taken as one millisecond after it (MediaPipe needs them increasing).
+        """
         import mediapipe as mp
 
         if self._landmarker is None:
@@ -65,13 +90,23 @@ class FaceLandmarker:
         # A non-contiguous view (e.g. bgr[:, :, ::-1]) gives garbage silently: always copy then.
         rgb = np.ascontiguousarray(rgb)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        faces = self._raw.detect(image) if self._raw is not None else _faces(self._landmarker.detect(image))
+        if self.tracking:
+            self._last_ms = max(round(t * 1000), self._last_ms + 1)
+            faces = (
+                self._raw.detect(image, self._last_ms)
+                if self._raw is not None
+                else _faces(self._landmarker.detect_for_video(image, self._last_ms))
+            )
+        else:
+            faces = (
+                self._raw.detect(image) if self._raw is not None else _faces(self._landmarker.detect(image))
+            )
         faces.sort(key=lambda f: -float(np.ptp(f.landmarks[:, 0]) * np.ptp(f.landmarks[:, 1])))
         return faces
 
-    def detect(self, bgr: BGRImage) -> list[FaceLandmarks]:
-        """Faces in an OpenCV BGR image, largest first."""
-        return self.detect_rgb(to_rgb(bgr))
+    def detect(self, bgr: BGRImage, t: float = 0.0) -> list[FaceLandmarks]:
+        """Faces in an OpenCV BGR image, largest first (``t``: see `detect_rgb`)."""
+        return self.detect_rgb(to_rgb(bgr), t)
 
     def close(self) -> None:
         """Release the model; `detect` must not be called afterwards. Idempotent."""
@@ -90,10 +125,10 @@ class FaceLandmarker:
 
 
 def create_mediapipe_landmarker(
-    max_faces: int = 2, min_confidence: float = 0.5, *, details: bool = True
+    max_faces: int = 2, min_confidence: float = 0.5, *, details: bool = True, tracking: bool = False
 ) -> Any:
-    """MediaPipe's own FaceLandmarker (IMAGE mode; blendshapes and matrices on with
-    ``details``), unwrapped.
+    """MediaPipe's own FaceLandmarker (IMAGE mode, or VIDEO with ``tracking``; blendshapes
+    and matrices on with ``details``), unwrapped.
 
     `FaceLandmarker` wraps one of these; ``smartsession bench agent`` times a bare one as the
     baseline. Close it when done.
@@ -102,7 +137,7 @@ def create_mediapipe_landmarker(
 
     options = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_buffer=model_bytes(Model.FACE_LANDMARKER)),
-        running_mode=vision.RunningMode.IMAGE,
+        running_mode=vision.RunningMode.VIDEO if tracking else vision.RunningMode.IMAGE,
         num_faces=max_faces,
         min_face_detection_confidence=min_confidence,
         min_face_presence_confidence=min_confidence,
@@ -152,6 +187,7 @@ class _RawResults:
                 return None
             needed = (
                 landmarker._lib.MpFaceLandmarkerDetectImage,
+                landmarker._lib.MpFaceLandmarkerDetectForVideo,
                 landmarker._lib.MpFaceLandmarkerCloseResult,
             )
             if not all(callable(fn) for fn in needed) or not hasattr(landmarker, "_handle"):
@@ -162,13 +198,19 @@ class _RawResults:
             return None
         return cls(landmarker, module, landmark_type)
 
-    def detect(self, image: Any) -> list[FaceLandmarks]:
-        """What ``landmarker.detect(image)`` finds, as `FaceLandmarks` (unsorted)."""
+    def detect(self, image: Any, timestamp_ms: int | None = None) -> list[FaceLandmarks]:
+        """What ``landmarker.detect(image)`` finds (``detect_for_video(image, timestamp_ms)``
+        when a timestamp is given), as `FaceLandmarks` (unsorted)."""
         landmarker = self._landmarker
         result = self._module.MpFaceLandmarkerResultC()
-        landmarker._lib.MpFaceLandmarkerDetectImage(
-            landmarker._handle, image._image_ptr, None, ctypes.byref(result)
-        )
+        if timestamp_ms is None:
+            landmarker._lib.MpFaceLandmarkerDetectImage(
+                landmarker._handle, image._image_ptr, None, ctypes.byref(result)
+            )
+        else:
+            landmarker._lib.MpFaceLandmarkerDetectForVideo(
+                landmarker._handle, image._image_ptr, None, timestamp_ms, ctypes.byref(result)
+            )
         try:
             return self._convert(result)
         finally:
@@ -203,3 +245,12 @@ def detect_public(landmarker: Any, bgr: BGRImage) -> Any:
     import mediapipe as mp
 
     return landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=to_rgb(bgr)))
+
+
+def detect_public_video(landmarker: Any, bgr: BGRImage, t: float) -> Any:
+    """MediaPipe's own public ``detect_for_video`` on a BGR frame at ``t`` seconds (the
+    bench's VIDEO-mode baseline; times must increase)."""
+    import mediapipe as mp
+
+    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=to_rgb(bgr))
+    return landmarker.detect_for_video(image, round(t * 1000))

@@ -10,6 +10,9 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 
+import msgspec
+import numpy as np
+
 from smartsession.core import cues
 from smartsession.core.signals import CameraStatus, FrameSignals
 from smartsession.vision.confirm import FaceCheck, Marks, Persistence, same_face
@@ -106,6 +109,12 @@ class FrameAnalyzer:
     counter runs every third frame, so a second person counts at most 0.4 + 0.4 s after they
     appear (the engine then waits its 2 s multiple-faces hold). ``people_interval=0`` runs
     it on every frame.
+
+    ``tracking=True`` (a camera's stream, as the agent's vision process runs it) follows the
+    faces from frame to frame in MediaPipe's VIDEO mode instead of searching each frame
+    afresh (`FaceLandmarker`); frames must then come in time order. The default treats each
+    frame on its own (single photos). Each `FrameSignals` says in ``pending_faces`` how many
+    faces are on their way to counting, so that the next frame comes soon.
     """
 
     def __init__(
@@ -115,8 +124,9 @@ class FrameAnalyzer:
         expressions: bool = True,
         count_people: bool = True,
         people_interval: float = PEOPLE_INTERVAL,
+        tracking: bool = False,
     ) -> None:
-        self._landmarker = FaceLandmarker(max_faces=max_faces)
+        self._landmarker = FaceLandmarker(max_faces=max_faces, tracking=tracking)
         self._check: FaceCheck | None = None
         try:
             self._expression = ExpressionModel() if expressions else None
@@ -138,12 +148,20 @@ class FrameAnalyzer:
         self.found = FoundFaces()
 
     @property
+    def check_loaded(self) -> bool:
+        """Whether the crop check's landmarker is loaded (on its first use)."""
+        return self._check is not None and self._check.loaded
+
+    @property
     def confirmation_runs(self) -> int:
         """How many counter boxes a landmarker has checked on a crop."""
         return self._check.runs if self._check is not None else 0
 
     def reset(self) -> None:
         """Forget the faces followed so far and the counter's schedule (a new camera or clip)."""
+        if self._landmarker.tracking:
+            # A blank frame loses whatever the tracking landmarker followed.
+            self._landmarker.detect(np.zeros((64, 64, 3), np.uint8))
         self._persistence.clear()
         self._marks.clear()
         self._people = ()
@@ -181,7 +199,7 @@ class FrameAnalyzer:
         check_bgr(bgr)
         height, width = bgr.shape[:2]
         start = time.perf_counter()
-        marks = self._landmarker.detect(bgr)
+        marks = self._landmarker.detect(bgr, t)
         after_landmarks = time.perf_counter()
         runs = self.people_runs
         extents = tuple(mark.extent(width, height) for mark in marks)
@@ -203,9 +221,11 @@ class FrameAnalyzer:
             people_ms=(after_count - after_landmarks) * 1000 if self.people_runs > runs else 0.0,
             expression_ms=(done - after_count) * 1000,
         )
+        pending = self._persistence.candidates + self._marks.waiting if self._check is not None else 0
         if not marks:
-            return FrameSignals(t=t, camera=CameraStatus.OK, faces=self.found.count)
-        return signals_from_face(t, self.found.count, marks[0], width, height, expressions)
+            return FrameSignals(t=t, camera=CameraStatus.OK, faces=self.found.count, pending_faces=pending)
+        signals = signals_from_face(t, self.found.count, marks[0], width, height, expressions)
+        return msgspec.structs.replace(signals, pending_faces=pending) if pending else signals
 
     def close(self) -> None:
         """Release the models. Idempotent."""

@@ -1,6 +1,6 @@
 """`CameraSource`: the agent's `SignalSource` backed by a real camera and the vision models.
 
-It paces reads at ``frame_rate``, analyses each frame with a `FrameAnalyzer`, and turns any
+It paces reads at ``frame_rate`` (or reads when asked), analyses each frame with a `FrameAnalyzer`, and turns any
 camera trouble into ``FrameSignals(camera=UNAVAILABLE, faces=0)`` with the reason in
 `CameraSource.reason` (also logged once per change). It never raises on camera trouble.
 """
@@ -29,20 +29,21 @@ class CameraSource:
 
     ``source`` is a `FrameSource` or a camera index / device path / video file / URL.
     ``analyzer`` defaults to a new `FrameAnalyzer` (loads the models, about 0.3 s).
-    `read` blocks until the next frame is due; call `close` when done.
+    `read` blocks until the next frame is due (``frame_rate=None``: reads at once, for a
+    caller that paces itself, as the agent does); call `close` when done.
     """
 
     def __init__(
         self,
         source: FrameSource | int | str,
-        frame_rate: float,
+        frame_rate: float | None,
         *,
         analyzer: Analyzer | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         capture_options: dict[str, float] | None = None,
     ) -> None:
-        if frame_rate <= 0.0:
+        if frame_rate is not None and frame_rate <= 0.0:
             raise ValueError(f"frame rate must be positive, got {frame_rate}")
         frames = VideoSource(source) if isinstance(source, int | str) else source
         self._capture = Capture(frames, **(capture_options or {}))  # type: ignore[arg-type]
@@ -53,7 +54,7 @@ class CameraSource:
         self._analyzer = analyzer
         self._clock = clock
         self._sleep = sleep
-        self._period = 1.0 / frame_rate
+        self._period = 1.0 / frame_rate if frame_rate is not None else 0.0
         self._due = clock()
         self._closed = False
 
@@ -79,7 +80,8 @@ class CameraSource:
         frame = self._capture.grab(now)
         if frame is None:
             return FrameSignals(t=now, camera=CameraStatus.UNAVAILABLE, faces=0)
-        return self._analyzer.analyze(frame, now)
+        # Stamped when it arrived: a camera's read may wait for its next frame.
+        return self._analyzer.analyze(frame, self._clock())
 
     def close(self) -> None:
         """Release the camera and the models. Idempotent."""

@@ -5,6 +5,8 @@ itself off the network (before any thread starts or any library that might phone
 imported), reports that in a `Hello`, loads the models, sends `Ready`, and then answers
 every byte read on stdin with one `Frame` on the pipe (the original stdout; stdout itself is
 redirected to stderr so that no library can write into the pipe). EOF on stdin stops it.
+Each frame is grabbed when asked for (the newest one the camera has) and followed from the
+previous one (the landmarker's VIDEO mode); ``--nice`` lowers its priority first.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="0", help="camera index, device path, video file or URL")
     parser.add_argument("--width", type=int, default=0)
     parser.add_argument("--height", type=int, default=0)
-    parser.add_argument("--fps", type=float, default=5.0)
+    parser.add_argument("--nice", type=int, default=0, help="lower the scheduling priority by this much")
     parser.add_argument("--loop", action="store_true", help="restart a video file at its end")
     parser.add_argument("--require-isolation", action="store_true", help="refuse to run with network")
     parser.add_argument(
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     for target in args.self_test_connect:
         log.warning("%s", try_connect(target))
+    if args.nice > 0:
+        os.nice(args.nice)  # before the models load: every thread they start inherits it
 
     import cv2
 
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from smartsession.vision.pipeline import FrameAnalyzer
 
-        analyzer = FrameAnalyzer()
+        analyzer = FrameAnalyzer(tracking=True)
     except SmartSessionError as exc:
         _send(out, Fatal(reason=str(exc)))
         return 1
@@ -97,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     width, height = args.width or None, args.height or None
-    source = CameraSource(
-        VideoSource(args.device, width=width, height=height, loop=args.loop), args.fps, analyzer=analyzer
-    )
+    # The agent paces the frames (it asks for each one when it is due): no pacing here. A
+    # video file plays in real time, as a camera would.
+    video = VideoSource(args.device, width=width, height=height, loop=args.loop, realtime=True)
+    source = CameraSource(video, None, analyzer=analyzer)
     _send(out, Ready())
     try:
         while sys.stdin.buffer.read(1):

@@ -33,10 +33,11 @@ from smartsession.core.protocol import (
     Hello,
     Item,
     Join,
+    ProtocolError,
     Sample,
     Welcome,
 )
-from smartsession.core.states import State
+from smartsession.core.states import AlertReason, State
 from smartsession.keys import HubSigner, MachineKey
 
 SECRET = bytes.fromhex("11" * 32)
@@ -63,6 +64,8 @@ class FakeHub:
         self.connections = 0
         self.close_codes: list[int | None] = []
         self.after_welcome: Callable[[ServerConnection], Awaitable[None]] | None = None
+        #: How the hub decodes what the agent sends (refusals close the connection).
+        self.decode: Callable[[str], protocol.AgentMessage] = protocol.decode_agent_message
         self._server: Server | None = None
         self.url = ""
 
@@ -114,7 +117,12 @@ class FakeHub:
         async for frame in ws:
             assert isinstance(frame, str)
             self.frames.append(frame)
-            message = protocol.decode_agent_message(frame)
+            try:
+                message = self.decode(frame)
+            except ProtocolError as exc:  # what the hub does (hub/frames.py)
+                await ws.send(protocol.encode(Error(code=exc.code, message=exc.message[:160])))
+                await ws.close(exc.code, "malformed message")
+                return
             assert not isinstance(message, Join)
             items = message.items if isinstance(message, Batch) else (message,)
             for item in items:
@@ -347,3 +355,81 @@ async def test_rogue_advert_gets_nothing_and_the_real_hub_gets_everything() -> N
     assert rogue.received == []
     # Both are tried at once: the rogue may lose the race before its join, never after it.
     assert link.bad_hubs == len(rogue.joins)
+
+
+# A hub from before Sample.fps ---------------------------------------------------------------
+
+
+class SampleBeforeFps(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type", tag="sample"
+):
+    """`Sample` as hubs before the analysis rate decode it (strict, no ``fps``)."""
+
+    seq: int
+    ts: float
+    state: State
+    attention: float
+    confusion: float
+    faces: int
+    alert: AlertReason | None = None
+    reasons: tuple[str, ...] = ()
+    cues: protocol.Cues = protocol.Cues()
+
+
+class BatchBeforeFps(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type", tag="batch"
+):
+    items: tuple[SampleBeforeFps | Event, ...]
+
+
+_before_fps = msgspec.json.Decoder(SampleBeforeFps | Event | BatchBeforeFps)
+
+
+def decode_before_fps(frame: str) -> protocol.AgentMessage:
+    """What an older hub accepts, refused the way it refuses (4400, msgspec's words)."""
+    try:
+        _before_fps.decode(frame)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(CloseCode.MALFORMED, f"invalid message: {exc}") from None
+    return protocol.decode_agent_message(frame)
+
+
+def produce_rated(outbox: Outbox, link: Link, n: int) -> None:
+    for _ in range(n):
+        outbox.add(msgspec.structs.replace(sample(outbox.next_seq), fps=2.0))
+    link.wake()
+
+
+async def test_a_hub_from_before_fps_gets_samples_without_it_and_loses_nothing(
+    hub: FakeHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    hub.decode = decode_before_fps
+    outbox = Outbox(600.0)
+    link = Link(make_config(hub.url), KEY, outbox)
+    produce_rated(outbox, link, 3)
+    task = await run_link(link)
+    try:
+        await eventually(lambda: hub.last_seq == 3 and len(outbox) == 0, "the first three acked")
+        produce_rated(outbox, link, 2)
+        await eventually(lambda: hub.last_seq == 5 and len(outbox) == 0, "two more acked")
+    finally:
+        await stop(task)
+    assert hub.connections == 2  # refused once, then served
+    assert [code for code in hub.close_codes[:1]] == [CloseCode.MALFORMED]
+    assert sorted(hub.stored) == [1, 2, 3, 4, 5]
+    assert all(isinstance(item, Sample) and item.fps is msgspec.UNSET for item in hub.stored.values())
+    assert any("predates the analysis rate" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_current_hub_gets_the_rate(hub: FakeHub) -> None:
+    outbox = Outbox(600.0)
+    link = Link(make_config(hub.url), KEY, outbox)
+    produce_rated(outbox, link, 2)
+    task = await run_link(link)
+    try:
+        await eventually(lambda: hub.last_seq == 2 and len(outbox) == 0, "acked")
+    finally:
+        await stop(task)
+    assert hub.connections == 1
+    assert [item.fps for item in hub.stored.values()] == [2.0, 2.0]

@@ -64,6 +64,9 @@ class FastSource:
     def read(self) -> FrameSignals:
         return self.inner.read()
 
+    def schedule(self, t: float) -> None:
+        self.inner.schedule(t)
+
     def close(self) -> None:
         self.inner.close()
         self.closed.set()

@@ -130,6 +130,24 @@ def test_vision_process_has_no_network_yet_streams_signals(
     assert server.accepted == 0
 
 
+def test_frames_come_when_scheduled_from_a_lower_priority_process(face_video: Path) -> None:
+    source = VisionProcess(CameraConfig(device=str(face_video), allow_unisolated=not ISOLATED), 5.0)
+    try:
+        source.start()
+        assert source.pid is not None
+        assert os.getpriority(os.PRIO_PROCESS, source.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 10
+        first = source.read()
+        source.schedule(first.t + 0.5)
+        second = source.read()
+        source.schedule(second.t + 0.2)
+        third = source.read()
+    finally:
+        source.close()
+    assert all(f.camera is CameraStatus.OK and f.faces == 1 for f in (first, second, third))
+    assert 0.5 <= second.t - first.t < 0.65
+    assert 0.2 <= third.t - second.t < 0.35
+
+
 def test_unisolated_child_is_refused_unless_allowed(
     face_video: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -6,7 +6,24 @@ import json
 import subprocess
 import sys
 
-KEYS = {"bare_landmarker_cpu_ms", "pipeline_cpu_ms", "overhead_ratio", "cpu_percent", "rss_mb", "isolated"}
+KEYS = {
+    "bare_landmarker_cpu_ms",
+    "bare_landmarker_video_cpu_ms",
+    "pipeline_cpu_ms",
+    "overhead_ratio",
+    "cpu_percent",
+    "fixed_cpu_percent",
+    "rss_mb",
+    "alert_delay_s",
+    "busy_alert_delay_s",
+    "busy_cpu_percent",
+    "calm",
+    "busy",
+    "unit",
+    "targets",
+    "targets_met",
+}
+RUN_KEYS = {"cpu_percent", "busiest_second_cpu_percent", "analysed_fps", "steady_fps", "burst_fps", "alerts"}
 
 
 def test_bench_agent_quick_prints_json_with_the_keys() -> None:
@@ -14,15 +31,28 @@ def test_bench_agent_quick_prints_json_with_the_keys() -> None:
         [sys.executable, "-m", "smartsession", "bench", "agent", "--quick"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=400,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "XNNPACK" not in result.stderr and "InitGoogle" not in result.stderr
     data = json.loads(result.stdout)
     assert set(data) >= KEYS
-    assert data["pipeline_cpu_ms"] > 0 and data["bare_landmarker_cpu_ms"] > 0
-    ratio = data["pipeline_cpu_ms"] / data["bare_landmarker_cpu_ms"]
+    assert isinstance(data["targets_met"], bool)
+    assert data["pipeline_cpu_ms"] > 0 and data["bare_landmarker_video_cpu_ms"] > 0
+    ratio = data["pipeline_cpu_ms"] / data["bare_landmarker_video_cpu_ms"]
     assert abs(data["overhead_ratio"] - ratio) < 0.01
-    assert 0 < data["rss_mb"] < 2000
-    assert data["analysed_fps"] > 0
+    runs = {"fixed": data["calm"]["fixed"], "paced": data["calm"]["paced"], "busy": data["busy"]}
+    for name, run in runs.items():
+        assert set(run) >= RUN_KEYS, name
+        assert run["isolated"] and 0 < run["rss_mb"] < 2000
+        # Both alerts of the quick clip (no face, then a second person) fire and clear.
+        assert [a["reason"] for a in run["alerts"]] == ["no_face", "multiple_faces"], name
+        for alert in run["alerts"]:
+            assert alert["hold"] - 0.05 <= alert["latency_s"] <= alert["hold"] + 1.5, (name, alert)
+            assert alert["cleared_after_s"] is not None, (name, alert)
+    # Analysing every frame at 5 fps; paced, fewer frames while the student sits still.
+    assert 4.5 <= runs["fixed"]["analysed_fps"] <= 5.5
+    assert runs["paced"]["steady_fps"] < runs["paced"]["burst_fps"]
+    assert runs["paced"]["analysed_fps"] < 0.8 * runs["fixed"]["analysed_fps"]
+    assert data["unit"]["CPUQuota"].endswith("%")

@@ -1,14 +1,15 @@
-"""The detail screen's gaze line names where the student looks, from what the sample carries."""
+"""The detail screen's gaze line names where the student looks, and its title the agent's
+analysis rate, from what the samples carry."""
 
 from __future__ import annotations
 
 from smartsession.core.protocol import Cues
 from smartsession.core.snapshots import StudentSnapshot
 from smartsession.core.states import State
-from smartsession.tui.screens.detail_screen import gaze_label
+from smartsession.tui.screens.detail_screen import gaze_label, source_text
 
 
-def student(cues: Cues) -> StudentSnapshot:
+def student(cues: Cues, fps: float | None = None) -> StudentSnapshot:
     return StudentSnapshot(
         student_id="pc-07",
         name="Ada",
@@ -27,6 +28,8 @@ def student(cues: Cues) -> StudentSnapshot:
         confusion_history=(0.1,),
         alerts=0,
         cues=cues,
+        vision="isolated",
+        fps=fps,
     )
 
 
@@ -39,3 +42,8 @@ def test_the_gaze_word_stands_beside_gaze_away() -> None:
 
 def test_no_word_without_a_face() -> None:
     assert gaze_label(student(Cues(face_share=0.0))) == "gaze away"
+
+
+def test_the_title_says_the_agents_effective_rate_when_it_reports_one() -> None:
+    assert source_text(student(Cues(), fps=2.0)) == "camera process without network, 2.0 frames/s analysed"
+    assert source_text(student(Cues())) == "camera process without network"

@@ -111,6 +111,83 @@ def test_video_file_plays_then_ends_or_loops(tmp_path: Path) -> None:
     looping.close()
 
 
+class Clock:
+    """A clock that only moves when slept on (or set)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def numbered_video(path: Path, count: int, fps: float = 5.0) -> None:
+    """A video whose frame i is a flat grey of level 10 * i."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+    for i in range(count):
+        writer.write(np.full((48, 64, 3), 10 * i, np.uint8))
+    writer.release()
+
+
+def number(frame: np.ndarray | None) -> int:
+    assert frame is not None
+    return round(float(frame.mean()) / 10)
+
+
+def test_a_realtime_file_gives_the_frame_of_the_moment_and_drops_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "numbered.avi"
+    numbered_video(path, 20)
+    clock = Clock()
+    source = VideoSource(str(path), realtime=True, clock=clock, sleep=clock.sleep)
+    source.open()
+    seen = []
+    for at in (0.0, 0.5, 0.55, 1.3, 2.0):  # 5 frames a second: frames 0, 2, 3 (waited for), 6, 10
+        clock.now = max(clock.now, 1000.0 + at)
+        ok, frame = source.read()
+        assert ok
+        seen.append(number(frame))
+    assert seen == [0, 2, 3, 6, 10]
+    assert clock.slept == [pytest.approx(0.05)]  # asked for frame 3 before its time: waited, as a camera does
+    assert source.frames_read == 5 and source.frames_dropped == 6
+    clock.now = 1000.0 + 4.1  # past the end, not looping
+    assert source.read() == (False, None)
+    source.close()
+
+
+def test_a_looping_realtime_file_goes_on_along_its_timeline(tmp_path: Path) -> None:
+    path = tmp_path / "numbered.avi"
+    numbered_video(path, 10)  # 2 s
+    clock = Clock()
+    source = VideoSource(str(path), realtime=True, loop=True, clock=clock, sleep=clock.sleep)
+    source.open()
+    clock.now = 1000.0 + 2.6  # frame 13 of the endless clip: frame 3 of its second round
+    ok, frame = source.read()
+    assert ok and number(frame) == 3
+    clock.now = 1000.0 + 3.0
+    ok, frame = source.read()
+    assert ok and number(frame) == 5
+    source.close()
+
+
+def test_a_file_not_in_realtime_gives_every_frame_however_slowly_read(tmp_path: Path) -> None:
+    path = tmp_path / "numbered.avi"
+    numbered_video(path, 5)
+    clock = Clock()
+    source = VideoSource(str(path), clock=clock, sleep=clock.sleep)
+    source.open()
+    seen = []
+    for _ in range(5):
+        clock.now += 3.0
+        seen.append(number(source.read()[1]))
+    assert seen == [0, 1, 2, 3, 4] and clock.slept == []
+    source.close()
+
+
 def test_busy_camera_is_retried_with_backoff() -> None:
     source = FlakySource(open_failures=2)
     capture = Capture(source, retry_initial=1.0, retry_max=4.0, rng=random.Random(3))

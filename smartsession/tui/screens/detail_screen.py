@@ -45,6 +45,15 @@ VISION_TEXT = {
 }
 
 
+def source_text(student: StudentSnapshot) -> str:
+    """Where the student's signals come from and, when the agent says, how many frames a
+    second it analyses (its effective rate: lower while the student sits still)."""
+    vision = VISION_TEXT.get(student.vision, student.vision)
+    if student.fps is None:
+        return vision
+    return f"{vision}, {student.fps:.1f} frames/s analysed"
+
+
 class StudentSource(Protocol):
     """What the detail screen reads (the app): latest snapshots, alerts and the time."""
 
@@ -245,7 +254,7 @@ class DetailScreen(Screen[None]):
         mode = self.label_mode
         mark = student_badge(student, mode)
         where = f" on {student.host}" if student.host else ""
-        vision = f" ({VISION_TEXT.get(student.vision, student.vision)})" if not student.absent else ""
+        vision = f" ({source_text(student)})" if not student.absent else ""
         late = f", joined {student.late_by:.1f} min late" if student.late_by is not None else ""
         self.title_line.update(
             Content.assemble(
