@@ -21,6 +21,7 @@ class Model(enum.StrEnum):
     FER = "emotion_model_quantized.tflite"
     FACE_DETECTOR_FULL_RANGE = "face_detection_full_range_sparse.tflite"
     FACE_DETECTOR_SHORT_RANGE = "face_detection_short_range.tflite"
+    FACE_RECOGNITION = "dlib_face_recognition_resnet_model_v1.dat"
 
 
 #: sha256 of each shipped file, as recorded in PROVENANCE.md.
@@ -29,6 +30,7 @@ SHA256: dict[Model, str] = {
     Model.FER: "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
     Model.FACE_DETECTOR_FULL_RANGE: "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     Model.FACE_DETECTOR_SHORT_RANGE: "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    Model.FACE_RECOGNITION: "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
 }
 
 
