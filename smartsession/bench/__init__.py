@@ -15,6 +15,7 @@ BENCHMARKS = {
     "tui": "class view CPU and key-to-screen latency with simulated students",
     "abuse": "honest joins, memory and losses while floods without any secret hit the hub",
     "vision": "false faces, recall by face size and face counts on a labelled face-presence set",
+    "identity": "seat check: CPU per check, same-person and different-people face distances",
     "school": "hubs replicating to PostgreSQL: rows/s, lag, hub CPU, losses, catch-up after an outage",
 }
 
@@ -22,7 +23,7 @@ BENCHMARKS = {
 def main(argv: list[str]) -> int:
     """Run the benchmark named by ``argv[0]`` with the rest of the arguments."""
     if not argv or argv[0] not in BENCHMARKS:
-        lines = [f"  {name:<7} {text}" for name, text in BENCHMARKS.items()]
+        lines = [f"  {name:<8} {text}" for name, text in BENCHMARKS.items()]
         print("usage: smartsession bench NAME [options]\n\nbenchmarks:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     module = importlib.import_module(f"smartsession.bench.{argv[0]}")
