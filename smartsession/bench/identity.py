@@ -81,7 +81,9 @@ def main(argv: list[str]) -> int:
         "interval_seconds": DEFAULT_INTERVAL,
         "core_percent_at_interval": round(core_percent, 4),
         "same_person": {
-            "by_person": {person: {k: round(v, 3) for k, v in by_copy.items()} for person, by_copy in same.items()},
+            "by_person": {
+                person: {k: round(v, 3) for k, v in by_copy.items()} for person, by_copy in same.items()
+            },
             **_spread(same_all),
             "count": len(same_all),
         },
