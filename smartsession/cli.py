@@ -145,6 +145,10 @@ _DELEGATED: dict[str, tuple[str, str]] = {
         "smartsession.bench:main",
         "benchmarks (hub, agent, tui, school) printing JSON",
     ),
+    "enroll": (
+        "smartsession.enroll:main",
+        "seat check: the student enrols on this machine with consent (--delete erases it)",
+    ),
     "sessions": ("smartsession.report.commands:sessions_main", "list stored sessions"),
     "report": ("smartsession.report.commands:report_main", "export a session report (html, csv, json, xlsx)"),
     "purge": ("smartsession.report.commands:purge_main", "delete stored data by date or by student"),

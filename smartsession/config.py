@@ -124,6 +124,23 @@ class CameraConfig(_Table, frozen=True):
     nice: Annotated[int, msgspec.Meta(ge=0, le=19)] = 10
 
 
+class IdentityConfig(_Table, frozen=True):
+    """The seat check (opt-in): is the person at this machine the student enrolled on it?"""
+
+    #: Compare the face with the template enrolled on this machine (``smartsession enroll``).
+    #: Off by default; ``engagement.policy = "exam"`` turns it on unless this is set.
+    enabled: bool = False
+    #: Seconds between checks while a face is on screen (and one at every return).
+    interval: Annotated[float, msgspec.Meta(ge=5.0, le=3600.0)] = 30.0
+    #: Descriptor distance below which the face counts as the enrolled student's
+    #: (docs/identity.md says how it was chosen).
+    threshold: Annotated[float, msgspec.Meta(gt=0.0, lt=2.0)] = 0.52
+    #: Mismatches in a row before the "different person" alert.
+    mismatch_checks: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    #: The sealed template on this machine (relative to the config file's folder).
+    template_file: FilePath = "seat-template.bin"
+
+
 class TuiConfig(_Table, frozen=True):
     """The teacher's screen (``label_mode`` also words the reports and the e-mail)."""
 
@@ -192,6 +209,7 @@ class Config(_Table, frozen=True):
     agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
     camera: CameraConfig = msgspec.field(default_factory=CameraConfig)
     engagement: EngagementSettings = msgspec.field(default_factory=EngagementSettings)
+    identity: IdentityConfig = msgspec.field(default_factory=IdentityConfig)
     tui: TuiConfig = msgspec.field(default_factory=TuiConfig)
     report: ReportConfig = msgspec.field(default_factory=ReportConfig)
     roster: RosterConfig = msgspec.field(default_factory=RosterConfig)
@@ -210,6 +228,11 @@ class Config(_Table, frozen=True):
     def secret_path(self) -> Path:
         """Where the class secret lives."""
         return self.path(self.class_.secret_file)
+
+    @property
+    def template_path(self) -> Path:
+        """Where this machine's seat-check template lives (``identity.template_file``)."""
+        return self.path(self.identity.template_file)
 
     @property
     def key_path(self) -> Path:

@@ -38,7 +38,7 @@ import msgspec
 import platformdirs
 
 from smartsession.config import Config
-from smartsession.core.settings import POLICY_TIMING, Policy, with_policy
+from smartsession.core.settings import POLICY_TIMING, Policy, identity_with_policy, with_policy
 from smartsession.errors import ConfigError, ConfigProblem
 
 #: Prefix of the environment variables that override config keys.
@@ -176,6 +176,7 @@ def load_layers(
     sources: dict[str, Source] = {}
     for layer in layers:
         _merge(Config, merged, layer.data, "", layer, sources)
+    merged["identity"] = identity_with_policy(merged.get("identity", {}), merged.get("engagement", {}))
     merged["engagement"] = with_policy(merged.get("engagement", {}))  # the preset under the set keys
     merged["__base_dir__"] = str(main.resolve().parent if main is not None else cwd)
     try:

@@ -82,6 +82,16 @@ POLICY_TIMING: dict[Policy, dict[str, float]] = {
 }
 
 
+#: Whether each policy turns the seat check on where ``identity.enabled`` is not set.
+POLICY_IDENTITY: dict[Policy, bool] = {Policy.LECTURE: False, Policy.LAB: False, Policy.EXAM: True}
+
+
+def identity_with_policy(identity: Mapping[str, Any], engagement: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``[identity]`` table with ``enabled`` from the policy (`POLICY_IDENTITY`) when unset."""
+    policy = Policy(engagement.get("policy", Policy.LECTURE))
+    return {"enabled": POLICY_IDENTITY[policy], **identity}
+
+
 def with_policy(engagement: Mapping[str, Any]) -> dict[str, Any]:
     """An ``[engagement]`` table (as read from TOML) with its policy's timings filled into
     ``timing`` where the table does not set them. Call it on a table already checked
