@@ -40,6 +40,7 @@ import msgspec
 
 from smartsession.config import CameraConfig
 from smartsession.core.backoff import backoff_ceilings
+from smartsession.core.identity import SeatCheck
 from smartsession.core.protocol import VisionMode
 from smartsession.core.signals import CameraStatus, FrameSignals
 from smartsession.errors import AgentError
@@ -74,10 +75,13 @@ class Ready(msgspec.Struct, frozen=True, kw_only=True, tag="ready"):
 
 
 class Frame(msgspec.Struct, frozen=True, kw_only=True, tag="frame"):
-    """One analysed frame; ``problem`` is the camera problem sentence ("" when fine)."""
+    """One analysed frame; ``problem`` is the camera problem sentence ("" when fine);
+    ``seat`` the seat check that ran on it, if one did (a word and a distance, never the
+    face's descriptor: `SeatCheck` has no field that could hold one)."""
 
     signals: FrameSignals
     problem: str = ""
+    seat: SeatCheck | None = None
 
 
 class Fatal(msgspec.Struct, frozen=True, kw_only=True, tag="fatal"):

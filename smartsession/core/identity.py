@@ -10,7 +10,8 @@ Time is passed in, never read.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+import msgspec
 
 #: Distance below which a face counts as the enrolled student's. Chosen from the seat-check
 #: set (docs/identity.md): the largest same-person distance there is 0.46 (a blurred copy),
@@ -31,13 +32,20 @@ class SeatResult(enum.StrEnum):
     NOT_ENROLLED = "not enrolled"
 
 
-@dataclass(frozen=True)
-class SeatCheck:
-    """One check's result: the word, the distance (None when not enrolled) and when."""
+class SeatCheck(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One check's result: the word, the distance (rounded to 0.01; None when not enrolled)
+    and when. This is all that crosses the vision process's pipe about a face's identity."""
 
     result: SeatResult
-    distance: float | None
+    distance: float | None = None
     t: float
+
+
+def seat_check(distance: float | None, t: float, threshold: float = DEFAULT_THRESHOLD) -> SeatCheck:
+    """The result of a check at ``t`` that found ``distance`` (None: nobody is enrolled)."""
+    if distance is None:
+        return SeatCheck(result=SeatResult.NOT_ENROLLED, t=t)
+    return SeatCheck(result=judge(distance, threshold), distance=round(distance, 2), t=t)
 
 
 def judge(distance: float, threshold: float = DEFAULT_THRESHOLD) -> SeatResult:

@@ -14,12 +14,14 @@ import msgspec
 import numpy as np
 
 from smartsession.core import cues
+from smartsession.core.identity import SeatCheck
 from smartsession.core.signals import CameraStatus, FrameSignals
 from smartsession.vision.confirm import FaceCheck, Marks, Persistence, same_face
 from smartsession.vision.expression import ExpressionModel
 from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.landmarks import FaceLandmarker, FaceLandmarks
 from smartsession.vision.people import Detection, PeopleCounter
+from smartsession.vision.seat_check import SeatChecker
 
 #: Seconds (frame time) between people-counter runs when the landmarker's count is steady.
 PEOPLE_INTERVAL = 0.5
@@ -146,6 +148,10 @@ class FrameAnalyzer:
         self.timings = Timings()
         #: The faces behind the last frame's count.
         self.found = FoundFaces()
+        #: The seat check (`SeatChecker`), when the agent turned it on; its latest result
+        #: (None on frames where no check ran) is `seat_check`.
+        self.seat_checker: SeatChecker | None = None
+        self.seat_check: SeatCheck | None = None
 
     @property
     def check_loaded(self) -> bool:
@@ -212,6 +218,7 @@ class FrameAnalyzer:
             extents = tuple(box for box, ok in zip(extents, counts, strict=True) if ok)
         after_count = time.perf_counter()
         self.found = FoundFaces(extents, counted, self._people)
+        self.seat_check = None if self.seat_checker is None else self.seat_checker.observe(bgr, marks, t)
         expressions: tuple[float, ...] = ()
         if marks and self._expression is not None:
             expressions = self._expression.predict(bgr, extents[0])
