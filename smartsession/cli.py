@@ -311,9 +311,10 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise AgentError(str(exc)) from None
     else:
-        from smartsession.agent.isolation import VisionProcess
+        from smartsession.agent.isolation import VisionProcess, seat_setup
 
-        camera = VisionProcess(config.camera, config.agent.frame_rate, loop_video=args.loop_video)
+        seat = seat_setup(config.identity, config.template_path, key)
+        camera = VisionProcess(config.camera, config.agent.frame_rate, loop_video=args.loop_video, seat=seat)
         camera.start()  # raises AgentError when it cannot be isolated and that is not allowed
         source = camera
 

@@ -8,6 +8,11 @@ then answers each request on its stdin with one `Frame` (a `FrameSignals`) on it
 Messages are msgpack, length-prefixed, and refused above `MAX_MESSAGE_BYTES`, so the pipe
 cannot carry an image even by mistake.
 
+With the seat check on (``seat=seat_setup(...)``), the child is started with
+``--seat-check`` and the first thing on its stdin is a `SeatSetup`: the settings and the
+enrolled template, which the agent decrypted with the machine key (`seat_setup`). What comes
+back about it is one `SeatCheck` in a frame's signals now and then: a word and a distance.
+
 ``source = VisionProcess(camera_config, frame_rate); source.start()`` raises `AgentError`
 when isolation is impossible and ``allow_unisolated`` is false; then `read` as any
 `SignalSource` and `close` at the end. `read` never raises: a crashed or hung child gives
@@ -34,16 +39,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import IO
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import msgspec
 
-from smartsession.config import CameraConfig
+from smartsession.config import CameraConfig, IdentityConfig
 from smartsession.core.backoff import backoff_ceilings
-from smartsession.core.identity import SeatCheck
 from smartsession.core.protocol import VisionMode
 from smartsession.core.signals import CameraStatus, FrameSignals
 from smartsession.errors import AgentError
+
+if TYPE_CHECKING:  # the vision child imports this module: keep cryptography out of it
+    from smartsession.keys import MachineKey
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +83,12 @@ class Ready(msgspec.Struct, frozen=True, kw_only=True, tag="ready"):
 
 
 class Frame(msgspec.Struct, frozen=True, kw_only=True, tag="frame"):
-    """One analysed frame; ``problem`` is the camera problem sentence ("" when fine);
-    ``seat`` the seat check that ran on it, if one did (a word and a distance, never the
-    face's descriptor: `SeatCheck` has no field that could hold one)."""
+    """One analysed frame; ``problem`` is the camera problem sentence ("" when fine). The
+    seat check that ran on it, if one did, is ``signals.seat`` (a word and a distance, never
+    the face's descriptor: `SeatCheck` has no field that could hold one)."""
 
     signals: FrameSignals
     problem: str = ""
-    seat: SeatCheck | None = None
 
 
 class Fatal(msgspec.Struct, frozen=True, kw_only=True, tag="fatal"):
@@ -92,11 +99,51 @@ class Fatal(msgspec.Struct, frozen=True, kw_only=True, tag="fatal"):
 
 Message = Hello | Ready | Frame | Fatal
 
+
+# The start-up message (agent -> child) ---------------------------------------------------
+
+
+class SeatSetup(msgspec.Struct, frozen=True, kw_only=True, tag="seat_setup", forbid_unknown_fields=True):
+    """The seat check's settings, and this machine's template (None: nobody enrolled here).
+
+    The agent (which can read the machine key) opens the sealed template and writes this as
+    the first message on the child's stdin when it starts it with ``--seat-check``: the
+    descriptor goes from one process's memory to the other's through the pipe, never into a
+    command line (which any user can read in ``/proc``), an environment, a file or a socket.
+    """
+
+    template: tuple[float, ...] | None
+    interval: float
+    threshold: float
+
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)
+_setup_decoder = msgspec.msgpack.Decoder(SeatSetup)
 
 
-def encode(message: Message) -> bytes:
+def read_setup(stream: IO[bytes]) -> SeatSetup:
+    """The `SeatSetup` at the start of ``stream`` (the child's stdin).
+
+    Raises ValueError when the stream ends early or holds something else.
+    """
+    header = stream.read(_HEADER.size)
+    if len(header) != _HEADER.size:
+        raise ValueError("no seat-check setup on stdin")
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_MESSAGE_BYTES:
+        raise ValueError(f"seat-check setup of {size} bytes (max {MAX_MESSAGE_BYTES})")
+    body = stream.read(size)
+    if len(body) != size:
+        raise ValueError("the seat-check setup on stdin was cut short")
+    try:
+        setup: SeatSetup = _setup_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"bad seat-check setup: {exc}") from None
+    return setup
+
+
+def encode(message: Message | SeatSetup) -> bytes:
     """A length-prefixed message; raises ValueError above `MAX_MESSAGE_BYTES`."""
     body = _encoder.encode(message)
     if len(body) > MAX_MESSAGE_BYTES:
@@ -206,6 +253,37 @@ def probe_isolation(timeout: float = 10.0) -> Hello:
 # The agent side ---------------------------------------------------------------------------
 
 
+def seat_setup(identity: IdentityConfig, template_path: Path, key: MachineKey) -> SeatSetup | None:
+    """What the vision process needs for the seat check: None when ``identity.enabled`` is
+    off; else the settings and the template sealed at ``template_path``, opened with this
+    machine's key (None in it when nobody enrolled here: every check is then "not enrolled").
+
+    A template that does not open (damaged, or another machine's) is logged as an error and
+    treated as no enrolment, so monitoring goes on and the teacher sees "not enrolled".
+    """
+    if not identity.enabled:
+        return None
+    from smartsession.seat_template import TemplateError, read_template
+
+    try:
+        template = read_template(template_path, key)
+    except TemplateError as exc:
+        log.error("%s; the seat check runs as if nobody were enrolled (enrol again)", exc)
+        template = None
+    if template is None:
+        log.info(
+            "seat check on, but nobody is enrolled on this machine (%s): checks say 'not enrolled'",
+            template_path,
+        )
+    else:
+        log.info("seat check on: the template enrolled here goes to the vision process through its pipe")
+    return SeatSetup(
+        template=None if template is None else template.descriptor,
+        interval=identity.interval,
+        threshold=identity.threshold,
+    )
+
+
 class VisionProcess:
     """A `SignalSource` whose frames come from the isolated vision child process.
 
@@ -225,6 +303,7 @@ class VisionProcess:
         retry_initial: float = 1.0,
         retry_max: float = 30.0,
         extra_args: tuple[str, ...] = (),
+        seat: SeatSetup | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -240,6 +319,7 @@ class VisionProcess:
         self._answer_timeout = answer_timeout
         self._retry = (retry_initial, retry_max)
         self._extra_args = extra_args
+        self._seat = seat
         self._clock = clock
         self._sleep = sleep
         self._proc: subprocess.Popen[bytes] | None = None
@@ -283,6 +363,8 @@ class VisionProcess:
             args.append("--require-isolation")
         if self._loop_video:
             args.append("--loop")
+        if self._seat is not None:
+            args.append("--seat-check")  # its setup follows on stdin, never here
         return args + list(self._extra_args)
 
     def start(self) -> Hello:
@@ -306,7 +388,16 @@ class VisionProcess:
             stderr=subprocess.PIPE,
             close_fds=True,
         )
-        assert self._proc.stdout is not None and self._proc.stderr is not None
+        assert (
+            self._proc.stdin is not None and self._proc.stdout is not None and self._proc.stderr is not None
+        )
+        if self._seat is not None:
+            try:  # about 1.2 KB: the pipe takes it without the child reading yet
+                self._proc.stdin.write(encode(self._seat))
+                self._proc.stdin.flush()
+            except OSError as exc:
+                self.reason = f"the vision process did not take its seat-check setup ({exc})"
+                return None
         self._reader = MessageReader(self._proc.stdout.fileno())
         self._stderr_thread = threading.Thread(
             target=_forward_logs, args=(self._proc.stderr,), name="vision stderr", daemon=True

@@ -10,6 +10,8 @@ import enum
 
 import msgspec
 
+from smartsession.core.identity import SeatCheck
+
 #: The order of FER's seven expression probabilities.
 EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -54,6 +56,10 @@ class FrameSignals(msgspec.Struct, frozen=True, kw_only=True):
     #: Faces the vision saw but has not confirmed yet (not in ``faces``): it wants the next
     #: frame soon to settle them (`smartsession.core.pacing`). The engine ignores it.
     pending_faces: int = 0
+    #: The seat check that ran on this frame, if one did (`smartsession.core.identity`): a
+    #: word, a distance and a time, never the face's descriptor (`SeatCheck` has no field
+    #: that could hold one). The engine turns a run of mismatches into an alert.
+    seat: SeatCheck | None = None
 
     @property
     def has_face(self) -> bool:

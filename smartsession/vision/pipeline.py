@@ -148,8 +148,9 @@ class FrameAnalyzer:
         self.timings = Timings()
         #: The faces behind the last frame's count.
         self.found = FoundFaces()
-        #: The seat check (`SeatChecker`), when the agent turned it on; its latest result
-        #: (None on frames where no check ran) is `seat_check`.
+        #: The seat check (`SeatChecker`), when the agent turned it on; the result of the
+        #: check on the last frame (None on frames where none ran) is `seat_check`, and is
+        #: also that frame's `FrameSignals.seat`.
         self.seat_checker: SeatChecker | None = None
         self.seat_check: SeatCheck | None = None
 
@@ -230,9 +231,17 @@ class FrameAnalyzer:
         )
         pending = self._persistence.candidates + self._marks.waiting if self._check is not None else 0
         if not marks:
-            return FrameSignals(t=t, camera=CameraStatus.OK, faces=self.found.count, pending_faces=pending)
+            return FrameSignals(
+                t=t,
+                camera=CameraStatus.OK,
+                faces=self.found.count,
+                pending_faces=pending,
+                seat=self.seat_check,
+            )
         signals = signals_from_face(t, self.found.count, marks[0], width, height, expressions)
-        return msgspec.structs.replace(signals, pending_faces=pending) if pending else signals
+        if pending or self.seat_check is not None:
+            signals = msgspec.structs.replace(signals, pending_faces=pending, seat=self.seat_check)
+        return signals
 
     def close(self) -> None:
         """Release the models. Idempotent."""

@@ -27,16 +27,19 @@ from smartsession.vision.landmarks import FaceLandmarks
 
 
 class SeatChecker:
-    """Compares the one face on screen with ``template`` (None: this machine has no enrolment)."""
+    """Compares the one face on screen with ``template`` (None: this machine has no enrolment,
+    and every check is "not enrolled"; ``net`` may then be None, the model is not needed)."""
 
     def __init__(
         self,
-        net: FaceNet,
+        net: FaceNet | None,
         template: Sequence[float] | None,
         *,
         interval: float = DEFAULT_INTERVAL,
         threshold: float = DEFAULT_THRESHOLD,
     ) -> None:
+        if net is None and template is not None:
+            raise ValueError("a template needs the face network to compare with")
         self._net = net
         self._template: npt.NDArray[np.float32] | None = (
             None if template is None else np.asarray(template, dtype=np.float32)
@@ -53,7 +56,7 @@ class SeatChecker:
         if not self._schedule.due(t, len(faces) == 1):
             return None
         self._schedule.done(t)
-        if self._template is None:
+        if self._template is None or self._net is None:
             return seat_check(None, t)
         found = self._net.descriptor(chip_from_landmarks(bgr, faces[0].landmarks))
         return seat_check(distance(found, self._template), t, self.threshold)

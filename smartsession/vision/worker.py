@@ -7,6 +7,10 @@ every byte read on stdin with one `Frame` on the pipe (the original stdout; stdo
 redirected to stderr so that no library can write into the pipe). EOF on stdin stops it.
 Each frame is grabbed when asked for (the newest one the camera has) and followed from the
 previous one (the landmarker's VIDEO mode); ``--nice`` lowers its priority first.
+
+With ``--seat-check`` the first message on stdin is a `SeatSetup` (the settings and the
+template the agent opened); a `SeatChecker` then runs on the analysed frames, and a check's
+result (a word and a distance) rides in that frame's signals. The template stays in memory.
 """
 
 from __future__ import annotations
@@ -18,9 +22,21 @@ import os
 import signal
 import socket
 import sys
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from smartsession.agent.isolation import Fatal, Frame, Message, Ready, encode, isolate_network
+from smartsession.agent.isolation import (
+    Fatal,
+    Frame,
+    Message,
+    Ready,
+    SeatSetup,
+    encode,
+    isolate_network,
+    read_setup,
+)
+
+if TYPE_CHECKING:
+    from smartsession.vision.seat_check import SeatChecker
 
 log = logging.getLogger("smartsession.vision.worker")
 
@@ -33,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--nice", type=int, default=0, help="lower the scheduling priority by this much")
     parser.add_argument("--loop", action="store_true", help="restart a video file at its end")
     parser.add_argument("--require-isolation", action="store_true", help="refuse to run with network")
+    parser.add_argument(
+        "--seat-check",
+        action="store_true",
+        help="run the seat check; its settings and template come first on stdin (a SeatSetup)",
+    )
     parser.add_argument(
         "--self-test-connect",
         action="append",
@@ -58,6 +79,16 @@ def _send(out: BinaryIO, message: Message) -> None:
     out.flush()
 
 
+def _seat_checker(setup: SeatSetup) -> SeatChecker:
+    """The seat check for ``setup``; the network loads only when there is a template."""
+    from smartsession.vision.face_net import FaceNet
+    from smartsession.vision.seat_check import SeatChecker
+
+    net = FaceNet.load() if setup.template is not None else None
+    log.info("seat check on (%s)", "enrolled" if setup.template is not None else "nobody enrolled here")
+    return SeatChecker(net, setup.template, interval=setup.interval, threshold=setup.threshold)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the vision process; returns its exit code."""
     hello = isolate_network()  # first: single-threaded, nothing loaded yet
@@ -76,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
         return 3
+    setup: SeatSetup | None = None
+    if args.seat_check:
+        try:
+            setup = read_setup(sys.stdin.buffer)
+        except ValueError as exc:
+            _send(out, Fatal(reason=f"the seat check could not start: {exc}"))
+            return 1
     for target in args.self_test_connect:
         log.warning("%s", try_connect(target))
     if args.nice > 0:
@@ -94,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         from smartsession.vision.pipeline import FrameAnalyzer
 
         analyzer = FrameAnalyzer(tracking=True)
+        if setup is not None:
+            analyzer.seat_checker = _seat_checker(setup)
     except SmartSessionError as exc:
         _send(out, Fatal(reason=str(exc)))
         return 1

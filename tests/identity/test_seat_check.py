@@ -66,10 +66,10 @@ def test_only_the_word_and_a_distance_cross_the_pipe(
     image, marks = faces["astronaut"]
     check = SeatChecker(net, people[0].original.tolist()).observe(image, marks, 3.0)
     assert check is not None
-    body = encode(Frame(signals=FrameSignals(t=3.0), seat=check))
+    body = encode(Frame(signals=FrameSignals(t=3.0, seat=check)))
     assert len(body) < MAX_MESSAGE_BYTES
     message = decode(body[4:])
-    assert isinstance(message, Frame) and message.seat == check
+    assert isinstance(message, Frame) and message.signals.seat == check
     assert set(msgspec.structs.asdict(check)) == {"result", "distance", "t"}
     assert check.distance == round(check.distance, 2)
     found = net.descriptor(chip_from_landmarks(image, marks[0].landmarks))
