@@ -161,7 +161,7 @@ async def run_agent(
         loop.call_soon_threadsafe(link.wake)
 
     outbox.on_durable = wake_link
-    engine = EngagementEngine(config.engagement)
+    engine = EngagementEngine(config.engagement, mismatch_checks=config.identity.mismatch_checks)
     pacer = FramePacer(config.pacing)
     rates = RateTally()
     link_task = asyncio.create_task(link.run(), name="agent link")

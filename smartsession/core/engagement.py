@@ -41,6 +41,11 @@ How a state is reached (all numbers from `EngagementSettings`):
   ``confused_enter`` for ``timing.confused_enter`` with a face in view, back to Focused
   after it stays below ``confused_leave`` for ``timing.confused_leave``. A no face or
   camera alert forgets the confusion state (the student is back with a fresh score).
+* The seat check (`smartsession.core.identity`): a frame may carry the result of a check
+  the vision process ran on it (``FrameSignals.seat``). ``mismatch_checks`` mismatches in a
+  row raise the "different person" alert (`MismatchHold`), which holds, whatever else the
+  camera sees, until a check matches again; "not enrolled" changes nothing. It is a hint for
+  a person to look at, never an identification.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ import numpy as np
 
 from smartsession.core.baseline import POPULATION_BASELINE
 from smartsession.core.gaze import Gaze, gaze_direction
+from smartsession.core.identity import DEFAULT_MISMATCH_CHECKS, MismatchHold
 from smartsession.core.interval import COMPONENTS, Interval, clip
 from smartsession.core.protocol import MAX_REASONS, Cues, EventKind
 from smartsession.core.settings import EngagementSettings
@@ -79,6 +85,7 @@ CONFUSION_SMOOTHING = 1.0
 _CALIBRATION_MAX_STEP = 1.0
 #: Reasons are cut to this length so they fit a tile.
 REASON_CHARS = 39
+_SEAT = AlertReason.DIFFERENT_PERSON
 
 
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,11 +141,15 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
 class EngagementEngine:
     """Turns a student's frames into readings and changes; one engine per student.
 
-    Create it with the settings, then call `update` with every frame, in time order.
+    Create it with the settings (and the seat check's ``mismatch_checks``,
+    ``identity.mismatch_checks``), then call `update` with every frame, in time order.
     """
 
-    def __init__(self, settings: EngagementSettings) -> None:
+    def __init__(
+        self, settings: EngagementSettings, *, mismatch_checks: int = DEFAULT_MISMATCH_CHECKS
+    ) -> None:
         self._settings = settings
+        self._seat = MismatchHold(mismatch_checks)
         raw: tuple[float, ...] = tuple(getattr(settings.weights, name) for name in COMPONENTS)
         total = sum(raw)
         self._weights = tuple(w / total for w in raw) if total > 0 else tuple(0.0 for _ in raw)
@@ -174,6 +185,11 @@ class EngagementEngine:
     def state(self) -> State:
         """The state after the last frame."""
         return self._state
+
+    def _active(self, reason: AlertReason) -> bool:
+        if reason is AlertReason.DIFFERENT_PERSON:
+            return self._seat.alerting
+        return self._alerts.active(reason)
 
     @property
     def calibrated(self) -> bool:
@@ -314,6 +330,9 @@ class EngagementEngine:
         self._conditions = frozenset(watch for watch, held in conditions.items() if held)
         active_before = {reason: self._alerts.active(reason) for reason in ALERT_PRIORITY}
         fired, stopped = self._alerts.update(conditions, t)
+        seat_before = self._seat.alerting
+        if frame.seat is not None:
+            self._seat.update(frame.seat)
         # A reason starts with its first watch and clears with its last.
         started = [w for w in fired if not active_before[w.reason]]
         cleared = [w for w in stopped if not self._alerts.active(w.reason)]
@@ -333,7 +352,7 @@ class EngagementEngine:
             rate = settings.baseline_rate
             self._baseline = [b + rate * (v - b) for b, v in zip(base, values, strict=True)]
 
-        primary = next((reason for reason in ALERT_PRIORITY if self._alerts.active(reason)), None)
+        primary = next((reason for reason in ALERT_PRIORITY if self._active(reason)), None)
         if primary is not None:
             state = State.ALERT
         elif not self._calibrated:
@@ -350,11 +369,18 @@ class EngagementEngine:
             out.append(
                 Change(ts=t, kind=EventKind.ALERT_CLEARED, state=state, reason=watch.reason, detail=detail)
             )
+        if seat_before and not self._seat.alerting:
+            detail = self._seat.cleared_reason()
+            out.append(Change(ts=t, kind=EventKind.ALERT_CLEARED, state=state, reason=_SEAT, detail=detail))
         for watch in started:
             held = t - (self._alerts[watch].on.since or t)
             what = f"{faces} faces" if watch is Watch.MULTIPLE_FACES else watch.label
             detail = f"{what} for {held:.0f} s"
             out.append(Change(ts=t, kind=EventKind.ALERT, state=state, reason=watch.reason, detail=detail))
+        if self._seat.alerting and not seat_before:
+            out.append(
+                Change(ts=t, kind=EventKind.ALERT, state=state, reason=_SEAT, detail=self._seat.reason())
+            )
         if state is not self._state:
             detail = f"{self._state} -> {state}"
             if primary is not None:
@@ -502,9 +528,12 @@ class EngagementEngine:
     def _reasons(self, t: float, state: State, confusion: float, interval: Interval) -> tuple[str, ...]:
         most_faces = max(interval.faces)
         reasons: list[str] = []
-        for watch in WATCHES:
-            if self._alerts[watch].active:
-                reasons.append(self._alert_text(watch, t, most_faces))
+        for reason in ALERT_PRIORITY:
+            if reason is _SEAT and self._seat.alerting:
+                reasons.append(self._seat.short_reason())
+            for watch in WATCHES:
+                if watch.reason is reason and self._alerts[watch].active:
+                    reasons.append(self._alert_text(watch, t, most_faces))
         if state is State.CALIBRATING:
             reasons.append(
                 f"calibrating {self._calibration_time:.0f}/{self._settings.calibration_seconds:g} s"

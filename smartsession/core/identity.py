@@ -29,7 +29,12 @@ class SeatResult(enum.StrEnum):
 
     MATCH = "match"
     MISMATCH = "mismatch"
-    NOT_ENROLLED = "not enrolled"
+    NOT_ENROLLED = "not_enrolled"
+
+    @property
+    def label(self) -> str:
+        """The word for people ("not enrolled")."""
+        return self.value.replace("_", " ")
 
 
 class SeatCheck(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -113,6 +118,19 @@ class MismatchHold:
         return self.streak >= self.checks
 
     def reason(self) -> str:
-        """The alert's reason in plain words, for a human to review."""
-        distance = f"{self.last_distance:.2f}" if self.last_distance is not None else "?"
-        return f"seat check: {self.streak} checks in a row did not match the enrolled student (distance {distance})"
+        """The alert's reason in plain words, for a human to review (an event's detail)."""
+        return (
+            f"seat check: the face differs from the one enrolled here ({self.streak} checks in a row, "
+            f"distance {self._distance()}); a human should look"
+        )
+
+    def short_reason(self) -> str:
+        """The reason in a tile's few words (`smartsession.core.engagement.REASON_CHARS`)."""
+        return f"seat check differs ({self._distance()})"
+
+    def cleared_reason(self) -> str:
+        """Why the alert ended: a check matched again."""
+        return f"seat check: the face matches the one enrolled here again (distance {self._distance()})"
+
+    def _distance(self) -> str:
+        return f"{self.last_distance:.2f}" if self.last_distance is not None else "?"

@@ -39,6 +39,10 @@ class AlertReason(enum.StrEnum):
     LOOKING_AWAY = "looking_away"
     EYES_CLOSED = "eyes_closed"
     CAMERA_UNAVAILABLE = "camera_unavailable"
+    #: The seat check: the face at the machine differed from the one enrolled on it in
+    #: ``identity.mismatch_checks`` checks in a row. A hint for a person to look, never an
+    #: identification (it came after protocol 2's release: docs/protocol.md, "Telemetry").
+    DIFFERENT_PERSON = "different_person"
 
     @property
     def label(self) -> str:
@@ -52,6 +56,7 @@ _REASON_LABELS = {
     AlertReason.LOOKING_AWAY: "looking away",
     AlertReason.EYES_CLOSED: "eyes closed",
     AlertReason.CAMERA_UNAVAILABLE: "camera unavailable",
+    AlertReason.DIFFERENT_PERSON: "different person",
 }
 
 

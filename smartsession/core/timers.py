@@ -3,7 +3,8 @@
 Pure: time is the frame's ``t``. A timer runs from the first frame on which its condition
 held; one frame where it does not hold restarts it. Each timed condition is a `Watch`; each
 watch raises one `AlertReason` (looking down raises "looking away" after its own, longer
-time, so the wire protocol's reasons stay as they are).
+time, so the wire protocol's reasons stay as they are). "Different person" is no timed
+condition: the seat check's `MismatchHold` raises it (`smartsession.core.identity`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ ALERT_PRIORITY: tuple[AlertReason, ...] = (
     AlertReason.CAMERA_UNAVAILABLE,
     AlertReason.NO_FACE,
     AlertReason.MULTIPLE_FACES,
+    AlertReason.DIFFERENT_PERSON,
     AlertReason.EYES_CLOSED,
     AlertReason.LOOKING_AWAY,
 )
