@@ -87,6 +87,7 @@ from smartsession.core.protocol import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     Ack,
+    Addition,
     Batch,
     CloseCode,
     Error,
@@ -224,8 +225,9 @@ class Link:
         self._pins: dict[str, Pin] = {}
         #: URLs `_join` refused (`_mark_bad`) in the attempts now running.
         self._refused: set[str] = set()
-        #: Hub ids that refused `Sample.fps` (hubs from before it): they get samples without it.
-        self._without_fps: set[str] = set()
+        #: Per protocol addition (`Sample.fps`, `Sample.seat`, ...), the hub ids that refused it
+        #: (hubs from before it): they get items without it (`protocol.without`).
+        self._older_hubs: dict[Addition, set[str]] = {addition: set() for addition in Addition}
         #: Attempts of a round already won, finishing in the background.
         self._losers: set[asyncio.Task[_Joined | None]] = set()
         #: The candidate of the latest authenticated connection.
@@ -672,7 +674,8 @@ class Link:
     async def _stream(self, ws: ClientConnection, welcome: Welcome, hub_ids: frozenset[str]) -> None:
         """Replay, then send new items, while reading acks; returns when the connection ends.
 
-        ``hub_ids`` name the hub: one that refused `Sample.fps` gets samples without it.
+        ``hub_ids`` name the hub: one that refused an addition (`Sample.fps`, `Sample.seat`, the
+        "different person" reason) gets items without it.
         """
         # Items made before the session began (by the hub's clock, with a second of slack for
         # the offset's measurement) belong to no session the hub keeps.
@@ -702,8 +705,9 @@ class Link:
             if not items:
                 await self._wake.wait()
                 continue
-            if hub_ids & self._without_fps:
-                items = [protocol.without_fps(item) for item in items]
+            refused = frozenset(addition for addition, ids in self._older_hubs.items() if hub_ids & ids)
+            if refused:
+                items = [protocol.without(item, refused) for item in items]
             for frame, chunk in _frames(items):
                 cursor = chunk[-1].seq
                 self._outbox.mark_sent(cursor)  # before sending: a crash right after must not renumber it
@@ -724,12 +728,13 @@ class Link:
                 self._outbox.ack(message.seq)
                 self._acked.set()
             elif isinstance(message, Error):
-                if refuses_fps(message) and not hub_ids <= self._without_fps:
-                    self._without_fps |= hub_ids
+                addition = protocol.refused_addition(message)
+                if addition is not None and not hub_ids <= self._older_hubs[addition]:
+                    self._older_hubs[addition] |= hub_ids
                     logger.info(
-                        "hub %s predates the analysis rate in samples (sample.fps); sending it samples "
-                        "without it (what it refused is sent again)",
+                        "hub %s predates %s; sending it items without it (what it refused is sent again)",
                         ", ".join(sorted(hub_ids)),
+                        addition.description,
                     )
                 else:
                     logger.warning("hub error %d: %r", message.code, message.message)
@@ -760,12 +765,6 @@ def _move_reason(current: _Joined, better: _Joined) -> str:
         f"the class's hubs are chosen by the hub that started first (set agent.hub_id to pin one); "
         f"the new one started at {started(better)}, the old one at {started(current)}"
     )
-
-
-def refuses_fps(error: Error) -> bool:
-    """Whether ``error`` is a hub from before `Sample.fps` refusing it as an unknown field
-    (such hubs close with 4400 and msgspec's words, ``unknown field `fps```)."""
-    return error.code == CloseCode.MALFORMED and "unknown field `fps`" in error.message
 
 
 def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:

@@ -57,9 +57,9 @@ import numpy as np
 
 from smartsession.core.baseline import POPULATION_BASELINE
 from smartsession.core.gaze import Gaze, gaze_direction
-from smartsession.core.identity import DEFAULT_MISMATCH_CHECKS, MismatchHold
+from smartsession.core.identity import DEFAULT_MISMATCH_CHECKS, MismatchHold, SeatCheck, SeatResult
 from smartsession.core.interval import COMPONENTS, Interval, clip
-from smartsession.core.protocol import MAX_REASONS, Cues, EventKind
+from smartsession.core.protocol import MAX_REASONS, Cues, EventKind, SeatStatus
 from smartsession.core.settings import EngagementSettings
 from smartsession.core.signals import EXPRESSIONS, NEGATIVE_EXPRESSIONS, CameraStatus, FrameSignals
 from smartsession.core.states import AlertReason, State
@@ -95,7 +95,8 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     means of what the camera saw (angles in degrees, ``gaze_away`` the gaze offset from
     straight ahead) over the frames with a face, plus ``face_share``, the fraction of
     frames with a face. ``reasons`` come main one first. ``fps`` is the frames the engine
-    took in the interval per second of it: the agent's effective analysis rate.
+    took in the interval per second of it: the agent's effective analysis rate. ``seat`` is
+    the seat checks of the interval (unset when none ran in it).
     """
 
     ts: float
@@ -107,6 +108,7 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     reasons: tuple[str, ...]
     cues: Cues
     fps: float
+    seat: SeatStatus | msgspec.UnsetType = msgspec.UNSET
 
 
 class FrameScore(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,6 +152,10 @@ class EngagementEngine:
     ) -> None:
         self._settings = settings
         self._seat = MismatchHold(mismatch_checks)
+        #: The interval's seat checks: the latest one, how many, how many mismatched.
+        self._seat_latest: SeatCheck | None = None
+        self._seat_checks = 0
+        self._seat_mismatches = 0
         raw: tuple[float, ...] = tuple(getattr(settings.weights, name) for name in COMPONENTS)
         total = sum(raw)
         self._weights = tuple(w / total for w in raw) if total > 0 else tuple(0.0 for _ in raw)
@@ -333,6 +339,9 @@ class EngagementEngine:
         seat_before = self._seat.alerting
         if frame.seat is not None:
             self._seat.update(frame.seat)
+            self._seat_latest = frame.seat
+            self._seat_checks += 1
+            self._seat_mismatches += frame.seat.result is SeatResult.MISMATCH
         # A reason starts with its first watch and clears with its last.
         started = [w for w in fired if not active_before[w.reason]]
         cleared = [w for w in stopped if not self._alerts.active(w.reason)]
@@ -513,6 +522,15 @@ class EngagementEngine:
         assert interval is not None
         n = max(interval.frames, 1)
         confusion = clip(interval.confusion / n)
+        seat: SeatStatus | msgspec.UnsetType = msgspec.UNSET
+        if self._seat_latest is not None:
+            seat = SeatStatus(
+                result=self._seat_latest.result,
+                distance=self._seat_latest.distance,
+                checks=self._seat_checks,
+                mismatches=self._seat_mismatches,
+            )
+            self._seat_latest, self._seat_checks, self._seat_mismatches = None, 0, 0
         return Reading(
             ts=t,
             state=state,
@@ -523,6 +541,7 @@ class EngagementEngine:
             reasons=self._reasons(t, state, confusion, interval),
             cues=interval.cues(),
             fps=interval.frames / self._settings.interval,
+            seat=seat,
         )
 
     def _reasons(self, t: float, state: State, confusion: float, interval: Interval) -> tuple[str, ...]:

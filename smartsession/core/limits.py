@@ -9,7 +9,9 @@ student's hands can send any valid frame. The hub holds every student, per sessi
   the session);
 * **rate**: items per second through a token bucket that belongs to the student, not to
   the connection (reconnecting does not refill it);
-* **volume**: at most `Bounds.quota` new items per student and session.
+* **volume**: at most `Bounds.quota` new items per student and session;
+* **seat check**: a sample's ``seat`` in range and consistent (`protocol.seat_problem`):
+  checks counted, mismatches among them, a distance only with an enrolment.
 
 `Allowance.admit` raises `ProtocolError` with the close code to use (4422, 4429, 4507).
 Time is passed in; nothing here reads a clock.
@@ -20,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from smartsession.core.protocol import CloseCode, Item, ProtocolError
+import msgspec
+
+from smartsession.core.protocol import CloseCode, Item, ProtocolError, Sample, seat_problem
 
 
 class TokenBucket:
@@ -99,6 +103,10 @@ class Allowance:
                     CloseCode.OUT_OF_RANGE,
                     f"item {item.seq}: seq more than {bounds.seq_window} ahead of {self.last_seq}",
                 )
+            if isinstance(item, Sample) and item.seat is not msgspec.UNSET:
+                problem = seat_problem(item.seat)
+                if problem is not None:
+                    raise ProtocolError(CloseCode.OUT_OF_RANGE, f"item {item.seq}: {problem}")
             if item.seq > top:
                 top = item.seq
                 new += 1

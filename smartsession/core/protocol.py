@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 
 import msgspec
 
+from smartsession.core.identity import SeatResult
 from smartsession.core.states import AlertReason, State
 from smartsession.core.text import unsafe_char
 
@@ -176,13 +177,56 @@ class Cues(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 FrameRate = Annotated[float, msgspec.Meta(ge=0.0, le=1000.0)]
 
 
+#: Largest descriptor distance a seat check may report (dlib's descriptors have norms of
+#: about 1.3-1.5, so two of them are never 4 apart).
+MAX_SEAT_DISTANCE = 4.0
+#: Most seat checks one sample may count (one per analysed frame at most).
+MAX_SEAT_CHECKS = 1000
+
+
+class SeatStatus(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
+    """The seat checks that ran in one sample's interval (`Sample.seat`; usually one).
+
+    ``result`` and ``distance`` are the latest check's (``distance`` None when nobody is
+    enrolled on the machine); ``checks`` counts the interval's checks, ``mismatches`` those
+    of them that did not match. No descriptor, template or image: a word and numbers. The
+    hub checks the values (`seat_problem`; 4422 when impossible).
+    """
+
+    result: SeatResult
+    distance: float | None = None
+    checks: int = 1
+    mismatches: int = 0
+
+
+def seat_problem(seat: SeatStatus) -> str | None:
+    """Why ``seat`` cannot be what an agent saw (out of range or self-contradicting), or None."""
+    if not 1 <= seat.checks <= MAX_SEAT_CHECKS:
+        return f"{seat.checks} seat checks in one sample (1..{MAX_SEAT_CHECKS})"
+    if not 0 <= seat.mismatches <= seat.checks:
+        return f"{seat.mismatches} seat-check mismatches of {seat.checks} checks"
+    if seat.result is SeatResult.NOT_ENROLLED:
+        if seat.distance is not None or seat.mismatches:
+            return "a seat check without enrolment has no distance and no mismatch"
+        return None
+    if seat.distance is None or not 0.0 <= seat.distance <= MAX_SEAT_DISTANCE:
+        return f"seat-check distance {seat.distance} (0..{MAX_SEAT_DISTANCE:g})"
+    if seat.result is SeatResult.MISMATCH and seat.mismatches < 1:
+        return "the latest seat check is a mismatch but none is counted"
+    if seat.result is SeatResult.MATCH and seat.mismatches >= seat.checks:
+        return "the latest seat check matches but every check is counted as a mismatch"
+    return None
+
+
 class Sample(_Message, tag="sample", frozen=True):
     """One interval of a student's engagement: scores, state and the reasons for it.
 
-    ``fps`` is the agent's effective analysis rate over the interval (frames per second).
-    It is optional and left out of the JSON while unset (`msgspec.UNSET`): hubs before it
-    refuse it as an unknown field, so an agent sends it only to a hub that has not refused
-    it (see docs/protocol.md, "Telemetry"); use `without_fps` for such a hub.
+    ``fps`` is the agent's effective analysis rate over the interval (frames per second);
+    ``seat`` the seat checks of the interval, on the samples of intervals that had one.
+    Both came after protocol 2's release: they are optional and left out of the JSON while
+    unset (`msgspec.UNSET`). Hubs before one refuse it (4400, `refused_addition` names it),
+    so an agent sends it only to a hub that has not refused it (see docs/protocol.md,
+    "Telemetry"); use `without` for such a hub.
     """
 
     seq: Seq
@@ -195,13 +239,64 @@ class Sample(_Message, tag="sample", frozen=True):
     reasons: Annotated[tuple[ShortText, ...], msgspec.Meta(max_length=MAX_REASONS)] = ()
     cues: Cues = Cues()
     fps: FrameRate | msgspec.UnsetType = msgspec.UNSET
+    seat: SeatStatus | msgspec.UnsetType = msgspec.UNSET
 
 
-def without_fps(item: Item) -> Item:
-    """``item`` as a hub from before `Sample.fps` accepts it (a sample without its rate)."""
-    if isinstance(item, Sample) and item.fps is not msgspec.UNSET:
-        return msgspec.structs.replace(item, fps=msgspec.UNSET)
-    return item
+class Addition(enum.StrEnum):
+    """A part of protocol 2 added after its release, optional both ways: a hub from before
+    it refuses a message that holds it (4400 with msgspec's words, `refusal`), and the agent
+    then leaves it out of what it sends that hub (`without`), so nothing is bumped and old
+    hubs keep working."""
+
+    #: `Sample.fps`, the analysis rate.
+    FPS = "fps"
+    #: `Sample.seat`, the seat check.
+    SEAT = "seat"
+    #: `AlertReason.DIFFERENT_PERSON` in `Sample.alert` and `Event.reason`.
+    DIFFERENT_PERSON = "different_person"
+
+    @property
+    def refusal(self) -> str:
+        """The words in a refusing hub's error message."""
+        if self is Addition.DIFFERENT_PERSON:
+            return f"Invalid enum value '{self.value}'"
+        return f"unknown field `{self.value}`"
+
+    @property
+    def description(self) -> str:
+        """What it is, for the agent's log."""
+        return _ADDITION_WORDS[self]
+
+
+_ADDITION_WORDS = {
+    Addition.FPS: "the analysis rate in samples (sample.fps)",
+    Addition.SEAT: "the seat check in samples (sample.seat)",
+    Addition.DIFFERENT_PERSON: "the 'different person' alert reason (sent to it without a reason)",
+}
+
+
+def refused_addition(error: Error) -> Addition | None:
+    """The `Addition` a hub from before it refused with ``error``, or None for any other error."""
+    if error.code != CloseCode.MALFORMED:
+        return None
+    return next((addition for addition in Addition if addition.refusal in error.message), None)
+
+
+def without(item: Item, additions: frozenset[Addition]) -> Item:
+    """``item`` as a hub that refused ``additions`` accepts it: the fields left out, a
+    "different person" alert sent without its reason (the state, reasons and detail still
+    say it)."""
+    changes: dict[str, object] = {}
+    if isinstance(item, Sample):
+        if Addition.FPS in additions and item.fps is not msgspec.UNSET:
+            changes["fps"] = msgspec.UNSET
+        if Addition.SEAT in additions and item.seat is not msgspec.UNSET:
+            changes["seat"] = msgspec.UNSET
+        if Addition.DIFFERENT_PERSON in additions and item.alert is AlertReason.DIFFERENT_PERSON:
+            changes["alert"] = None
+    elif Addition.DIFFERENT_PERSON in additions and item.reason is AlertReason.DIFFERENT_PERSON:
+        changes["reason"] = None
+    return msgspec.structs.replace(item, **changes) if changes else item
 
 
 class EventKind(enum.StrEnum):

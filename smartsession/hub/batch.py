@@ -37,7 +37,9 @@ class SqlWrite(NamedTuple):
 Op = ItemWrite | SqlWrite
 
 
-_SAMPLE_COLUMNS = "student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues"
+_SAMPLE_COLUMNS = (
+    "student_id, seq, session_id, ts, state, attention, confusion, faces, alert, reasons, cues, seat"
+)
 _EVENT_COLUMNS = "student_id, seq, session_id, ts, kind, state, reason, detail"
 #: Values per row of each kind of chunk ("touch": session_id, student_id, now).
 _WIDTHS = {"samples": len(_SAMPLE_COLUMNS.split(", ")), "events": len(_EVENT_COLUMNS.split(", ")), "touch": 3}
@@ -115,6 +117,7 @@ def _sample_row(op: ItemWrite, item: Sample) -> tuple[Any, ...]:
         item.alert.value if item.alert is not None else None,
         msgspec.json.encode(item.reasons).decode(),
         msgspec.json.encode(item.cues).decode(),
+        None if item.seat is msgspec.UNSET else msgspec.json.encode(item.seat).decode(),
     )
 
 

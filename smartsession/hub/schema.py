@@ -20,7 +20,7 @@ from smartsession.files import private_database
 log = logging.getLogger(__name__)
 
 #: Current schema version (``PRAGMA user_version``).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: A session of this class idle for less than this (seconds) is resumed on hub start.
 RESUME_WINDOW = 600.0
 _MIGRATIONS: tuple[str, ...] = (
@@ -206,6 +206,11 @@ _MIGRATIONS: tuple[str, ...] = (
         students TEXT NOT NULL,
         PRIMARY KEY (session_id, kind, number)
     );
+    """,
+    # version 6: a sample's seat checks (`Sample.seat`, JSON: result, distance, checks,
+    # mismatches), NULL on samples of intervals without one and on older rows.
+    """
+    ALTER TABLE samples ADD COLUMN seat TEXT;
     """,
 )
 

@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal
 
 import msgspec
 import pytest
@@ -19,6 +20,7 @@ from smartsession.agent.outbox import Outbox
 from smartsession.config import AgentConfig, ClassConfig, Config, NetworkConfig
 from smartsession.core import protocol
 from smartsession.core.discovery import SERVICE_TYPE, txt_record
+from smartsession.core.identity import SeatResult
 from smartsession.core.keys import machine_key
 from smartsession.core.protocol import (
     MAX_BATCH_ITEMS,
@@ -433,3 +435,130 @@ async def test_a_current_hub_gets_the_rate(hub: FakeHub) -> None:
         await stop(task)
     assert hub.connections == 1
     assert [item.fps for item in hub.stored.values()] == [2.0, 2.0]
+
+
+# A hub from before Sample.seat and the "different person" reason ----------------------------
+
+
+class SampleBeforeSeat(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type", tag="sample"
+):
+    """`Sample` as hubs with the rate but before the seat check decode it (no ``seat``, and
+    only the alert reasons they knew)."""
+
+    seq: int
+    ts: float
+    state: State
+    attention: float
+    confusion: float
+    faces: int
+    alert: (
+        Literal["no_face", "multiple_faces", "looking_away", "eyes_closed", "camera_unavailable"] | None
+    ) = None
+    reasons: tuple[str, ...] = ()
+    cues: protocol.Cues = protocol.Cues()
+    fps: float = 0.0
+
+
+class EventBeforeSeat(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type", tag="event"
+):
+    seq: int
+    ts: float
+    kind: EventKind
+    state: State
+    reason: (
+        Literal["no_face", "multiple_faces", "looking_away", "eyes_closed", "camera_unavailable"] | None
+    ) = None
+    detail: str = ""
+
+
+class BatchBeforeSeat(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type", tag="batch"
+):
+    items: tuple[SampleBeforeSeat | EventBeforeSeat, ...]
+
+
+_before_seat = msgspec.json.Decoder(SampleBeforeSeat | EventBeforeSeat | BatchBeforeSeat)
+
+
+def decode_before_seat(frame: str) -> protocol.AgentMessage:
+    """What a hub before the seat check accepts, refused the way it refuses (4400)."""
+    try:
+        _before_seat.decode(frame)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(CloseCode.MALFORMED, f"invalid message: {exc}") from None
+    return protocol.decode_agent_message(frame)
+
+
+def produce_seat_checked(outbox: Outbox, link: Link) -> None:
+    """A matching check, then the alert a run of mismatches raises (a sample and its event)."""
+    match = protocol.SeatStatus(result=SeatResult.MATCH, distance=0.2)
+    mismatch = protocol.SeatStatus(result=SeatResult.MISMATCH, distance=0.71, mismatches=1)
+    outbox.add(msgspec.structs.replace(sample(outbox.next_seq), fps=2.0, seat=match))
+    outbox.add(
+        Event(
+            seq=outbox.next_seq,
+            ts=1000.0 + outbox.next_seq,
+            kind=EventKind.ALERT,
+            state=State.ALERT,
+            reason=AlertReason.DIFFERENT_PERSON,
+            detail="seat check: the face differs from the one enrolled here",
+        )
+    )
+    different = msgspec.structs.replace(
+        sample(outbox.next_seq, ("seat check differs (0.71)",)),
+        state=State.ALERT,
+        alert=AlertReason.DIFFERENT_PERSON,
+        fps=2.0,
+        seat=mismatch,
+    )
+    outbox.add(different)
+    link.wake()
+
+
+async def test_a_hub_from_before_the_seat_check_gets_items_without_it_and_loses_nothing(
+    hub: FakeHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    hub.decode = decode_before_seat
+    outbox = Outbox(600.0)
+    link = Link(make_config(hub.url), KEY, outbox)
+    produce_seat_checked(outbox, link)
+    task = await run_link(link)
+    try:
+        await eventually(lambda: hub.last_seq == 3 and len(outbox) == 0, "all three acked")
+        produce_seat_checked(outbox, link)  # later items go without them at once
+        await eventually(lambda: hub.last_seq == 6 and len(outbox) == 0, "three more acked")
+    finally:
+        await stop(task)
+    assert hub.connections == 3  # refused for the seat field, then for the reason, then served
+    assert hub.close_codes[:2] == [CloseCode.MALFORMED, CloseCode.MALFORMED]
+    assert sorted(hub.stored) == [1, 2, 3, 4, 5, 6]
+    stored = list(hub.stored.values())
+    assert all(isinstance(i, Sample) and i.seat is msgspec.UNSET and i.fps == 2.0 for i in stored[::3])
+    assert all(isinstance(i, Event) and i.reason is None and "differs" in i.detail for i in stored[1::3])
+    alerted = stored[2::3]
+    assert all(isinstance(i, Sample) and i.state is State.ALERT and i.alert is None for i in alerted)
+    assert all(isinstance(i, Sample) and i.reasons == ("seat check differs (0.71)",) for i in alerted)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("predates the seat check in samples" in m for m in messages), messages
+    assert any("predates the 'different person' alert reason" in m for m in messages), messages
+
+
+async def test_a_current_hub_gets_the_seat_check(hub: FakeHub) -> None:
+    outbox = Outbox(600.0)
+    link = Link(make_config(hub.url), KEY, outbox)
+    produce_seat_checked(outbox, link)
+    task = await run_link(link)
+    try:
+        await eventually(lambda: hub.last_seq == 3 and len(outbox) == 0, "acked")
+    finally:
+        await stop(task)
+    assert hub.connections == 1
+    first, event, last = hub.stored.values()
+    assert isinstance(first, Sample) and first.seat == protocol.SeatStatus(
+        result=SeatResult.MATCH, distance=0.2
+    )
+    assert isinstance(event, Event) and event.reason is AlertReason.DIFFERENT_PERSON
+    assert isinstance(last, Sample) and last.alert is AlertReason.DIFFERENT_PERSON

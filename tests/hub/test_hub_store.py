@@ -28,7 +28,7 @@ NOW = 1_700_000_000.0
 def test_fresh_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "hub.db"
     conn = connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"sessions", "students", "samples", "events", "connections"} <= tables

@@ -38,8 +38,8 @@ def test_schema_4_keeps_the_rows_of_a_version_3_file_in_order(tmp_path: Path) ->
     conn.executemany(SAMPLE, [("ann", seq, "s1", float(seq)) for seq in (3, 1, 2)])
     conn.close()
 
-    conn = connect(db)  # migrates to 4, then 5
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    conn = connect(db)  # migrates to 4, then 5 and 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert conn.execute("SELECT rid, seq FROM samples ORDER BY rid").fetchall() == [(1, 3), (2, 1), (3, 2)]
     assert ledger.read_marks(conn) == {"samples": 0, "events": 0}  # never replicated
     assert conn.execute("SELECT COUNT(*) FROM students").fetchone()[0] == 1
