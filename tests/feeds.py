@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from smartsession.core.classwide import ClassSettings, Spike
-from smartsession.core.protocol import Cues, Event, EventKind, Sample
+from smartsession.core.protocol import Cues, Event, EventKind, Sample, SeatStatus
 from smartsession.core.roster import Roster
 from smartsession.core.snapshots import (
     AlertRecord,
@@ -143,6 +145,7 @@ class ScriptedFeed:
         alert: AlertReason | None = None,
         faces: int = 1,
         cues: Cues | None = None,
+        seat: SeatStatus | None = None,
     ) -> None:
         item = Sample(
             seq=self._next_seq(student_id),
@@ -155,6 +158,8 @@ class ScriptedFeed:
             reasons=reasons,
             cues=cues if cues is not None else Cues(),
         )
+        if seat is not None:
+            item = msgspec.structs.replace(item, seat=seat)
         self._publish(self.roster.apply(student_id, item, now))
 
     def alert(self, student_id: str, now: float, reason: AlertReason, detail: str = "") -> None:

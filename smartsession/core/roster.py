@@ -26,7 +26,7 @@ from smartsession.core.classwide import (
     is_late,
     late_minutes,
 )
-from smartsession.core.protocol import Cues, Event, EventKind, Sample
+from smartsession.core.protocol import Cues, Event, EventKind, Sample, SeatStatus
 from smartsession.core.snapshots import (
     AlertRaised,
     AlertRecord,
@@ -36,6 +36,7 @@ from smartsession.core.snapshots import (
     CueHistory,
     HubGap,
     RosterEvent,
+    SeatSummary,
     SegmentChanged,
     SegmentStats,
     StudentChanged,
@@ -92,6 +93,7 @@ class _Student:
     late_by: float | None = None
     hub_gaps: tuple[HubGap, ...] = ()
     fps: float | None = None
+    seat: SeatSummary | None = None
 
     def show(self, now: float) -> None:
         """Record a change of the shown state (Offline when not connected) at ``now``."""
@@ -150,6 +152,7 @@ class _Student:
             absent=self.absent,
             late_by=self.late_by,
             hub_gaps=self.hub_gaps,
+            seat=self.seat,
             fps=self.fps,
         )
 
@@ -294,6 +297,11 @@ class Roster:
             student.confusion = item.confusion
             student.faces = item.faces
             student.fps = item.fps if isinstance(item.fps, float) else None
+            if isinstance(item.seat, SeatStatus):
+                seat = student.seat
+                student.seat = (
+                    SeatSummary.first(item.seat, item.ts) if seat is None else seat.add(item.seat, item.ts)
+                )
             student.samples += 1
             student.attention_history.append(item.attention)
             student.confusion_history.append(item.confusion)

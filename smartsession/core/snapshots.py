@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from smartsession.core.classwide import Spike
-from smartsession.core.protocol import Cues
+from smartsession.core.identity import SeatResult
+from smartsession.core.protocol import Cues, SeatStatus
 from smartsession.core.states import AlertReason, NoticeKind, State
 
 if TYPE_CHECKING:
@@ -53,6 +54,83 @@ class HubGap:
     start: float
     end: float
     students: tuple[str, ...] = ()
+
+
+#: Mismatch times kept per student (the count goes on beyond them).
+SEAT_MISMATCH_TIMES = 100
+#: What every seat-check line ends with: it is a hint for a person, not an identification.
+SEAT_REVIEW = "a check for a human to review, not an identification"
+
+
+@dataclass(frozen=True)
+class SeatSummary:
+    """A student's seat checks this session, as the machine reported them: the latest result
+    and distance, the checks that compared a face with the enrolled one (``checks``, of which
+    ``mismatches`` did not match) and when each mismatch was seen (``mismatch_times``: sample
+    time and distance, the last `SEAT_MISMATCH_TIMES`). "Not enrolled" checks compare nothing
+    and are not counted. Start with `first`, then `add` each sample's `SeatStatus`."""
+
+    result: SeatResult
+    distance: float | None
+    last_at: float
+    checks: int = 0
+    mismatches: int = 0
+    mismatch_times: tuple[tuple[float, float | None], ...] = ()
+
+    @classmethod
+    def first(cls, seat: SeatStatus, ts: float) -> SeatSummary:
+        """The summary after a student's first sample with a seat check."""
+        return cls(result=seat.result, distance=seat.distance, last_at=ts).add(seat, ts)
+
+    def add(self, seat: SeatStatus, ts: float) -> SeatSummary:
+        """The summary with one more sample's seat checks (at sample time ``ts``)."""
+        enrolled = seat.result is not SeatResult.NOT_ENROLLED
+        checks, mismatches, times = self.checks, self.mismatches, self.mismatch_times
+        if enrolled:
+            checks += seat.checks
+            mismatches += seat.mismatches
+            if seat.mismatches:
+                distance = seat.distance if seat.result is SeatResult.MISMATCH else None
+                times = (*times, (ts, distance))[-SEAT_MISMATCH_TIMES:]
+        return SeatSummary(seat.result, seat.distance, ts, checks, mismatches, times)
+
+    @property
+    def enrolled(self) -> bool:
+        """Whether the machine has a template (as of the latest check)."""
+        return self.result is not SeatResult.NOT_ENROLLED
+
+    @property
+    def matches(self) -> int:
+        """Checks that matched the enrolled face."""
+        return self.checks - self.mismatches
+
+    @property
+    def mark(self) -> str:
+        """A tile's few characters: "seat ✓" (the latest check matched), "seat ✗" (it did
+        not), "seat ?" (nobody enrolled on that machine)."""
+        return {SeatResult.MATCH: "seat ✓", SeatResult.MISMATCH: "seat ✗"}.get(self.result, "seat ?")
+
+    @property
+    def counts(self) -> str:
+        """ "12 checks, 0 mismatches"."""
+        return f"{_plural(self.checks, 'check')}, {_plural(self.mismatches, 'mismatch')}"
+
+    @property
+    def line(self) -> str:
+        """The detail screen's sentence about it."""
+        if not self.enrolled:
+            return f"seat check: nobody is enrolled on this machine, so no face is compared — {SEAT_REVIEW}"
+        if self.result is SeatResult.MATCH:
+            found = "matches the student enrolled here"
+        else:
+            distance = f"distance {self.distance:.2f}; " if self.distance is not None else ""
+            found = f"the latest face differs from the one enrolled here ({distance}"
+            return f"seat check: {found}{self.counts}) — {SEAT_REVIEW}"
+        return f"seat check: {found} ({self.counts}) — {SEAT_REVIEW}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('ch') else 's'}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +180,9 @@ class StudentSnapshot:
     late_by: float | None = None
     #: Times the hub was down while this student was connected.
     hub_gaps: tuple[HubGap, ...] = ()
+    #: The seat checks its machine reported this session; None while none came (the check is
+    #: off there, or no face was seen yet).
+    seat: SeatSummary | None = None
 
     @property
     def main_reason(self) -> str:

@@ -9,7 +9,11 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
+import msgspec
+
 from smartsession.core.classwide import is_late, late_minutes
+from smartsession.core.protocol import SeatStatus
+from smartsession.core.snapshots import SeatSummary
 from smartsession.core.states import State
 from smartsession.core.wording import Words
 from smartsession.report import rounding
@@ -19,6 +23,7 @@ from smartsession.report.items import (
     AlertItem,
     OfflineItem,
     Run,
+    SeatItem,
     StudentReport,
 )
 from smartsession.report.queries import ConnectionRow, EventRow, SampleRow, SessionData
@@ -85,6 +90,7 @@ def student_reports(
                 peak_confusion=rounding.score(max(confusion)) if confusion else None,
                 samples=len(samples),
                 timeline=_runs(samples, interval, offline),
+                seat=_seat(samples),
             )
         )
     seen = set(ids)
@@ -109,6 +115,30 @@ def _absent(student_id: str, name: str) -> StudentReport:
         mean_confusion=None,
         peak_confusion=None,
         samples=0,
+    )
+
+
+_seat_decoder = msgspec.json.Decoder(SeatStatus)
+
+
+def _seat(samples: Sequence[SampleRow]) -> SeatItem | None:
+    """The seat checks in a student's samples (None when none carried one), counted as the
+    class view counts them (`SeatSummary`: "not enrolled" checks compare nothing)."""
+    summary: SeatSummary | None = None
+    for sample in samples:
+        if sample.seat is None:
+            continue
+        seat = _seat_decoder.decode(sample.seat)
+        summary = SeatSummary.first(seat, sample.ts) if summary is None else summary.add(seat, sample.ts)
+    if summary is None:
+        return None
+    return SeatItem(
+        enrolled=summary.enrolled,
+        checks=summary.checks,
+        matches=summary.matches,
+        mismatches=summary.mismatches,
+        mismatch_times=tuple(ts for ts, _ in summary.mismatch_times),
+        latest=summary.result.value,
     )
 
 

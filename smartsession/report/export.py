@@ -106,6 +106,21 @@ def summary_text(report: SessionReport) -> str:
             f"Hub offline {time.strftime('%H:%M:%S', time.localtime(gap.start))}-"
             f"{time.strftime('%H:%M:%S', time.localtime(gap.end))} ({gap.seconds:.0f} s)"
         )
+    seat = report.seat_checked
+    if seat:
+        machines = f"{len(seat)} machine" + ("s" if len(seat) != 1 else "")
+        lines.append(f"Seat checks ({machines}; a check for a human to review, not an identification):")
+        for s in seat:
+            if s.seat is None:
+                continue
+            if not s.seat.enrolled:
+                lines.append(f"  {s.name}: not enrolled")
+                continue
+            at = ", ".join(time.strftime("%H:%M:%S", time.localtime(t)) for t in s.seat.mismatch_times)
+            lines.append(
+                f"  {s.name}: {s.seat.matches} of {s.seat.checks} checks passed"
+                + (f", {s.seat.mismatches} mismatches at {at}" if s.seat.mismatches else "")
+            )
     for g in report.segments:
         if g.confused_share is not None:
             lines.append(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from smartsession.core.wording import Words, words_for
 from smartsession.report.format import clock, hhmm, minutes, percent, score
-from smartsession.report.items import STATES, SegmentReport, SessionReport, StudentReport
+from smartsession.report.items import SEAT_NOTE, STATES, SegmentReport, SessionReport, StudentReport
 from smartsession.report.svg import (
     ATTENTION_COLOUR,
     BAND_COLOURS,
@@ -230,6 +230,30 @@ def _hub_offline(report: SessionReport) -> str:
     )
 
 
+def _seat_checks(report: SessionReport) -> str:
+    students = report.seat_checked
+    if not students:
+        return ""
+    rows = [
+        [
+            s.name,
+            s.student_id,
+            "yes" if s.seat.enrolled else "no",
+            s.seat.checks,
+            s.seat.matches,
+            s.seat.mismatches,
+            ", ".join(hhmm(t) for t in s.seat.mismatch_times) or "-",
+        ]
+        for s in students
+        if s.seat is not None
+    ]
+    header = ["Student", "Id", "Enrolled", "Checks", "Passed", "Mismatches", "Mismatches at"]
+    table = _table(header, rows, {3, 4, 5})
+    return (
+        f'<section id="seat-checks"><h2>Seat checks</h2><p class="note">{_e(SEAT_NOTE)}</p>{table}</section>'
+    )
+
+
 def render_html(report: SessionReport) -> str:
     """The report as one self-contained HTML page."""
     words = words_for(report.labels)
@@ -321,6 +345,7 @@ conclusion.</p>
 {_alerts_by_reason(report)}
 {_alert_list(report)}
 </section>
+{_seat_checks(report)}
 <footer>Made by SmartSession from numbers computed on the students' own machines; no images were
 recorded. Times are local to the machine that made this report.</footer>
 """

@@ -44,6 +44,30 @@ class Run:
 
 
 @dataclass(frozen=True)
+class SeatItem:
+    """A student's seat checks in the session, as the lab machine reported them: whether a
+    template is enrolled there (as of the latest check), the checks that compared a face
+    with it, how many matched and when the others were seen (sample times). A check for a
+    human to review, never an identification."""
+
+    enrolled: bool
+    checks: int
+    matches: int
+    mismatches: int
+    mismatch_times: tuple[float, ...]
+    #: The latest check's word (match, mismatch, not_enrolled).
+    latest: str
+
+
+#: What the reports say with the seat check, wherever they show it.
+SEAT_NOTE = (
+    "Seat check: on each lab machine the face in front of the camera is compared with the one "
+    "enrolled on that machine (one to one; no template leaves the machine). A mismatch is a "
+    "check for a human to review, not an identification."
+)
+
+
+@dataclass(frozen=True)
 class StudentReport:
     """Attendance and what the student's samples say, for one student."""
 
@@ -63,6 +87,8 @@ class StudentReport:
     peak_confusion: float | None
     samples: int
     timeline: tuple[Run, ...] = ()
+    #: The seat checks its machine reported; None where the check was off (none reported).
+    seat: SeatItem | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +189,11 @@ class SessionReport:
     def present(self) -> list[StudentReport]:
         """Students who joined (on time or late)."""
         return [s for s in self.students if s.status != "absent"]
+
+    @property
+    def seat_checked(self) -> list[StudentReport]:
+        """Students whose machines reported seat checks."""
+        return [s for s in self.students if s.seat is not None]
 
     @property
     def late(self) -> list[StudentReport]:

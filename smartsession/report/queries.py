@@ -62,6 +62,8 @@ class SampleRow:
     confusion: float
     faces: int
     alert: str | None
+    #: The sample's seat checks as stored (`Sample.seat` JSON), None without.
+    seat: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,11 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
     return row is not None
 
 
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` (a database from before a migration may lack it)."""
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
+
+
 _SESSION_SQL = """
 SELECT s.id, s.class_id, s.hub_id, s.started_at, s.ended_at,
        (SELECT COUNT(*) FROM students st WHERE st.session_id = s.id),
@@ -224,10 +231,20 @@ def read_session(conn: sqlite3.Connection, session: SessionInfo) -> SessionData:
             (sid,),
         )
     )
+    seat = "seat" if has_column(conn, "samples", "seat") else "NULL"  # schema 6 on
     samples = tuple(
-        SampleRow(str(a), float(b), str(c), float(d), float(e), int(f), None if g is None else str(g))
-        for a, b, c, d, e, f, g in conn.execute(
-            "SELECT student_id, ts, state, attention, confusion, faces, alert FROM samples"
+        SampleRow(
+            str(a),
+            float(b),
+            str(c),
+            float(d),
+            float(e),
+            int(f),
+            None if g is None else str(g),
+            None if h is None else str(h),
+        )
+        for a, b, c, d, e, f, g, h in conn.execute(
+            f"SELECT student_id, ts, state, attention, confusion, faces, alert, {seat} FROM samples"
             " WHERE session_id = ? AND ts BETWEEN ? AND ? ORDER BY ts, student_id, seq",
             (sid, *span),
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from smartsession.core.wording import words_for
 from smartsession.report.format import clock, sheet_cell
-from smartsession.report.items import STATES, SessionReport
+from smartsession.report.items import SEAT_NOTE, STATES, SessionReport
 
 #: One table: its header and its rows.
 Table = tuple[list[str], list[list[Any]]]
@@ -139,6 +139,39 @@ def _tables(report: SessionReport) -> dict[str, Table]:
         ]
         for p in report.timeline
     ]
+    seat_rows = [
+        [
+            s.student_id,
+            s.name,
+            "yes" if s.seat.enrolled else "no",
+            s.seat.checks,
+            s.seat.matches,
+            s.seat.mismatches,
+            " ".join(clock(t) for t in s.seat.mismatch_times),
+            SEAT_NOTE,
+        ]
+        for s in report.seat_checked
+        if s.seat is not None
+    ]
+    seat = (
+        {
+            "seat_checks": (
+                [
+                    "student_id",
+                    "name",
+                    "enrolled",
+                    "checks",
+                    "checks_passed",
+                    "mismatches",
+                    "mismatch_times",
+                    "note",
+                ],
+                seat_rows,
+            )
+        }
+        if seat_rows
+        else {}
+    )
     return {
         "session": (["key", "value"], session),
         "students": (students_header, students),
@@ -177,4 +210,5 @@ def _tables(report: SessionReport) -> dict[str, Table]:
             ],
             timeline,
         ),
+        **seat,  # only where some machine ran the seat check
     }

@@ -45,6 +45,19 @@ VISION_TEXT = {
 }
 
 
+def seat_text(student: StudentSnapshot) -> str:
+    """The seat check's line and, when there were any, the times of its mismatches ("" where
+    the check is off)."""
+    seat = student.seat
+    if seat is None:
+        return ""
+    times = ", ".join(
+        clock_time(ts) + (f" ({distance:.2f})" if distance is not None else "")
+        for ts, distance in seat.mismatch_times[-10:]
+    )
+    return seat.line + (f"\nmismatches at {times}" if times else "")
+
+
 def source_text(student: StudentSnapshot) -> str:
     """Where the student's signals come from and, when the agent says, how many frames a
     second it analyses (its effective rate: lower while the student sits still)."""
@@ -209,6 +222,7 @@ class DetailScreen(Screen[None]):
         self._shown: tuple[StudentSnapshot | None, int, int] | None = None
         self.title_line = Static(id="detail-title")
         self.reasons = Static(id="detail-reasons")
+        self.seat = Static(id="detail-seat")
         self.timeline = _Timeline(self._timeline)
         self.durations = Static(id="detail-durations")
         self.sparks = _Sparks(self._sparks)
@@ -220,6 +234,7 @@ class DetailScreen(Screen[None]):
             yield self.title_line
             yield Static("Why", classes="detail--heading")
             yield self.reasons
+            yield self.seat
             yield Static("State timeline (session start → now)", classes="detail--heading")
             yield self.timeline
             yield self.durations
@@ -268,6 +283,9 @@ class DetailScreen(Screen[None]):
         reasons = shown_reasons(student, mode)
         notice = (f"hub: {student.notice}",) if student.notice else ()
         self.reasons.update(Content("\n".join(f"• {reason}" for reason in (*reasons, *notice))))  # text
+        seat = seat_text(student)
+        self.seat.update(Content(seat))
+        self.seat.display = bool(seat)
         spent = student.durations(now)
         total = sum(spent.values()) or 1.0
         gaps = sum(gap.end - gap.start for gap in student.hub_gaps)

@@ -1,4 +1,5 @@
-"""One student's tile: name, state badge (and "late"), main reason, sparkline, time since last message.
+"""One student's tile: name, state badge (and "late", and the seat-check mark where that
+check is on), main reason, sparkline, time since last message.
 
 A tile is not a widget: the `TileGrid` draws every tile itself through Textual's line API,
 one `Strip` per tile line. A tile keeps its lines until something it shows changes (a new
@@ -17,6 +18,7 @@ from rich.style import Style as RichStyle
 from textual.geometry import Region
 from textual.strip import Strip
 
+from smartsession.core.identity import SeatResult
 from smartsession.core.snapshots import StudentSnapshot
 from smartsession.core.states import State
 from smartsession.tui.labels import age_text, bar, bucket, fit, reason_text, student_badge
@@ -126,6 +128,12 @@ class StudentTile:
         return next((t for t in (self.late, f"late {late_by:.1f}m") if len(t) <= room), "late")
 
     @property
+    def seat(self) -> str:
+        """The seat-check mark ("seat ✓", "seat ?", "seat ✗"; "" where the check is off)."""
+        seat = self.student.seat
+        return seat.mark if seat is not None else ""
+
+    @property
     def reason(self) -> str:
         """The main reason (drawn shortened or cut to the tile's width)."""
         return reason_text(self.student, self._grid.label_mode)
@@ -227,7 +235,13 @@ class StudentTile:
         name = fit(student.name, max(1, inner - len(age) - 1))
         mark = student_badge(student, self._grid.label_mode)
         mark_text = f" {mark.text} " if student.state is State.ALERT else mark.text
-        late = self._late_within(inner - cell_len(mark_text) - 1)
+        # Right of the badge: "late ..." and the seat-check mark, each where it fits.
+        room = inner - cell_len(mark_text) - 1
+        seat = self.seat if len(self.seat) <= room else ""
+        late = self._late_within(room - len(seat) - 1 if seat else room)
+        gap = " " if seat and late else ""
+        differs = student.seat is not None and student.seat.result is SeatResult.MISMATCH
+        seat_style = style("$error" if differs else "$text-muted")
         spark_colour = attention_colour if self._grid.spark_source == "attention" else confusion_colour
         dim = "" if student.connected else " dim"
         spark = spark_parts(self.history, inner, spark_colour, lambda markup: style(markup + dim))
@@ -239,8 +253,10 @@ class StudentTile:
             ],
             [
                 (mark_text, style(_BADGE_STYLES[student.state])),
-                (" " * max(1, inner - cell_len(mark_text) - len(late)), base),
+                (" " * max(1, inner - cell_len(mark_text) - len(late) - len(gap) - len(seat)), base),
                 (late, style("$warning")),
+                (gap, base),
+                (seat, seat_style),
             ],
             [(fit(reason_text(student, self._grid.label_mode, inner), inner), muted)],
             spark,
