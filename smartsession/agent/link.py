@@ -108,7 +108,7 @@ BAD_HUB_SECONDS = 60.0
 #: Clock difference to the hub (seconds) above which the agent warns in its log.
 CLOCK_SKEW_WARNING = 30.0
 #: Longest wait, in seconds, for the attempt on a hub the rule prefers before joining another.
-PREFERRED_WAIT = 1.0
+PREFERRED_WAIT = 2.0
 #: Most candidates tried at once (each holds a socket until it answers or its deadline).
 PARALLEL_ATTEMPTS = 32
 #: Room left in a frame for the batch envelope, in bytes.
