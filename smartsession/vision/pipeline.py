@@ -19,7 +19,7 @@ from smartsession.vision.confirm import FaceCheck, Marks, Persistence, same_face
 from smartsession.vision.expression import ExpressionModel
 from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.landmarks import FaceLandmarker, FaceLandmarks
-from smartsession.vision.people import Detection, PeopleCounter
+from smartsession.vision.people import MIN_SCORE, Detection, PeopleCounter
 
 #: Seconds (frame time) between people-counter runs when the landmarker's count is steady.
 PEOPLE_INTERVAL = 0.5
@@ -157,6 +157,11 @@ class FrameAnalyzer:
         """How many counter boxes a landmarker has checked on a crop."""
         return self._check.runs if self._check is not None else 0
 
+    @property
+    def second_opinion_runs(self) -> int:
+        """How many counter boxes the Haar cascades checked (the landmarker found no face there)."""
+        return self._check.cascade_runs if self._check is not None else 0
+
     def reset(self) -> None:
         """Forget the faces followed so far and the counter's schedule (a new camera or clip)."""
         if self._landmarker.tracking:
@@ -184,14 +189,23 @@ class FrameAnalyzer:
             self._counted_at = t
             self.people_runs += 1
             confirmed: list[Box] = []
+            # A face both see counts already: followed here too, it keeps counting on the
+            # frames where the landmarker loses it (a three-quarter face it fits now and then).
+            vouched = [
+                d.box
+                for d in self._people
+                if d.score >= MIN_SCORE and any(same_face(d.box, m) for m in marked)
+            ]
             if len(self._people) > len(marked):
                 for detection in self._people:
                     box = detection.box
                     if any(same_face(box, mark) for mark in marked):
                         continue
-                    if self._persistence.established(box) or self._check.confirms(bgr, box):
+                    if self._persistence.established(box) or self._check.confirms(
+                        bgr, box, second_opinion=True
+                    ):
                         confirmed.append(box)
-            self._persistence.update(confirmed, marked)
+            self._persistence.update(confirmed, marked, vouched)
         return tuple(b for b in self._persistence.counted if not any(same_face(b, m) for m in marked))
 
     def analyze(self, bgr: BGRImage, t: float) -> FrameSignals:
@@ -205,9 +219,17 @@ class FrameAnalyzer:
         extents = tuple(mark.extent(width, height) for mark in marks)
         counted = self._count_people(bgr, t, extents)
         if self._counter is not None and self._check is not None:
-            seen = tuple(d.box for d in self._people)
-            checked = [box for box in self._marks.pending(extents, seen) if self._check.confirms(bgr, box)]
-            counts = self._marks.update(extents, seen, checked)
+            # The counter vouches for a mark at its own face score; below it (a dim face, or
+            # lettering a tracking landmarker holds on to) its sighting is one confirmation.
+            # So does a face it already counts (confirmed, or seen by both before).
+            sure = tuple(d.box for d in self._people if d.score >= MIN_SCORE) + self._persistence.counted
+            weak = tuple(d.box for d in self._people if d.score < MIN_SCORE)
+            checked = [
+                box
+                for box in self._marks.pending(extents, sure)
+                if any(same_face(box, w) for w in weak) or self._check.confirms(bgr, box)
+            ]
+            counts = self._marks.update(extents, sure, checked)
             marks = [mark for mark, ok in zip(marks, counts, strict=True) if ok]
             extents = tuple(box for box, ok in zip(extents, counts, strict=True) if ok)
         after_count = time.perf_counter()
