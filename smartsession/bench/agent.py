@@ -42,10 +42,12 @@ from typing import Any
 from smartsession.bench.agent_clip import AgentRun, run_clip
 from smartsession.core.engagement import EngagementEngine
 from smartsession.core.settings import EngagementSettings
+from smartsession.install_service import AGENT_CPU_QUOTA_PERCENT, AGENT_CPU_WEIGHT
 
-#: The agent unit's ``CPUQuota=`` (percent of one core) and ``CPUWeight=`` (README).
-QUOTA_PERCENT = 25.0
-CPU_WEIGHT = 20
+#: The agent unit's ``CPUQuota=`` (percent of one core) and ``CPUWeight=``: the values
+#: ``install-service agent`` writes into both agent units.
+QUOTA_PERCENT = float(AGENT_CPU_QUOTA_PERCENT)
+CPU_WEIGHT = AGENT_CPU_WEIGHT
 #: ``cpu_percent``: the paced agent over the calm clip; ``alert_delay_s``: each alert later
 #: than the fixed 5 fps run's at most by this; ``busy_alert_delay_s``: the same beside the
 #: CPU hog; ``busy_cpu_percent``: its busiest second at most the quota.
