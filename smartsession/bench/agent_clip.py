@@ -270,7 +270,7 @@ def run_clip(
             log_text = agent.log.read_text()
             lines = log_text.splitlines()
             ran = _log_time(next(x for x in lines if "agent stopped" in x)) - _log_time(
-                next(x for x in lines if "monitoring is on" in x)
+                next(x for x in lines if "notice to the student:" in x)
             )
             vision_rss, agent_rss = rss[agent.run.name]
             results[agent.run.name] = {
