@@ -251,7 +251,9 @@ def _read_as_packets(cap: Any) -> bool:
     if fourcc.upper() != b"MJPG" or not cap.set(cv2.CAP_PROP_FORMAT, -1):
         return False
     ok, packet = cap.read()
-    decoded = cv2.imdecode(packet, cv2.IMREAD_COLOR) if ok and packet is not None and packet.ndim == 2 else None
+    decoded = (
+        cv2.imdecode(packet, cv2.IMREAD_COLOR) if ok and packet is not None and packet.ndim == 2 else None
+    )
     cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
     return decoded is not None
 
