@@ -27,8 +27,8 @@ PEOPLE_INTERVAL = 0.5
 STEADY_GAP = 0.3
 #: Seconds between people-counter runs on such frames: every other frame at 2 fps, where
 #: `PEOPLE_INTERVAL` would run it on every one. A face only the counter sees is then first
-#: seen at most 1.0 s after it appears instead of 0.6 s at 5 fps (every third frame): 0.4 s
-#: later, less than one steady period, and its candidate brings the full rate at once.
+#: seen at most 1.0 s after it appears, where at 5 fps (every third frame) it is at most
+#: 0.6 s; its candidate then brings the full rate at once.
 STEADY_PEOPLE_INTERVAL = 0.9
 #: The counter's score from which a box is a candidate face. Below `people.MIN_SCORE` (0.5,
 #: what the counter alone needs): the crop check and persistence keep out what the counter
