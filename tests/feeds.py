@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from smartsession.core.classwide import ClassSettings, Spike
 from smartsession.core.protocol import Cues, Event, EventKind, Sample
 from smartsession.core.roster import Roster
@@ -143,7 +145,9 @@ class ScriptedFeed:
         alert: AlertReason | None = None,
         faces: int = 1,
         cues: Cues | None = None,
+        fps: float | None = None,
     ) -> None:
+        """A sample of ``student_id`` at ``now``; ``fps``: the agent's effective rate (unsent when None)."""
         item = Sample(
             seq=self._next_seq(student_id),
             ts=now,
@@ -154,6 +158,7 @@ class ScriptedFeed:
             alert=alert,
             reasons=reasons,
             cues=cues if cues is not None else Cues(),
+            fps=fps if fps is not None else msgspec.UNSET,
         )
         self._publish(self.roster.apply(student_id, item, now))
 

@@ -23,6 +23,13 @@ from smartsession.vision.people import MIN_SCORE, Detection, PeopleCounter
 
 #: Seconds (frame time) between people-counter runs when the landmarker's count is steady.
 PEOPLE_INTERVAL = 0.5
+#: Frames at least this far apart (seconds) come at the agent's steady rate (2 fps: 0.5 s).
+STEADY_GAP = 0.3
+#: Seconds between people-counter runs on such frames: every other frame at 2 fps, where
+#: `PEOPLE_INTERVAL` would run it on every one. A face only the counter sees is then first
+#: seen at most 1.0 s after it appears, where at 5 fps (every third frame) it is at most
+#: 0.6 s; its candidate then brings the full rate at once.
+STEADY_PEOPLE_INTERVAL = 0.9
 #: The counter's score from which a box is a candidate face. Below `people.MIN_SCORE` (0.5,
 #: what the counter alone needs): the crop check and persistence keep out what the counter
 #: scores that high on lettering, and this catches dim or blurred background faces.
@@ -102,9 +109,10 @@ class FrameAnalyzer:
     their defaults. Close it (or use ``with``) when done; `reset` before a new clip.
 
     The people counter costs about half the landmarker, so it does not run on every frame:
-    it runs when ``people_interval`` seconds (frame time) have passed since its last run, at
-    once when the landmarker's face count changes, and on every frame while a candidate is on
-    its way to counting; in between its last count is kept. The crop check runs only when
+    it runs when ``people_interval`` seconds (frame time) have passed since its last run
+    (`STEADY_PEOPLE_INTERVAL` between frames `STEADY_GAP` or more apart: the agent's steady
+    rate), at once when the landmarker's face count changes, and on every frame while a
+    candidate is on its way to counting; in between its last count is kept. The crop check runs only when
     the counter and the landmarker disagree (a face only one of them sees). At 5 fps with the default 0.5 s the
     counter runs every third frame, so a second person counts at most 0.4 + 0.4 s after they
     appear (the engine then waits its 2 s multiple-faces hold). ``people_interval=0`` runs
@@ -141,6 +149,7 @@ class FrameAnalyzer:
         self._people: tuple[Detection, ...] = ()
         self._counted_at: float | None = None
         self._previous_marks = -1
+        self._previous_t: float | None = None
         #: How many frames the people counter has analysed.
         self.people_runs = 0
         self.timings = Timings()
@@ -172,16 +181,22 @@ class FrameAnalyzer:
         self._people = ()
         self._counted_at = None
         self._previous_marks = -1
+        self._previous_t = None
 
     def _count_people(self, bgr: BGRImage, t: float, marked: tuple[Box, ...]) -> tuple[Box, ...]:
         """The confirmed faces only the counter sees (running it when it is due)."""
         if self._counter is None or self._check is None:
             return ()
+        steady = self._previous_t is not None and t - self._previous_t >= STEADY_GAP
+        interval = self.people_interval
+        if steady and interval > 0.0:
+            interval = max(interval, STEADY_PEOPLE_INTERVAL)
+        self._previous_t = t
         due = (
             self._counted_at is None
             or len(marked) != self._previous_marks
             or self._persistence.unsettled
-            or not 0.0 <= t - self._counted_at < self.people_interval
+            or not 0.0 <= t - self._counted_at < interval
         )
         self._previous_marks = len(marked)
         if due:
