@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import shutil
 import socket
 import sqlite3
@@ -40,7 +41,13 @@ def check_hub(config: Config) -> tuple[Check, float | None]:
     from smartsession.keys import agent_identity
 
     status = read_status(status_path(config))
-    if status is not None and status.hub_url and time.time() - status.updated < STATUS_FRESH:
+    if (
+        status is not None
+        and status.hub_url
+        and time.time() - status.updated < STATUS_FRESH
+        and (status.class_id, status.student_id) == (config.class_.id, config.student_id)
+        and _alive(status.pid)
+    ):
         detail = (
             f"this machine's agent (pid {status.pid}) is connected to {status.hub_url} and passed both "
             "proofs; not probing, which would replace its connection"
@@ -184,3 +191,14 @@ def check_database(config: Config) -> Check:
     if free < LOW_FREE:
         return Check("database", WARN, f"{path} is writable; its disk has only {room}")
     return Check("database", OK, f"{path} is writable, {room}")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (the agent that wrote the status file is still running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process (the agent's service user)
+    return True

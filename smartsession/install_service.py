@@ -32,6 +32,12 @@ from smartsession.errors import UsageError
 
 #: The config file each role's unit runs with (system install).
 SYSTEM_CONFIG = {"agent": "/etc/smartsession/agent.toml", "hub": "/etc/smartsession/teacher.toml"}
+#: The agent units' ``CPUWeight=`` (systemd's default is 100: a fifth of the share of any
+#: other unit or login when the CPU is contended) and ``CPUQuota=`` (percent of one core, for
+#: the agent and its vision process together). ``smartsession bench agent`` checks the
+#: agent's busiest second beside a CPU hog against this same quota.
+AGENT_CPU_WEIGHT = 20
+AGENT_CPU_QUOTA_PERCENT = 25
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,11 @@ def units(role: str, *, user: bool, config: Path | None, root: Path, home: Path)
     found = []
     for name, target in names:
         text = (
-            template(name).replace("@SMARTSESSION@", command()).replace("@CONFIG@", shlex.quote(config_path))
+            template(name)
+            .replace("@SMARTSESSION@", command())
+            .replace("@CONFIG@", shlex.quote(config_path))
+            .replace("@CPU_WEIGHT@", str(AGENT_CPU_WEIGHT))
+            .replace("@CPU_QUOTA@", f"{AGENT_CPU_QUOTA_PERCENT}%")
         )
         found.append(Unit(root / target.relative_to("/"), text))
     return found

@@ -146,7 +146,9 @@ class ScriptedFeed:
         faces: int = 1,
         cues: Cues | None = None,
         seat: SeatStatus | None = None,
+        fps: float | None = None,
     ) -> None:
+        """A sample of ``student_id`` at ``now``; ``fps``: the agent's effective rate (unsent when None)."""
         item = Sample(
             seq=self._next_seq(student_id),
             ts=now,
@@ -157,6 +159,7 @@ class ScriptedFeed:
             alert=alert,
             reasons=reasons,
             cues=cues if cues is not None else Cues(),
+            fps=fps if fps is not None else msgspec.UNSET,
         )
         if seat is not None:
             item = msgspec.structs.replace(item, seat=seat)

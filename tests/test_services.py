@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from smartsession.bench.agent import CPU_WEIGHT, QUOTA_PERCENT
+
 
 def install(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -32,6 +34,14 @@ def runtime(tmp_path: Path) -> Path:
     folder = tmp_path / "runtime"
     folder.mkdir(mode=0o700)
     return folder
+
+
+def cpu_limits(unit: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    return unit["CPUWeight"], unit["CPUQuota"]
+
+
+#: What ``bench agent`` checks the agent's busiest second against, as the unit must say it.
+BENCHED = ([str(CPU_WEIGHT)], [f"{QUOTA_PERCENT:g}%"])
 
 
 def directives(unit: Path) -> dict[str, list[str]]:
@@ -65,6 +75,10 @@ def test_system_units_verify_and_sandbox_the_agent(tmp_path: Path, runtime: Path
         "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK", "WantedBy": "multi-user.target",
     }.items():  # fmt: skip
         assert unit[key] == [value], key
+    # The CPU share and quota are the ones the benchmark holds the agent to; the hub has none.
+    assert cpu_limits(unit) == BENCHED == (["20"], ["25%"])
+    assert "CPUQuota" not in directives(hub) and "CPUWeight" not in directives(hub)
+    assert not any("@" in line for line in agent.read_text().splitlines() if not line.startswith("#"))
     # The unit runs this installation, with the lab machine's config.
     command = shlex.split(unit["ExecStart"][0])
     assert command[:3] == [sys.executable, "-m", "smartsession"]
@@ -87,6 +101,7 @@ def test_user_units_and_a_dry_run(tmp_path: Path, runtime: Path) -> None:
     assert result.returncode == 0, result.stderr
     unit = tmp_path / "r" / str(tmp_path).lstrip("/") / ".config/systemd/user/smartsession-agent.service"
     assert shlex.split(directives(unit)["ExecStart"][0])[3:] == ["agent", "-c", str(config)]
+    assert cpu_limits(directives(unit)) == BENCHED
     assert "systemctl --user enable --now smartsession-agent.service" in result.stdout
     checked = verify(unit, user=True, runtime=runtime)
     assert (checked.returncode, checked.stderr) == (0, ""), checked.stderr

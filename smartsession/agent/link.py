@@ -11,7 +11,8 @@ The link replays the outbox and then sends each new item as `Link.wake` announce
 drop items from the outbox. When the connection ends it waits a backoff delay and starts a
 new round; production never depends on the link (items simply accumulate in the outbox).
 
-One class, one hub (`smartsession.core.candidates.preference`): an attempt that has the hub's
+One class, one hub (`smartsession.core.candidates.preference`): the first round waits
+`DISCOVERY_SETTLE` after the first advert for the other hubs' answers; an attempt that has the hub's
 hello waits, before it joins, while an attempt on a candidate the rule prefers (the hub of
 the class that started first; ``agent.hub_id`` allows only that hub) is still undecided, so
 every agent of a class ends on the same hub. While streaming, a preferred hub that appears
@@ -109,7 +110,9 @@ BAD_HUB_SECONDS = 60.0
 #: Clock difference to the hub (seconds) above which the agent warns in its log.
 CLOCK_SKEW_WARNING = 30.0
 #: Longest wait, in seconds, for the attempt on a hub the rule prefers before joining another.
-PREFERRED_WAIT = 1.0
+PREFERRED_WAIT = 2.0
+#: Seconds the agent's first round waits, once a first hub is announced, for the others.
+DISCOVERY_SETTLE = 1.0
 #: Most candidates tried at once (each holds a socket until it answers or its deadline).
 PARALLEL_ATTEMPTS = 32
 #: Room left in a frame for the batch envelope, in bytes.
@@ -230,6 +233,8 @@ class Link:
         self._older_hubs: dict[Addition, set[str]] = {addition: set() for addition in Addition}
         #: Attempts of a round already won, finishing in the background.
         self._losers: set[asyncio.Task[_Joined | None]] = set()
+        #: The first round waits `DISCOVERY_SETTLE` after the first advert (see `_find_hub`).
+        self._settled = False
         #: The candidate of the latest authenticated connection.
         self._last: Candidate | None = None
         self.state = LinkState.IDLE
@@ -307,6 +312,12 @@ class Link:
             while True:
                 version = browser.version
                 plan = self._plan(browser)
+                if not self._settled and browser.browsing and plan.first:
+                    # Every hub of the class answers the first query, not all at once: wait a
+                    # moment for them, so a new agent joins the hub the rule prefers at once.
+                    self._settled = True
+                    await asyncio.sleep(DISCOVERY_SETTLE)
+                    continue
                 round_.known = (*plan.first, *plan.later)
                 fresh = [(c, False) for c in plan.first if c not in tried]
                 late = [(c, True) for c in (*round_.deferred, *plan.later) if c not in tried_last]

@@ -16,7 +16,8 @@ close (the lockout loop), fake zeroconf adverts. During each:
   percent of one core).
 
 At the end the hub's SQLite file is read: ``lost`` is what the honest agents produced and the
-hub did not store. One JSON document is printed; ``targets_met`` says whether every flood
+hub did not store, less ``queued``: what the real agents of the advert flood still kept in
+their persisted outbox when they were stopped (sent at their next connection, not lost). One JSON document is printed; ``targets_met`` says whether every flood
 met: honest join p99 <= 2 s with no join refused, resident memory after within 50 MB of
 before, nothing lost.
 """
@@ -199,6 +200,7 @@ class FloodResult:
     hub_cpu_percent: float
     produced: int = 0
     stored: int = 0
+    queued: int = 0
     lost: int = 0
     errors: tuple[str, ...] = ()
 
@@ -223,6 +225,7 @@ class _Run:
         self.port: int = hub["port"]
         self.hub_pid: int = hub["pid"]
         self.produced: dict[str, dict[str, int]] = {}  # flood -> student -> items produced
+        self.queued: dict[str, set[int]] = {}  # student -> seqs left in its outbox at stop
 
     async def flood(self, kind: str) -> FloodResult:
         streamers = _Child(
@@ -339,6 +342,7 @@ class _Run:
         produced = {}
         for agent in agents:
             produced[agent.student_id] = await agent.stop()
+            self.queued[agent.student_id] = agent.queued()
         return joins, failures, produced
 
 
@@ -350,6 +354,7 @@ class _Agent:
         self.n = n
         self.log = folder / f"{self.student_id}.log"
         self.report = folder / f"{self.student_id}.json"
+        self.outbox = folder / f"{self.student_id}.outbox.sqlite"
         self.config = folder / f"{self.student_id}.toml"
         # Its own machine key, as `smartsession keygen --student` makes it from the class key.
         write_machine_key(
@@ -359,7 +364,7 @@ class _Agent:
             f'[class]\nid = "{CLASS_ID}"\n'
             '[network]\ninterfaces = ["127.0.0.1"]\n'
             f'[agent]\nstudent_id = "{self.student_id}"\nkey_file = "{self.student_id}.key"\n'
-            f'outbox_path = "{self.student_id}.outbox.sqlite"\n'
+            f'outbox_path = "{self.outbox.name}"\n'
             "reconnect_initial = 0.2\nreconnect_max = 1.0\n",
             encoding="utf-8",
         )
@@ -416,6 +421,13 @@ class _Agent:
             return 0
         return int(json.loads(self.report.read_text())["last_seq"])
 
+    def queued(self) -> set[int]:
+        """The seqs left in its persisted outbox (stopped: unacknowledged, kept for its next run)."""
+        if not self.outbox.exists():
+            return set()
+        with contextlib.closing(sqlite3.connect(f"file:{self.outbox}?mode=ro", uri=True)) as conn:
+            return {int(seq) for (seq,) in conn.execute("SELECT seq FROM items")}
+
 
 # The whole run -----------------------------------------------------------------------------
 
@@ -455,7 +467,11 @@ async def run(params: Params) -> dict[str, Any]:
             produced = bench.produced[result.flood]
             result.produced = sum(produced.values())
             result.stored = sum(len(stored.get(s, set()) & set(range(1, n + 1))) for s, n in produced.items())
-            result.lost = result.produced - result.stored
+            result.queued = sum(
+                len((bench.queued.get(s, set()) - stored.get(s, set())) & set(range(1, n + 1)))
+                for s, n in produced.items()
+            )
+            result.lost = result.produced - result.stored - result.queued
     return {
         "benchmark": "abuse",
         **asdict(params),

@@ -30,6 +30,7 @@ import msgspec
 
 from smartsession.bench.procfs import children, cpu_seconds, rss_mb
 from smartsession.core.settings import Timing
+from smartsession.logs import parse_logfmt
 from smartsession.vision.clip import Scene, duration, expected_alerts, write_clip
 
 #: Seconds after the clip's end before the agents stop (the last alert clears within this).
@@ -123,7 +124,8 @@ def _hog(seconds: float) -> list[subprocess.Popen[bytes]]:
 
 
 def _log_time(line: str) -> float:
-    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    """The epoch time of one line of the agent's log (logfmt, the default format: ``ts=...Z``)."""
+    return datetime.datetime.fromisoformat(parse_logfmt(line)["ts"]).timestamp()
 
 
 class _Watched:
@@ -268,7 +270,7 @@ def run_clip(
             log_text = agent.log.read_text()
             lines = log_text.splitlines()
             ran = _log_time(next(x for x in lines if "agent stopped" in x)) - _log_time(
-                next(x for x in lines if "monitoring is on" in x)
+                next(x for x in lines if "notice to the student:" in x)
             )
             vision_rss, agent_rss = rss[agent.run.name]
             results[agent.run.name] = {

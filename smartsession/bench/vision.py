@@ -15,7 +15,8 @@ at 5 fps, and prints one JSON document with, per split:
 * ``multi_face_clips`` and ``count_exact_share``: clips with two or three faces whose last
   frame has the exact count; ``overcounted_frames``: frames with faces reporting too many;
 * ``cpu_ms_per_frame`` (process CPU, face-free and face frames) and
-  ``confirmations_per_1000_frames`` (crops the landmarker checked);
+  ``confirmations_per_1000_frames`` (crops the landmarker checked) and
+  ``second_opinions_per_1000_frames`` (crops the Haar cascades checked after it);
 * ``false_face_scenes`` and ``missed_face_scenes``: the first few, to look at.
 
 ``tune`` is the split the thresholds were chosen on; ``heldout`` was made with other seeds,
@@ -95,6 +96,7 @@ class SplitScore:
         self.cpu = {"face_free": 0.0, "faces": 0.0}
         self.cpu_frames = {"face_free": 0, "faces": 0}
         self.confirmations = 0
+        self.second_opinions = 0
         self.false_scenes: list[str] = []
         self.missed_scenes: list[str] = []
 
@@ -160,6 +162,7 @@ class SplitScore:
                 for key in ("face_free", "faces")
             },
             "confirmations_per_1000_frames": _per_1000(self.confirmations, self.frames),
+            "second_opinions_per_1000_frames": _per_1000(self.second_opinions, self.frames),
             "false_face_scenes": self.false_scenes,
             "missed_face_scenes": self.missed_scenes,
         }
@@ -172,7 +175,7 @@ def _per_1000(count: int, total: int) -> float | None:
 def score_split(split: Split, analyzer: Any, *, quick: bool) -> dict[str, Any]:
     """Run every scene of ``split`` through ``analyzer`` (a `FrameAnalyzer`); its numbers."""
     score = SplitScore()
-    confirmations = analyzer.confirmation_runs
+    confirmations, second_opinions = analyzer.confirmation_runs, analyzer.second_opinion_runs
     for scene in scenes(split, quick=quick):
         analyzer.reset()
         count = 0
@@ -184,6 +187,7 @@ def score_split(split: Split, analyzer: Any, *, quick: bool) -> dict[str, Any]:
         found = analyzer.found
         score.add_last(scene, count, found.marked + found.counted)
     score.confirmations = analyzer.confirmation_runs - confirmations
+    score.second_opinions = analyzer.second_opinion_runs - second_opinions
     return score.result()
 
 

@@ -21,11 +21,12 @@ from smartsession.core.states import State
 
 LabelMode = Literal["states", "cues"]
 
-#: Words cues mode never shows, as whole words in any case: the inferred states, the score's
+#: Words cues mode never shows, in any case, wherever letters end (so ``mean_confusion``,
+#: ``run-confused`` and ``negative_expression`` count too): the inferred states, the score's
 #: name, emotions, and the facial-expression model's classes (`core.signals.EXPRESSIONS`).
 CUES_FORBIDDEN = re.compile(
-    r"\b(focused|confused|confusion|emotion\w*|expression\w*|angry|disgust\w*|fear\w*|happy|sad"
-    r"|surprise\w*|neutral)\b",
+    r"(?<![a-z])(focused|confused|confusion|emotion[a-z]*|expression[a-z]*|angry|disgust[a-z]*|fear[a-z]*"
+    r"|happy|sad|surprise[a-z]*|neutral)(?![a-z])",
     re.IGNORECASE,
 )
 

@@ -112,7 +112,7 @@ def hub_offline(
             OfflineItem(
                 start=e.started_at,
                 end=stop,
-                seconds=round(max(0.0, stop - e.started_at), 1),
+                seconds=rounding.seconds(max(0.0, stop - e.started_at)),
                 students=e.students,
                 names=tuple(names.get(sid, sid) for sid in e.students),
             )

@@ -13,7 +13,7 @@ from pathlib import Path
 from smartsession.core.classwide import ClassSettings
 from smartsession.core.text import escape
 from smartsession.core.wording import words_for
-from smartsession.report.format import minutes, percent
+from smartsession.report.format import minutes, percent, seconds
 from smartsession.report.items import SessionReport
 from smartsession.report.model import build_report
 from smartsession.report.queries import find_session, open_database, read_session
@@ -104,7 +104,7 @@ def summary_text(report: SessionReport) -> str:
     for gap in report.hub_offline:
         lines.append(
             f"Hub offline {time.strftime('%H:%M:%S', time.localtime(gap.start))}-"
-            f"{time.strftime('%H:%M:%S', time.localtime(gap.end))} ({gap.seconds:.0f} s)"
+            f"{time.strftime('%H:%M:%S', time.localtime(gap.end))} ({seconds(gap.seconds)})"
         )
     seat = report.seat_checked
     if seat:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from smartsession.core.text import escape
-from smartsession.report.rounding import MINUTE_DIGITS, SCORE_DIGITS
+from smartsession.report.rounding import MINUTE_DIGITS, SCORE_DIGITS, SECOND_DIGITS
 
 #: First characters that make a spreadsheet read a text cell as a formula (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,6 +26,11 @@ def hhmm(ts: float) -> str:
 def minutes(value: float | None) -> str:
     """Minutes for people, with the report's digits: ``12.5 min``; "-" for None."""
     return "-" if value is None else f"{value:.{MINUTE_DIGITS}f} min"
+
+
+def seconds(value: float) -> str:
+    """Seconds for people, with the report's digits: ``11 s``."""
+    return f"{value:.{SECOND_DIGITS}f} s"
 
 
 def score(value: float | None) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from smartsession.core.wording import Words, words_for
-from smartsession.report.format import clock, hhmm, minutes, percent, score
+from smartsession.report.format import clock, hhmm, minutes, percent, score, seconds
 from smartsession.report.items import SEAT_NOTE, STATES, SegmentReport, SessionReport, StudentReport
 from smartsession.report.svg import (
     ATTENTION_COLOUR,
@@ -219,7 +219,7 @@ def _hub_offline(report: SessionReport) -> str:
     if not report.hub_offline:
         return ""
     rows = [
-        [hhmm(g.start), hhmm(g.end), f"{g.seconds:.0f} s", ", ".join(g.names) or "-"]
+        [hhmm(g.start), hhmm(g.end), seconds(g.seconds), ", ".join(g.names) or "-"]
         for g in report.hub_offline
     ]
     table = _table(["From", "To", "Down for", "Connected then"], rows, {2})
@@ -268,7 +268,7 @@ def render_html(report: SessionReport) -> str:
         ("Class alerts", str(c.get("class_alerts", 0))),
     ]
     if report.hub_offline:
-        facts.append(("Hub offline", f"{sum(g.seconds for g in report.hub_offline):.0f} s"))
+        facts.append(("Hub offline", seconds(report.hub_offline_seconds)))
     who = ""
     if report.absent:
         who += f"<p><b>Absent:</b> {_e(', '.join(s.name for s in report.absent))}</p>"
@@ -302,7 +302,7 @@ def render_html(report: SessionReport) -> str:
 <section class="meaning" id="meaning">
 <h2>What these numbers mean</h2>
 <p>{_e(report.meaning)}</p>
-<p>Each sample stands for {report.interval:.2f} s. Minutes in a state = samples in that state &times; that interval.
+<p>Each sample stands for {report.interval:g} s. Minutes in a state = samples in that state &times; that interval.
 "Face on screen" counts samples with at least one face. "Connected" is the time the student's machine
 was linked to the hub. "Present" counts everyone who joined, late or not; "Late" means first seen more than
 {report.late_after_minutes:g} minutes after the session started. "Not attending" means attention below

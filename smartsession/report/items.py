@@ -179,6 +179,8 @@ class SessionReport:
     timeline: tuple[ClassPoint, ...]
     class_alerts: tuple[ClassAlertItem, ...] = ()
     hub_offline: tuple[OfflineItem, ...] = ()
+    #: Seconds the hub was down in all (the sum of the rounded `OfflineItem.seconds`).
+    hub_offline_seconds: float = 0.0
     #: The label mode the report is worded in (``tui.label_mode``): "states" or "cues".
     labels: str = "states"
     meaning: str = ""

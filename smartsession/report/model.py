@@ -94,6 +94,7 @@ def build_report(
         timeline=timeline,
         class_alerts=spikes,
         hub_offline=gaps,
+        hub_offline_seconds=sum(gap.seconds for gap in gaps),
         labels=words.mode,
         meaning=words.meaning,
         counts=counts,

@@ -1,4 +1,5 @@
-"""How a report rounds, once for every format: minutes to 0.1, scores and shares to 0.01.
+"""How a report rounds, once for every format: minutes to 0.1, scores and shares to 0.01,
+seconds (the times the hub was down) to whole seconds.
 
 The model (`smartsession.report.model`) rounds with these; writers print the rounded values
 with the same digits (`smartsession.report.format`), so an HTML page, a CSV cell, a JSON
@@ -15,6 +16,8 @@ from typing import Protocol
 #: Digits after the point of minutes, and of scores (attention, confusion) and shares.
 MINUTE_DIGITS = 1
 SCORE_DIGITS = 2
+#: Digits after the point of seconds.
+SECOND_DIGITS = 0
 
 
 def minutes(value: float) -> float:
@@ -25,6 +28,11 @@ def minutes(value: float) -> float:
 def minutes_of(seconds: float) -> float:
     """Seconds as rounded minutes."""
     return minutes(seconds / 60.0)
+
+
+def seconds(value: float) -> float:
+    """Seconds, rounded (a float, so JSON and the tables keep one type)."""
+    return float(round(value, SECOND_DIGITS))
 
 
 def score(value: float | None) -> float | None:

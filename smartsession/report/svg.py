@@ -191,7 +191,7 @@ def timeline_chart(report: SessionReport) -> str:
             f'<rect x="{name_w}" y="{y + 3:.1f}" width="{WIDTH - 12 - name_w}" height="{row - 6:.1f}"'
             ' fill="#f4f4f4"/>'
         )
-        for r in s.timeline:
+        for r in sorted(s.timeline, key=lambda run: run.state == HUB_OFFLINE):  # the hub's gaps on top
             x0, x1 = axis.x(r.start), axis.x(r.end)
             offline = r.state == HUB_OFFLINE
             fill = OFFLINE_COLOUR if offline else STATE_COLOURS.get(r.state, "#bbb")

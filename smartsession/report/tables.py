@@ -46,6 +46,7 @@ def _tables(report: SessionReport) -> dict[str, Table]:
         ["attention_index_smoothing_seconds", report.attention_smoothing],
         ["labels", report.labels],
         *[[k, v] for k, v in report.counts.items()],
+        ["hub_offline_seconds", report.hub_offline_seconds],
         ["meaning", report.meaning],
     ]
     state_cols = [f"minutes_{s}" for s in STATES]
@@ -119,11 +120,23 @@ def _tables(report: SessionReport) -> dict[str, Table]:
             a.confused,
             a.present,
             a.peak,
+            "",
             " ".join(a.students),
         ]
         for a in report.class_alerts
     ] + [
-        ["hub_offline", i, clock(g.start), clock(g.end), "", len(g.students), "", "", " ".join(g.students)]
+        [
+            "hub_offline",
+            i,
+            clock(g.start),
+            clock(g.end),
+            "",
+            len(g.students),
+            "",
+            "",
+            g.seconds,
+            " ".join(g.students),
+        ]
         for i, g in enumerate(report.hub_offline, start=1)
     ]
     timeline = [
@@ -194,7 +207,18 @@ def _tables(report: SessionReport) -> dict[str, Table]:
             segments,
         ),
         "class_events": (
-            ["kind", "number", "start", "end", "segment", "students", "present", "peak", "student_ids"],
+            [
+                "kind",
+                "number",
+                "start",
+                "end",
+                "segment",
+                "students",
+                "present",
+                "peak",
+                "seconds",
+                "student_ids",
+            ],
             class_events,
         ),
         "class_timeline": (

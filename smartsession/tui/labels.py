@@ -122,6 +122,11 @@ def shown_reasons(student: StudentSnapshot, mode: LabelMode, width: int | None =
         worded = words.reason(reason)
         if worded:
             shown.append(worded)
+    if student.state is State.FOCUSED and student.faces < 1 and len(shown) > 1:
+        # Focused without a face on screen (for a moment): what is on its way says more
+        # ("no face 3 s") than the attention of nobody.
+        why = _why(student, mode, width)
+        shown = [reason for reason in shown if reason != why] + [why]
     return tuple(shown) or (_why(student, mode, width),)
 
 

@@ -8,27 +8,33 @@ textures at 0.5-0.65, so a face that only it sees is a candidate, not a face:
    counter's box, resized so that a 50 px face becomes about 130 px, where the landmarker's
    detector and its presence score work; the candidate is confirmed when it finds a face
    there, centred on the box and of about its size. At 0.5 it also took some bold lettering
-   and coins for faces.
+   and coins for faces. Where it finds nothing, a second opinion of another kind
+   (`smartsession.vision.cascades.CascadeCheck`, OpenCV's Haar cascades, frontal and
+   profile) may confirm the candidate: a three-quarter face half hidden behind a camera is
+   seen by the counter and the profile cascade but the landmarker cannot fit its mesh to it.
 2. `Persistence` follows the confirmed candidates from one counter run to the next; one
    counts once it was confirmed (or marked by the landmarker) on `PERSIST_RUNS` runs in a
    row, and a counted face survives `MAX_MISSES` run without a sighting (one missed
-   detection does not restart the engine's multiple-faces timer).
+   detection does not restart the engine's multiple-faces timer) It also follows the faces both
+   detectors see, counting at once: when the landmarker loses one of them on a later frame
+   (it fits a three-quarter face now and then), the counter's sightings keep it; once
+   neither sees it, it stops counting at once (a student who leaves is gone on that frame).
 
 The landmarker, too, takes bold lettering, a blown-up texture or a colour wheel for a face
-now and then. `Marks` follows its faces from frame to frame: one counts at once when the
-people counter sees it too (the counter runs whenever the landmarker's count changes, so a
-real face is seen by both on its first frame), else once `FaceCheck` confirmed it on
-`PERSIST_RUNS` frames in a row; once counting it counts for as long as it stays marked.
+now and then, and in VIDEO mode it holds on to what it once marked. `Marks` follows its
+faces from frame to frame: one counts at once when the people counter sees it too at the
+counter's own face score (0.5; the counter runs whenever the landmarker's count changes, so
+a real face is seen by both on its first frame), else once it was confirmed on
+`PERSIST_RUNS` frames in a row, by `FaceCheck` or by a sighting of the counter below that
+score; once counting it counts for as long as it stays marked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-
-from smartsession.vision.images import BGRImage, Box
+from smartsession.vision.cascades import CascadeCheck
+from smartsession.vision.images import BGRImage, Box, crop_around
 from smartsession.vision.landmarks import FaceLandmarker
 
 #: The crop's side, as a multiple of the counter box's larger side.
@@ -56,18 +62,6 @@ def same_face(a: Box, b: Box) -> bool:
     return inside(a.centre, b) or inside(b.centre, a)
 
 
-def crop_around(bgr: BGRImage, box: Box, grow: float = CROP_GROW, size: int = CROP_SIZE) -> BGRImage:
-    """A ``size`` x ``size`` crop centred on ``box``, ``grow`` times its larger side (black
-    beyond the frame's edges)."""
-    cx, cy = box.centre
-    side = grow * max(box.width, box.height, 1.0)
-    scale = size / side
-    matrix = np.array([[scale, 0.0, size / 2 - cx * scale], [0.0, scale, size / 2 - cy * scale]])
-    flags = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    crop = cv2.warpAffine(bgr, matrix, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    return np.ascontiguousarray(crop, dtype=np.uint8)
-
-
 class FaceCheck:
     """Confirms a counter box with a landmarker on an enlarged crop; counts its runs.
 
@@ -80,6 +74,7 @@ class FaceCheck:
         self, grow: float = CROP_GROW, size: int = CROP_SIZE, min_confidence: float = MIN_CONFIDENCE
     ) -> None:
         self._landmarker: FaceLandmarker | None = None
+        self._cascades: CascadeCheck | None = None
         self.min_confidence = min_confidence
         self.grow = grow
         self.size = size
@@ -96,8 +91,23 @@ class FaceCheck:
         if self._landmarker is not None:
             self._landmarker.close()
 
-    def confirms(self, bgr: BGRImage, box: Box) -> bool:
-        """True when the landmarker finds a face of about ``box``'s size centred on it."""
+    def confirms(self, bgr: BGRImage, box: Box, *, second_opinion: bool = False) -> bool:
+        """True when the landmarker finds a face of about ``box``'s size centred on it, or,
+        with ``second_opinion`` (a box of the people counter), when `CascadeCheck` does."""
+        if self._finds(bgr, box):
+            return True
+        if not second_opinion:
+            return False
+        if self._cascades is None:
+            self._cascades = CascadeCheck()
+        return self._cascades.confirms(bgr, box)
+
+    @property
+    def cascade_runs(self) -> int:
+        """How many crops the second opinion has looked at."""
+        return self._cascades.runs if self._cascades is not None else 0
+
+    def _finds(self, bgr: BGRImage, box: Box) -> bool:
         if self._landmarker is None:
             self._landmarker = FaceLandmarker(max_faces=1, min_confidence=self.min_confidence, details=False)
         self.runs += 1
@@ -122,6 +132,8 @@ class _Track:
     box: Box
     hits: int = 1
     misses: int = 0
+    #: Seen by both detectors once: it counted from the start and gets no missed run.
+    vouched: bool = False
 
 
 class Persistence:
@@ -141,21 +153,30 @@ class Persistence:
         """True when ``box`` is a face that already counts (no need to confirm it again)."""
         return any(t.hits >= self.runs and same_face(t.box, box) for t in self._tracks)
 
-    def update(self, confirmed: list[Box], marked: tuple[Box, ...] = ()) -> None:
+    def update(
+        self, confirmed: list[Box], marked: tuple[Box, ...] = (), vouched: list[Box] | None = None
+    ) -> None:
         """Take one counter run's confirmed candidates, and the landmarker's faces of that frame
-        (a candidate the landmarker marks this time is seen, not missed)."""
+        (a candidate the landmarker marks this time is seen, not missed); ``vouched`` are the
+        counter's boxes of faces the landmarker marks too, which count at once."""
         kept: list[_Track] = []
         unmatched = list(confirmed)
+        sure = list(vouched or ())
         for track in self._tracks:
+            both = next((box for box in sure if same_face(track.box, box)), None)
             match = next((box for box in unmatched if same_face(track.box, box)), None)
-            if match is not None:
+            if both is not None:
+                sure.remove(both)
+                kept.append(_Track(both, max(track.hits + 1, self.runs), 0, vouched=True))
+            elif match is not None:
                 unmatched.remove(match)
-                kept.append(_Track(match, track.hits + 1, 0))
+                kept.append(_Track(match, track.hits + 1, 0, track.vouched))
             elif any(same_face(track.box, box) for box in marked):
-                kept.append(_Track(track.box, track.hits + 1, 0))
-            elif track.hits >= self.runs and track.misses < self.max_misses:
+                kept.append(_Track(track.box, track.hits + 1, 0, track.vouched))
+            elif track.hits >= self.runs and track.misses < self.max_misses and not track.vouched:
                 kept.append(_Track(track.box, track.hits, track.misses + 1))
-        kept += [_Track(box) for box in unmatched]
+        kept += [_Track(box, self.runs, vouched=True) for box in sure]
+        kept += [_Track(box) for box in unmatched if not any(same_face(box, t.box) for t in kept)]
         self._tracks = kept
 
     @property

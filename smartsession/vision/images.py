@@ -50,3 +50,15 @@ def check_bgr(image: npt.NDArray[np.uint8]) -> None:
     """Raise ValueError unless ``image`` is a non-empty HxWx3 uint8 array."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
         raise ValueError(f"expected an HxWx3 uint8 BGR image, got shape {image.shape} dtype {image.dtype}")
+
+
+def crop_around(bgr: BGRImage, box: Box, grow: float, size: int) -> BGRImage:
+    """A ``size`` x ``size`` crop centred on ``box``, ``grow`` times its larger side (black
+    beyond the frame's edges)."""
+    cx, cy = box.centre
+    side = grow * max(box.width, box.height, 1.0)
+    scale = size / side
+    matrix = np.array([[scale, 0.0, size / 2 - cx * scale], [0.0, scale, size / 2 - cy * scale]])
+    flags = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    crop = cv2.warpAffine(bgr, matrix, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    return np.ascontiguousarray(crop, dtype=np.uint8)

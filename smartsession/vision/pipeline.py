@@ -20,11 +20,18 @@ from smartsession.vision.confirm import FaceCheck, Marks, Persistence, same_face
 from smartsession.vision.expression import ExpressionModel
 from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.landmarks import FaceLandmarker, FaceLandmarks
-from smartsession.vision.people import Detection, PeopleCounter
+from smartsession.vision.people import MIN_SCORE, Detection, PeopleCounter
 from smartsession.vision.seat_check import SeatChecker
 
 #: Seconds (frame time) between people-counter runs when the landmarker's count is steady.
 PEOPLE_INTERVAL = 0.5
+#: Frames at least this far apart (seconds) come at the agent's steady rate (2 fps: 0.5 s).
+STEADY_GAP = 0.3
+#: Seconds between people-counter runs on such frames: every other frame at 2 fps, where
+#: `PEOPLE_INTERVAL` would run it on every one. A face only the counter sees is then first
+#: seen at most 1.0 s after it appears, where at 5 fps (every third frame) it is at most
+#: 0.6 s; its candidate then brings the full rate at once.
+STEADY_PEOPLE_INTERVAL = 0.9
 #: The counter's score from which a box is a candidate face. Below `people.MIN_SCORE` (0.5,
 #: what the counter alone needs): the crop check and persistence keep out what the counter
 #: scores that high on lettering, and this catches dim or blurred background faces.
@@ -104,9 +111,10 @@ class FrameAnalyzer:
     their defaults. Close it (or use ``with``) when done; `reset` before a new clip.
 
     The people counter costs about half the landmarker, so it does not run on every frame:
-    it runs when ``people_interval`` seconds (frame time) have passed since its last run, at
-    once when the landmarker's face count changes, and on every frame while a candidate is on
-    its way to counting; in between its last count is kept. The crop check runs only when
+    it runs when ``people_interval`` seconds (frame time) have passed since its last run
+    (`STEADY_PEOPLE_INTERVAL` between frames `STEADY_GAP` or more apart: the agent's steady
+    rate), at once when the landmarker's face count changes, and on every frame while a
+    candidate is on its way to counting; in between its last count is kept. The crop check runs only when
     the counter and the landmarker disagree (a face only one of them sees). At 5 fps with the default 0.5 s the
     counter runs every third frame, so a second person counts at most 0.4 + 0.4 s after they
     appear (the engine then waits its 2 s multiple-faces hold). ``people_interval=0`` runs
@@ -143,6 +151,7 @@ class FrameAnalyzer:
         self._people: tuple[Detection, ...] = ()
         self._counted_at: float | None = None
         self._previous_marks = -1
+        self._previous_t: float | None = None
         #: How many frames the people counter has analysed.
         self.people_runs = 0
         self.timings = Timings()
@@ -164,6 +173,11 @@ class FrameAnalyzer:
         """How many counter boxes a landmarker has checked on a crop."""
         return self._check.runs if self._check is not None else 0
 
+    @property
+    def second_opinion_runs(self) -> int:
+        """How many counter boxes the Haar cascades checked (the landmarker found no face there)."""
+        return self._check.cascade_runs if self._check is not None else 0
+
     def reset(self) -> None:
         """Forget the faces followed so far and the counter's schedule (a new camera or clip)."""
         if self._landmarker.tracking:
@@ -174,16 +188,22 @@ class FrameAnalyzer:
         self._people = ()
         self._counted_at = None
         self._previous_marks = -1
+        self._previous_t = None
 
     def _count_people(self, bgr: BGRImage, t: float, marked: tuple[Box, ...]) -> tuple[Box, ...]:
         """The confirmed faces only the counter sees (running it when it is due)."""
         if self._counter is None or self._check is None:
             return ()
+        steady = self._previous_t is not None and t - self._previous_t >= STEADY_GAP
+        interval = self.people_interval
+        if steady and interval > 0.0:
+            interval = max(interval, STEADY_PEOPLE_INTERVAL)
+        self._previous_t = t
         due = (
             self._counted_at is None
             or len(marked) != self._previous_marks
             or self._persistence.unsettled
-            or not 0.0 <= t - self._counted_at < self.people_interval
+            or not 0.0 <= t - self._counted_at < interval
         )
         self._previous_marks = len(marked)
         if due:
@@ -191,14 +211,23 @@ class FrameAnalyzer:
             self._counted_at = t
             self.people_runs += 1
             confirmed: list[Box] = []
+            # A face both see counts already: followed here too, it keeps counting on the
+            # frames where the landmarker loses it (a three-quarter face it fits now and then).
+            vouched = [
+                d.box
+                for d in self._people
+                if d.score >= MIN_SCORE and any(same_face(d.box, m) for m in marked)
+            ]
             if len(self._people) > len(marked):
                 for detection in self._people:
                     box = detection.box
                     if any(same_face(box, mark) for mark in marked):
                         continue
-                    if self._persistence.established(box) or self._check.confirms(bgr, box):
+                    if self._persistence.established(box) or self._check.confirms(
+                        bgr, box, second_opinion=True
+                    ):
                         confirmed.append(box)
-            self._persistence.update(confirmed, marked)
+            self._persistence.update(confirmed, marked, vouched)
         return tuple(b for b in self._persistence.counted if not any(same_face(b, m) for m in marked))
 
     def analyze(self, bgr: BGRImage, t: float) -> FrameSignals:
@@ -212,9 +241,17 @@ class FrameAnalyzer:
         extents = tuple(mark.extent(width, height) for mark in marks)
         counted = self._count_people(bgr, t, extents)
         if self._counter is not None and self._check is not None:
-            seen = tuple(d.box for d in self._people)
-            checked = [box for box in self._marks.pending(extents, seen) if self._check.confirms(bgr, box)]
-            counts = self._marks.update(extents, seen, checked)
+            # The counter vouches for a mark at its own face score; below it (a dim face, or
+            # lettering a tracking landmarker holds on to) its sighting is one confirmation.
+            # So does a face it already counts (confirmed, or seen by both before).
+            sure = tuple(d.box for d in self._people if d.score >= MIN_SCORE) + self._persistence.counted
+            weak = tuple(d.box for d in self._people if d.score < MIN_SCORE)
+            checked = [
+                box
+                for box in self._marks.pending(extents, sure)
+                if any(same_face(box, w) for w in weak) or self._check.confirms(bgr, box)
+            ]
+            counts = self._marks.update(extents, sure, checked)
             marks = [mark for mark, ok in zip(marks, counts, strict=True) if ok]
             extents = tuple(box for box, ok in zip(extents, counts, strict=True) if ok)
         after_count = time.perf_counter()

@@ -16,6 +16,8 @@ KEYS = {
     "rss_mb",
     "alert_delay_s",
     "busy_alert_delay_s",
+    "clear_delay_s",
+    "busy_clear_delay_s",
     "busy_cpu_percent",
     "calm",
     "busy",
@@ -39,6 +41,16 @@ def test_bench_agent_quick_prints_json_with_the_keys() -> None:
     data = json.loads(result.stdout)
     assert set(data) >= KEYS
     assert isinstance(data["targets_met"], bool)
+    # The targets, no more and no fewer; the quota the one the agent's unit carries.
+    assert set(data["targets"]) == {
+        "cpu_percent", "alert_delay_s", "overhead_ratio", "busy_alert_delay_s", "busy_cpu_percent",
+    }  # fmt: skip
+    assert data["targets"]["cpu_percent"] == 5.0 and data["targets"]["alert_delay_s"] == 0.5
+    assert data["targets"]["busy_alert_delay_s"] == 1.0
+    assert data["unit"]["CPUQuota"] == f"{data['targets']['busy_cpu_percent']:g}%"
+    assert data["targets_met"] == all(
+        data[key] is not None and data[key] <= limit for key, limit in data["targets"].items()
+    )
     assert data["pipeline_cpu_ms"] > 0 and data["bare_landmarker_video_cpu_ms"] > 0
     ratio = data["pipeline_cpu_ms"] / data["bare_landmarker_video_cpu_ms"]
     assert abs(data["overhead_ratio"] - ratio) < 0.01
@@ -55,4 +67,6 @@ def test_bench_agent_quick_prints_json_with_the_keys() -> None:
     assert 4.5 <= runs["fixed"]["analysed_fps"] <= 5.5
     assert runs["paced"]["steady_fps"] < runs["paced"]["burst_fps"]
     assert runs["paced"]["analysed_fps"] < 0.8 * runs["fixed"]["analysed_fps"]
-    assert data["unit"]["CPUQuota"].endswith("%")
+    for name in ("paced", "busy"):
+        for alert in runs[name]["alerts"]:
+            assert {"latency_vs_fixed_s", "cleared_after_vs_fixed_s"} <= set(alert), (name, alert)

@@ -126,3 +126,56 @@ def copy_db(source: Path, target: Path) -> Path:
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
     return target
+
+
+@dataclass(frozen=True)
+class Eventful:
+    """A copy of the recorded session with what a lesson may also hold: a class alert (a
+    confusion spike), a time the hub was down, and alert details naming the score and an
+    expression (as a student's machine may send them)."""
+
+    folder: Path
+    db: Path
+    session_id: str
+
+    def teacher_toml(self, label_mode: str) -> Path:
+        """A teacher config over this database in ``label_mode`` (with the recorded roster)."""
+        roster = "\n".join(f'{sid} = "{name}"' for sid, (name, _, _) in STUDENTS.items())
+        path = self.folder / f"teacher-{label_mode}.toml"
+        path.write_text(
+            f'[class]\nid = "eventful"\n[storage]\ndatabase = "{self.db.name}"\n[tui]\nlabel_mode = "{label_mode}"\n'
+            f'[report]\nlate_after_minutes = {LATE_AFTER_MINUTES}\nfolder = "reports-{label_mode}"\n'
+            f'[roster.students]\n{roster}\n{ABSENT[0]} = "{ABSENT[1]}"\n',
+            encoding="utf-8",
+        )
+        return path
+
+
+#: Alert details as students' machines word them (the engine's state changes name states).
+DETAILS = ("focused -> confused: confusion 0.81", "negative expression 0.62 (sad) for 4 s")
+
+
+@pytest.fixture(scope="session")
+def eventful(recorded: Recorded, tmp_path_factory: pytest.TempPathFactory) -> Eventful:
+    folder = tmp_path_factory.mktemp("eventful")
+    db = copy_db(recorded.db, folder / "hub.db")
+    with sqlite3.connect(db) as conn:
+        (start,) = conn.execute("SELECT started_at FROM sessions").fetchone()
+        conn.execute(
+            "INSERT INTO class_events (session_id, kind, number, started_at, ended_at, onset, present, peak,"
+            " segment, students) VALUES (?, 'spike', 1, ?, ?, ?, 4, 3, 2, 'pc-01 pc-03')",
+            (recorded.session_id, start + 11.0, start + 14.5, start + 1.0),
+        )
+        conn.execute(
+            "INSERT INTO class_events (session_id, kind, number, started_at, ended_at, onset, present, peak,"
+            " segment, students) VALUES (?, 'hub_offline', 1, ?, ?, ?, 2, 0, NULL, 'pc-01 pc-02')",
+            (recorded.session_id, start + 15.2, start + 16.6, start + 15.2),
+        )
+        for i, detail in enumerate(DETAILS):  # two more alerts of pc-02, each cleared 2 s later
+            for kind, at in (("alert", start + 3.0 + 4 * i), ("alert_cleared", start + 5.0 + 4 * i)):
+                conn.execute(
+                    "INSERT INTO events (student_id, seq, session_id, ts, kind, state, reason, detail)"
+                    " VALUES ('pc-02', ?, ?, ?, ?, 'alert', 'looking_away', ?)",
+                    (100_000 + 2 * i + (kind != "alert"), recorded.session_id, at, kind, detail),
+                )
+    return Eventful(folder, db, recorded.session_id)

@@ -9,17 +9,19 @@ from smartsession.core.states import State
 from smartsession.tui.screens.detail_screen import gaze_label, source_text
 
 
-def student(cues: Cues, fps: float | None = None) -> StudentSnapshot:
+def student(
+    cues: Cues, fps: float | None = None, *, faces: int = 1, reasons: tuple[str, ...] = ("focused",)
+) -> StudentSnapshot:
     return StudentSnapshot(
         student_id="pc-07",
         name="Ada",
         host="pc-07",
         state=State.FOCUSED,
         alert=None,
-        reasons=("focused",),
-        attention=0.9,
+        reasons=reasons,
+        attention=0.9 if faces else 0.0,
         confusion=0.1,
-        faces=1,
+        faces=faces,
         connected=True,
         joined_at=0.0,
         last_seen=0.0,

@@ -433,6 +433,19 @@ async def test_detail_shows_cues(feed: Any, clock: Any) -> None:
         assert "20°" in screen_text(app)
 
 
+async def test_detail_title_shows_the_agents_effective_rate_live(feed: Any, clock: Any, t0: float) -> None:
+    app = create_app(feed, TuiConfig(), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_student("ada")
+        await wait_until(pilot, lambda: "Ada Lovelace" in screen_text(app))
+        assert "frames/s analysed" not in screen_text(app)  # her agent has not said yet
+        feed.sample("ada", t0 + 58, State.FOCUSED, fps=2.0)  # sitting still: the steady rate
+        await wait_until(pilot, lambda: "2.0 frames/s analysed" in screen_text(app))
+        feed.sample("ada", t0 + 59, State.FOCUSED, fps=4.6)  # a burst around a change
+        await wait_until(pilot, lambda: "4.6 frames/s analysed" in screen_text(app))
+        assert "2.0 frames/s" not in screen_text(app)
+
+
 async def test_alerts_screen_newest_first_filter_by_reason(feed: Any, clock: Any, t0: float) -> None:
     feed.alert("ada", t0 + 40, AlertReason.NO_FACE, "no face for 5 s")
     app = create_app(feed, TuiConfig(), clock=clock)

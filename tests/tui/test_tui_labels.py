@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from test_detail_gaze import student
 
+from smartsession.core.protocol import Cues
 from smartsession.core.states import State
-from smartsession.tui.labels import STATE_ORDER, age_text, badge, clock_text
+from smartsession.tui.labels import STATE_ORDER, age_text, badge, clock_text, reason_text, shown_reasons
 from smartsession.tui.widgets.tile_grid import columns_for
 
 
@@ -44,3 +46,11 @@ def test_clock_text() -> None:
 @pytest.mark.parametrize(("width", "columns"), [(10, 1), (52, 2), (78, 3), (116, 4)])
 def test_columns_follow_width(width: int, columns: int) -> None:
     assert columns_for(width) == columns
+
+
+def test_a_focused_tile_without_a_face_says_what_is_on_its_way() -> None:
+    with_face = student(Cues(face_share=1.0))
+    assert reason_text(with_face, "states") == "on screen, attention 0.90"
+    away = student(Cues(), faces=0, reasons=("focused", "no face 3 s"))
+    assert shown_reasons(away, "states") == ("no face 3 s", "attention 0.00")
+    assert reason_text(student(Cues(), faces=0), "cues") == "attention 0.00"  # nothing else to say

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from smartsession.vision.confirm import PERSIST_RUNS, Marks, Persistence, crop_around, same_face
-from smartsession.vision.images import Box
+from smartsession.vision.confirm import PERSIST_RUNS, Marks, Persistence, same_face
+from smartsession.vision.images import Box, crop_around
 
 FACE = Box(100, 100, 160, 170)
 NEAR = Box(104, 98, 166, 172)  # the same face a frame later
@@ -85,3 +85,14 @@ def test_crop_around_centres_the_box_and_pads_with_black() -> None:
     assert crop[5, 70].tolist() == [0, 0, 0]  # above it
     corner = crop_around(frame, Box(0, 0, 40, 40), grow=2.0, size=80)
     assert corner[0, 0].tolist() == [0, 0, 0] and corner[60, 60].tolist() == [0, 0, 0]
+
+
+def test_a_face_both_detectors_see_counts_at_once_and_keeps_counting_when_the_landmarker_loses_it() -> None:
+    persistence = Persistence()
+    persistence.update([], marked=(FACE,), vouched=[FACE])
+    assert persistence.counted == (FACE,) and not persistence.unsettled
+    assert persistence.established(NEAR)  # the next frame, the landmarker lost it: no check needed
+    persistence.update([NEAR])
+    assert persistence.counted == (NEAR,)
+    persistence.update([])
+    assert persistence.counted == () and not persistence.unsettled  # gone from both: gone at once

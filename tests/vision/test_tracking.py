@@ -74,3 +74,19 @@ def test_a_small_face_on_its_way_to_counting_is_pending(
     assert [s.faces for s in seen] == [0, 0, 1, 1]
     assert [s.pending_faces for s in seen] == [1, 1, 0, 0]
     assert tracker.check_loaded
+
+
+def test_the_people_counter_runs_every_other_frame_at_the_steady_rate(
+    tracker: FrameAnalyzer, sitting: np.ndarray
+) -> None:
+    # At 5 fps it runs on every third frame (each 0.6 s); at the steady 2 fps on every other
+    # one (each 1.0 s), where every 0.5 s would be every frame: a face only it sees is first
+    # seen at most 0.4 s later than at 5 fps.
+    for period, every in ((0.2, 3), (0.5, 2)):
+        tracker.reset()
+        runs = []
+        for i, frame in enumerate(noisy(sitting, 12, seed=5)):
+            before = tracker.people_runs
+            assert tracker.analyze(frame, 100.0 + period * i).faces == 1
+            runs.append(tracker.people_runs - before)
+        assert runs == [1 if i % every == 0 else 0 for i in range(12)], (period, runs)

@@ -154,6 +154,7 @@ def test_a_realtime_file_gives_the_frame_of_the_moment_and_drops_the_rest(tmp_pa
     assert seen == [0, 2, 3, 6, 10]
     assert clock.slept == [pytest.approx(0.05)]  # asked for frame 3 before its time: waited, as a camera does
     assert source.frames_read == 5 and source.frames_dropped == 6
+    assert source.packets  # only the frames returned were decoded
     clock.now = 1000.0 + 4.1  # past the end, not looping
     assert source.read() == (False, None)
     source.close()
@@ -180,6 +181,7 @@ def test_a_file_not_in_realtime_gives_every_frame_however_slowly_read(tmp_path: 
     clock = Clock()
     source = VideoSource(str(path), clock=clock, sleep=clock.sleep)
     source.open()
+    assert not source.packets
     seen = []
     for _ in range(5):
         clock.now += 3.0
