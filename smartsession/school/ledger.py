@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from smartsession.hub import class_events
+
 #: Tables shipped by replication id, with their columns in the school server's order.
 ITEM_COLUMNS: dict[str, tuple[str, ...]] = {
     "samples": (
@@ -45,18 +47,7 @@ SESSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "students": ("session_id", "student_id", "name", "host", "first_seen", "last_seen"),
     "connections": ("session_id", "student_id", "connected_at", "disconnected_at"),
     "segments": ("session_id", "id", "started_at", "label"),
-    "class_events": (
-        "session_id",
-        "kind",
-        "number",
-        "started_at",
-        "ended_at",
-        "onset",
-        "present",
-        "peak",
-        "segment",
-        "students",
-    ),
+    "class_events": class_events.COLUMNS,
 }
 #: Seconds between two shipments of a running session's ``students.last_seen`` (every item
 #: moves it; the other changes of the small tables are shipped on the next cycle).

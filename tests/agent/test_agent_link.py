@@ -7,7 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -384,16 +384,21 @@ class BatchBeforeFps(
     items: tuple[SampleBeforeFps | Event, ...]
 
 
-_before_fps = msgspec.json.Decoder(SampleBeforeFps | Event | BatchBeforeFps)
+def refusing_like(decoder: msgspec.json.Decoder[Any]) -> Callable[[str], protocol.AgentMessage]:
+    """A hub's decoder that accepts what ``decoder`` (an older hub's types) does, and refuses
+    the rest the way such a hub refuses it (4400, msgspec's words)."""
+
+    def decode(frame: str) -> protocol.AgentMessage:
+        try:
+            decoder.decode(frame)
+        except msgspec.ValidationError as exc:
+            raise ProtocolError(CloseCode.MALFORMED, f"invalid message: {exc}") from None
+        return protocol.decode_agent_message(frame)
+
+    return decode
 
 
-def decode_before_fps(frame: str) -> protocol.AgentMessage:
-    """What an older hub accepts, refused the way it refuses (4400, msgspec's words)."""
-    try:
-        _before_fps.decode(frame)
-    except msgspec.ValidationError as exc:
-        raise ProtocolError(CloseCode.MALFORMED, f"invalid message: {exc}") from None
-    return protocol.decode_agent_message(frame)
+decode_before_fps = refusing_like(msgspec.json.Decoder(SampleBeforeFps | Event | BatchBeforeFps))
 
 
 def produce_rated(outbox: Outbox, link: Link, n: int) -> None:
@@ -479,16 +484,7 @@ class BatchBeforeSeat(
     items: tuple[SampleBeforeSeat | EventBeforeSeat, ...]
 
 
-_before_seat = msgspec.json.Decoder(SampleBeforeSeat | EventBeforeSeat | BatchBeforeSeat)
-
-
-def decode_before_seat(frame: str) -> protocol.AgentMessage:
-    """What a hub before the seat check accepts, refused the way it refuses (4400)."""
-    try:
-        _before_seat.decode(frame)
-    except msgspec.ValidationError as exc:
-        raise ProtocolError(CloseCode.MALFORMED, f"invalid message: {exc}") from None
-    return protocol.decode_agent_message(frame)
+decode_before_seat = refusing_like(msgspec.json.Decoder(SampleBeforeSeat | EventBeforeSeat | BatchBeforeSeat))
 
 
 def produce_seat_checked(outbox: Outbox, link: Link) -> None:

@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,22 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 p.wait()
 
 
+def starter(folder: Path, processes: list[subprocess.Popen[bytes]]) -> Callable[..., subprocess.Popen[bytes]]:
+    """``start(*args, log=NAME)``: a ``smartsession`` process logging to ``folder/NAME``, kept in ``processes``."""
+
+    def start(*args: str, log: str) -> subprocess.Popen[bytes]:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "smartsession", "--log-file", str(folder / log), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(p)
+        return p
+
+    return start
+
+
 def test_hub_sigkill_during_writes_leaves_a_sound_database(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -63,15 +79,7 @@ def test_hub_sigkill_during_writes_leaves_a_sound_database(
     )
     db = tmp_path / "hub.db"
 
-    def start(*args: str, log: str) -> subprocess.Popen[bytes]:
-        p = subprocess.Popen(
-            [sys.executable, "-m", "smartsession", "--log-file", str(tmp_path / log), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        processes.append(p)
-        return p
+    start = starter(tmp_path, processes)
 
     hub = start("hub", "-c", str(teacher), log="hub.log")
     for i in range(AGENTS):
@@ -140,15 +148,7 @@ def test_connections_open_at_a_crash_end_at_the_last_stored_item_and_the_gap_is_
     )
     db = tmp_path / "hub.db"
 
-    def start(*args: str, log: str) -> subprocess.Popen[bytes]:
-        p = subprocess.Popen(
-            [sys.executable, "-m", "smartsession", "--log-file", str(tmp_path / log), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        processes.append(p)
-        return p
+    start = starter(tmp_path, processes)
 
     hub = start("hub", "-c", str(teacher), log="hub-1.log")
     agents = {}
