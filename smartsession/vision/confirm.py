@@ -15,7 +15,7 @@ textures at 0.5-0.65, so a face that only it sees is a candidate, not a face:
 2. `Persistence` follows the confirmed candidates from one counter run to the next; one
    counts once it was confirmed (or marked by the landmarker) on `PERSIST_RUNS` runs in a
    row, and a counted face survives `MAX_MISSES` run without a sighting (one missed
-   detection does not restart the engine's multiple-faces timer) It also follows the faces both
+   detection does not restart the engine's multiple-faces timer). It also follows the faces both
    detectors see, counting at once: when the landmarker loses one of them on a later frame
    (it fits a three-quarter face now and then), the counter's sightings keep it; once
    neither sees it, it stops counting at once (a student who leaves is gone on that frame).
