@@ -38,6 +38,7 @@ ITEM_COLUMNS: dict[str, tuple[str, ...]] = {
         "alert",
         "reasons",
         "cues",
+        "seat",
     ),
     "events": ("session_id", "student_id", "seq", "ts", "kind", "state", "reason", "detail"),
 }

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 #: The schema holding every SmartSession table on the school server.
 SCHEMA = "smartsession"
 #: Current version of the school schema.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Tables holding rows of hubs (each has a ``hub_id`` column), in the order erasures visit them.
 DATA_TABLES: tuple[str, ...] = (
     "samples",
@@ -198,6 +198,11 @@ _MIGRATIONS: tuple[str, ...] = (
         TO smartsession_reader, smartsession_officer USING (true);
     CREATE POLICY school_erasures ON smartsession.class_events FOR DELETE
         TO smartsession_officer USING (true);
+    """,
+    # version 3: a sample's seat checks (the hub's SQLite schema version 6): the word and the
+    # numbers only, as JSON; never a descriptor.
+    """
+    ALTER TABLE smartsession.samples ADD COLUMN seat text;
     """,
 )
 

@@ -108,9 +108,18 @@ def read_session(conn: Connection, session: SessionInfo) -> SessionData:
         )
     )
     samples = tuple(
-        SampleRow(str(a), float(b), str(c), float(d), float(e), int(f), None if g is None else str(g))
-        for a, b, c, d, e, f, g in conn.execute(
-            "SELECT student_id, ts, state, attention, confusion, faces, alert FROM smartsession.samples"
+        SampleRow(
+            str(a),
+            float(b),
+            str(c),
+            float(d),
+            float(e),
+            int(f),
+            None if g is None else str(g),
+            None if h is None else str(h),
+        )
+        for a, b, c, d, e, f, g, h in conn.execute(
+            "SELECT student_id, ts, state, attention, confusion, faces, alert, seat FROM smartsession.samples"
             " WHERE hub_id = %s AND session_id = %s AND ts BETWEEN %s AND %s"
             ' ORDER BY ts, student_id COLLATE "C", seq',
             (*key, *span),

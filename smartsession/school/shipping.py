@@ -58,8 +58,21 @@ _STATEMENTS: dict[str, tuple[LiteralString, tuple[LiteralString, ...]]] = {
     ),
     "samples": (
         "INSERT INTO smartsession.samples (hub_id, session_id, student_id, seq, ts, state, attention,"
-        " confusion, faces, alert, reasons, cues) SELECT %s, * FROM unnest({}) ON CONFLICT DO NOTHING",
-        ("text", "text", "int8", "float8", "text", "float8", "float8", "int4", "text", "text", "text"),
+        " confusion, faces, alert, reasons, cues, seat) SELECT %s, * FROM unnest({}) ON CONFLICT DO NOTHING",
+        (
+            "text",
+            "text",
+            "int8",
+            "float8",
+            "text",
+            "float8",
+            "float8",
+            "int4",
+            "text",
+            "text",
+            "text",
+            "text",
+        ),
     ),
     "events": (
         "INSERT INTO smartsession.events (hub_id, session_id, student_id, seq, ts, kind, state, reason,"

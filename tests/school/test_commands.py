@@ -51,9 +51,9 @@ def test_add_hub_then_migrate(
         err = capsys.readouterr().err
         assert "this role may not set up the school database" in err and "CREATEROLE" in err
         assert main(["school", "migrate", "--url", school.server.url(database=fresh)]) == 0
-        assert "from schema version 0 to 2" in capsys.readouterr().out
+        assert "from schema version 0 to 3" in capsys.readouterr().out
         assert main(["school", "migrate", "--url", school.server.url(database=fresh)]) == 0
-        assert "is up to date (schema version 2)" in capsys.readouterr().out
+        assert "is up to date (schema version 3)" in capsys.readouterr().out
     finally:
         with connect(school.server.url()) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(fresh)))

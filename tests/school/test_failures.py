@@ -104,7 +104,7 @@ def test_doctor_says_what_waits_to_be_shipped(school: School, tmp_path: Path) ->
     config = hub_config(school, tmp_path, "room-8", "10F")
     check = check_school(config)
     assert check.status == "ok"
-    assert "as hub room-8, schema version 2; everything stored here is on the server" in check.detail
+    assert "as hub room-8, schema version 3; everything stored here is on the server" in check.detail
 
 
 async def test_full_disk_on_the_hub_loses_nothing(school: School, tmp_path: Path) -> None:

@@ -10,12 +10,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from helpers import stored_seqs, wait_for, write_agent_key
 from hub.wsagent import alert_event, eventually, join_agent, sample
 
 from smartsession.config import write_secret
-from smartsession.core.protocol import Batch
+from smartsession.core.identity import SeatResult
+from smartsession.core.protocol import Batch, SeatStatus
 from smartsession.core.states import State
 from smartsession.hub import Hub
 from smartsession.school.replicator import ReplicationState
@@ -50,7 +52,8 @@ async def test_a_session_replicates_row_for_row(school: School, tmp_path: Path) 
         await hub.mark_segment("recursion")
         await ben.close()
         ben = await join_agent(hub.url, SECRET, "ben")  # a second connection of the same student
-        await ben.send(sample(31))
+        checked = msgspec.structs.replace(sample(31), seat=SeatStatus(result=SeatResult.MATCH, distance=0.21))
+        await ben.send(checked)  # a seat check: its word and numbers replicate too
         await ben.wait_ack(31)
         with school.admin() as conn:
             await eventually(lambda: item_count(school_rows(conn, "room-1")) == 71, within=10)
@@ -64,6 +67,7 @@ async def test_a_session_replicates_row_for_row(school: School, tmp_path: Path) 
         remote = school_rows(conn, "room-1")
         (course,) = conn.execute("SELECT course FROM smartsession.sessions").fetchone()
     assert remote == local
+    assert sum(row[-1] is not None for row in local["samples"]) == 1  # the seat check's JSON
     assert len(local["connections"]) == 3 and all(c[3] is not None for c in local["connections"])
     assert local["sessions"][0][3] is not None  # the end of the session was shipped at stop
     assert course == "cs"
