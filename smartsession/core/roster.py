@@ -183,6 +183,8 @@ class RestoredStudent:
     connections: tuple[tuple[float, float | None], ...]
     #: The changes of the state of its samples: (ts, state), oldest first.
     states: tuple[tuple[float, State], ...]
+    #: Its samples' seat checks: (ts, checks), oldest first.
+    seats: tuple[tuple[float, SeatStatus], ...] = ()
 
 
 class Roster:
@@ -443,7 +445,8 @@ class Roster:
     ) -> list[RosterEvent]:
         """Take back what the store holds of a resumed session before anyone reconnects.
 
-        Each student gets its tile (Offline), its connections and its timeline of states;
+        Each student gets its tile (Offline), its connections, its timeline of states and its
+        seat checks;
         ``gaps`` are the times the hub was down. Call it after `begin`, once, at start.
         """
         self._gaps = list(gaps)
@@ -456,6 +459,10 @@ class Roster:
             student.joined_at, student.connected = restored.first_seen, False
             self._arrive(student, restored.first_seen)
             _replay(student, restored)
+            for ts, seat in restored.seats:
+                student.seat = (
+                    SeatSummary.first(seat, ts) if student.seat is None else student.seat.add(seat, ts)
+                )
             student.hub_gaps = tuple(g for g in gaps if restored.student_id in g.students)
         self._alerts = [dataclasses.replace(a, name=self.name_of(a.student_id, a.name)) for a in alerts]
         for alert in self._alerts:

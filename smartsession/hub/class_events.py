@@ -15,7 +15,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from smartsession.core.classwide import Spike
+from smartsession.core.protocol import SeatStatus
 from smartsession.core.roster import RestoredStudent
 from smartsession.core.snapshots import AlertRecord, HubGap
 from smartsession.core.states import AlertReason, State
@@ -141,6 +144,10 @@ class Resumed:
     gaps: tuple[HubGap, ...]
 
 
+#: The stored seat checks of a sample (`Sample.seat` as the hub writes it, JSON).
+_SEAT = msgspec.json.Decoder(SeatStatus)
+
+
 def read_resumed(conn: sqlite3.Connection, session_id: str) -> Resumed:
     """Students (with their connections and the changes of their states), alerts, spikes and gaps."""
     connections: dict[str, list[tuple[float, float | None]]] = {}
@@ -158,6 +165,12 @@ def read_resumed(conn: sqlite3.Connection, session_id: str) -> Resumed:
         (session_id,),
     ):
         states.setdefault(str(sid), []).append((float(ts), State(state)))
+    seats: dict[str, list[tuple[float, SeatStatus]]] = {}
+    for sid, ts, seat in conn.execute(
+        "SELECT student_id, ts, seat FROM samples WHERE session_id = ? AND seat IS NOT NULL ORDER BY student_id, seq",
+        (session_id,),
+    ):
+        seats.setdefault(str(sid), []).append((float(ts), _SEAT.decode(seat)))
     names: dict[str, str] = {}
     students = []
     for sid, name, host, first_seen in conn.execute(
@@ -173,6 +186,7 @@ def read_resumed(conn: sqlite3.Connection, session_id: str) -> Resumed:
                 float(first_seen),
                 tuple(connections.get(str(sid), ())),
                 tuple(states.get(str(sid), ())),
+                tuple(seats.get(str(sid), ())),
             )
         )
     alerts = tuple(

@@ -13,7 +13,8 @@ from smartsession.core.classwide import (
     SpikeWatch,
     is_late,
 )
-from smartsession.core.protocol import Sample
+from smartsession.core.identity import SeatResult
+from smartsession.core.protocol import Sample, SeatStatus
 from smartsession.core.roster import RestoredStudent, Roster
 from smartsession.core.snapshots import ClassAlertChanged, ClassRestored, HubGap
 from smartsession.core.states import State
@@ -148,3 +149,18 @@ def test_a_restored_roster_has_timelines_and_the_hub_gap() -> None:
     roster.join("a", "Ann", "pc", T0 + 42)  # reconnects after the resume
     (ann,) = roster.students()
     assert ann.connections == ((T0, T0 + 30), (T0 + 42, None)) and ann.joined_at == T0
+
+
+def test_a_restored_roster_has_the_seat_checks_of_the_session_so_far() -> None:
+    roster = Roster("cs101")
+    roster.begin(T0)
+    checks = (
+        (T0 + 10, SeatStatus(result=SeatResult.MATCH, distance=0.2)),
+        (T0 + 40, SeatStatus(result=SeatResult.MISMATCH, distance=0.7, checks=2, mismatches=2)),
+    )
+    restored = RestoredStudent("a", "Ann", "pc", T0, ((T0, T0 + 50),), ((T0 + 1, State.FOCUSED),), checks)
+    roster.restore([restored], [], [], [])
+    (ann,) = roster.students()
+    assert ann.seat is not None
+    assert ann.seat.result is SeatResult.MISMATCH and ann.seat.checks == 3 and ann.seat.mismatches == 2
+    assert ann.seat.mismatch_times == ((T0 + 40, 0.7),)

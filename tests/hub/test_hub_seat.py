@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import msgspec
 
+from smartsession.config import Config
 from smartsession.core.identity import SeatResult
 from smartsession.core.protocol import CloseCode, SeatStatus
 from smartsession.core.snapshots import AlertRaised, RosterEvent
@@ -45,3 +47,22 @@ async def test_an_impossible_seat_check_is_refused_as_out_of_range(hub: Hub, sec
     assert "every check is counted as a mismatch" in error.message
     assert seen == [("pc-07", error.message)]
     assert await hub.store.seqs("pc-07") == []
+
+
+async def test_a_resumed_session_gives_the_class_view_its_seat_checks_back(
+    make_config: Callable[..., Config], secret: bytes
+) -> None:
+    config = make_config()
+    async with Hub(config, secret) as hub:
+        agent = await join_agent(hub.url, secret, "pc-07")
+        await agent.send(msgspec.structs.replace(sample(1), seat=MISMATCH))
+        await agent.send(sample(2))
+        await agent.wait_ack(2)
+        await agent.close()
+    with sqlite3.connect(config.storage.database) as conn:
+        conn.execute("UPDATE sessions SET ended_at = NULL")  # as a crash leaves it
+    async with Hub(config, secret) as again:
+        assert again.resumed
+        (student,) = again.students()
+        assert student.seat is not None and student.seat.result is SeatResult.MISMATCH
+        assert (student.seat.checks, student.seat.mismatches) == (1, 1)
