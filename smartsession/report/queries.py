@@ -7,8 +7,10 @@ Works on any `sqlite3.Connection`; the ``segments`` (schema version 2) and ``cla
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smartsession.errors import SmartSessionError
 from smartsession.files import private_database
@@ -64,6 +66,21 @@ class SampleRow:
     alert: str | None
     #: The sample's seat checks as stored (`Sample.seat` JSON), None without.
     seat: str | None = None
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> SampleRow:
+        """From a row of (student_id, ts, state, attention, confusion, faces, alert, seat)."""
+        sid, ts, state, attention, confusion, faces, alert, seat = row
+        return cls(
+            str(sid),
+            float(ts),
+            str(state),
+            float(attention),
+            float(confusion),
+            int(faces),
+            None if alert is None else str(alert),
+            None if seat is None else str(seat),
+        )
 
 
 @dataclass(frozen=True)
@@ -233,17 +250,8 @@ def read_session(conn: sqlite3.Connection, session: SessionInfo) -> SessionData:
     )
     seat = "seat" if has_column(conn, "samples", "seat") else "NULL"  # schema 6 on
     samples = tuple(
-        SampleRow(
-            str(a),
-            float(b),
-            str(c),
-            float(d),
-            float(e),
-            int(f),
-            None if g is None else str(g),
-            None if h is None else str(h),
-        )
-        for a, b, c, d, e, f, g, h in conn.execute(
+        SampleRow.of(row)
+        for row in conn.execute(
             f"SELECT student_id, ts, state, attention, confusion, faces, alert, {seat} FROM samples"
             " WHERE session_id = ? AND ts BETWEEN ? AND ? ORDER BY ts, student_id, seq",
             (sid, *span),

@@ -108,17 +108,8 @@ def read_session(conn: Connection, session: SessionInfo) -> SessionData:
         )
     )
     samples = tuple(
-        SampleRow(
-            str(a),
-            float(b),
-            str(c),
-            float(d),
-            float(e),
-            int(f),
-            None if g is None else str(g),
-            None if h is None else str(h),
-        )
-        for a, b, c, d, e, f, g, h in conn.execute(
+        SampleRow.of(row)
+        for row in conn.execute(
             "SELECT student_id, ts, state, attention, confusion, faces, alert, seat FROM smartsession.samples"
             " WHERE hub_id = %s AND session_id = %s AND ts BETWEEN %s AND %s"
             ' ORDER BY ts, student_id COLLATE "C", seq',
