@@ -43,7 +43,6 @@ that stops answering is dropped within their sum and the link looks for a hub ag
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import random
@@ -51,7 +50,6 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +67,7 @@ from smartsession.agent.connection import (
 from smartsession.agent.discovery import HubBrowser
 from smartsession.agent.outbox import Outbox
 from smartsession.agent.pins import PinStore
+from smartsession.agent.rounds import Joined, Round, move_reason
 from smartsession.config import Config
 from smartsession.core import protocol
 from smartsession.core.backoff import backoff_delays
@@ -109,8 +108,6 @@ logger = logging.getLogger(__name__)
 BAD_HUB_SECONDS = 60.0
 #: Clock difference to the hub (seconds) above which the agent warns in its log.
 CLOCK_SKEW_WARNING = 30.0
-#: Longest wait, in seconds, for the attempt on a hub the rule prefers before joining another.
-PREFERRED_WAIT = 2.0
 #: Seconds the agent's first round waits, once a first hub is announced, for the others.
 DISCOVERY_SETTLE = 1.0
 #: Most candidates tried at once (each holds a socket until it answers or its deadline).
@@ -129,74 +126,6 @@ class LinkState(enum.Enum):
     STREAMING = "streaming"
     WAITING = "waiting"
     STOPPED = "stopped"
-
-
-@dataclass
-class _Round:
-    """What the concurrent attempts of one round share."""
-
-    #: Set by the attempt that passed the proofs (`win`); the others then stand down.
-    won: bool = False
-    #: Candidates that presented another certificate than the pinned one (tried last).
-    deferred: list[Candidate] = field(default_factory=list)
-    _joining: dict[str, asyncio.Lock] = field(default_factory=dict)
-    #: Attempts of this round still running (entered, not yet left).
-    _running: set[Candidate] = field(default_factory=set)
-    #: Set and replaced whenever ``won`` or ``_running`` changes.
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    #: The candidates known now (a remembered URL takes its hub's announced start from them).
-    known: tuple[Candidate, ...] = ()
-
-    def joining(self, fingerprint: str) -> asyncio.Lock:
-        """Held while joining through a certificate: one join per hub at a time."""
-        return self._joining.setdefault(fingerprint, asyncio.Lock())
-
-    def enter(self, candidate: Candidate) -> None:
-        """An attempt on ``candidate`` starts; call `leave` when it ends."""
-        self._running.add(candidate)
-        self._bump()
-
-    def leave(self, candidate: Candidate) -> None:
-        """The attempt on ``candidate`` ended (joined, stood down or failed)."""
-        self._running.discard(candidate)
-        self._bump()
-
-    def win(self) -> None:
-        """The calling attempt passed both proofs: every other one stands down."""
-        self.won = True
-        self._bump()
-
-    async def wait_turn(self, candidate: Candidate) -> None:
-        """Wait while an attempt on a candidate the rule prefers to ``candidate`` still runs (or
-        until one won), for at most `PREFERRED_WAIT` seconds: a silent advert claiming to have
-        started first delays a join by that much, no more (a preferred hub that answers later is
-        moved to while streaming)."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(PREFERRED_WAIT):
-                while True:
-                    changed = self._changed
-                    mine = preference(candidate, self.known)
-                    others = (c for c in self._running if c != candidate)
-                    if self.won or not any(preference(c, self.known) < mine for c in others):
-                        return
-                    await changed.wait()
-
-    def _bump(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-
-@dataclass(frozen=True)
-class _Joined:
-    """A connection that passed both proofs, with what the pins said about its certificate."""
-
-    ws: HubConnection
-    candidate: Candidate
-    welcome: Welcome
-    fingerprint: str
-    hub_ids: frozenset[str]
-    pin_check: PinCheck
-    pin: Pin | None
 
 
 class Link:
@@ -232,7 +161,7 @@ class Link:
         #: (hubs from before it): they get items without it (`protocol.without`).
         self._older_hubs: dict[Addition, set[str]] = {addition: set() for addition in Addition}
         #: Attempts of a round already won, finishing in the background.
-        self._losers: set[asyncio.Task[_Joined | None]] = set()
+        self._losers: set[asyncio.Task[Joined | None]] = set()
         #: The first round waits `DISCOVERY_SETTLE` after the first advert (see `_find_hub`).
         self._settled = False
         #: The candidate of the latest authenticated connection.
@@ -296,15 +225,15 @@ class Link:
         agent = self._config.agent
         return backoff_delays(agent.reconnect_initial, agent.reconnect_max, self._rng)
 
-    async def _find_hub(self, browser: HubBrowser) -> _Joined | None:
+    async def _find_hub(self, browser: HubBrowser) -> Joined | None:
         """One round: attempts on the planned candidates at once, until one passes both proofs.
 
         Candidates that appear meanwhile join the round. Those presenting another certificate
         than the pinned one are tried once everything else failed. Waits while there is
         nothing to try; returns None when everything tried failed.
         """
-        round_ = _Round()
-        attempts: dict[asyncio.Task[_Joined | None], Candidate] = {}
+        round_ = Round()
+        attempts: dict[asyncio.Task[Joined | None], Candidate] = {}
         tried: set[Candidate] = set()
         tried_last: set[Candidate] = set()
         last_resort = False  # trying the candidates that contradict a pin
@@ -375,8 +304,8 @@ class Link:
             pass
 
     async def _attempt(
-        self, round_: _Round, candidate: Candidate, *, allow_other: bool, side: bool = False
-    ) -> _Joined | None:
+        self, round_: Round, candidate: Candidate, *, allow_other: bool, side: bool = False
+    ) -> Joined | None:
         """Open ``candidate``, check its certificate against the pins and the rule, join; None unless it won.
 
         ``side``: a join beside the current connection (a preferred hub); the link's state stays.
@@ -387,8 +316,8 @@ class Link:
             round_.leave(candidate)
 
     async def _try(
-        self, round_: _Round, candidate: Candidate, *, allow_other: bool, side: bool
-    ) -> _Joined | None:
+        self, round_: Round, candidate: Candidate, *, allow_other: bool, side: bool
+    ) -> Joined | None:
         url = candidate.url
         if not url.startswith("wss://") and self._config.network.tls:
             self._note(
@@ -445,7 +374,7 @@ class Link:
                 if round_.won:
                     return None  # a hub with another certificate won while this one joined
                 round_.win()
-            joined = _Joined(ws, candidate, welcome, fingerprint, hub_ids, check, pin)
+            joined = Joined(ws, candidate, welcome, fingerprint, hub_ids, check, pin)
             ws = None  # handed over to the session
             return joined
         except (ProtocolError, TimeoutError, OSError, websockets.WebSocketException) as exc:
@@ -468,7 +397,7 @@ class Link:
 
     # one connection ---------------------------------------------------------------------
 
-    async def _session(self, joined: _Joined, browser: HubBrowser, why: str) -> tuple[_Joined | None, str]:
+    async def _session(self, joined: Joined, browser: HubBrowser, why: str) -> tuple[Joined | None, str]:
         """Adopt the hub that won the round, then stream to it until the connection ends.
 
         Returns a preferred hub joined meanwhile (`_challenge`) and why the link moves to it,
@@ -488,7 +417,7 @@ class Link:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             better = challenge.result() if challenge in done else None
             if better is not None:
-                reason = _move_reason(joined, better)
+                reason = move_reason(joined, better)
                 logger.warning(
                     "moving from hub %r at %r to hub %r at %r: %s",
                     ", ".join(sorted(joined.hub_ids)),
@@ -515,7 +444,7 @@ class Link:
             await ws.close()
         return None, ""
 
-    async def _challenge(self, browser: HubBrowser, current: _Joined) -> _Joined | None:
+    async def _challenge(self, browser: HubBrowser, current: Joined) -> Joined | None:
         """While streaming to ``current``: join a hub the rule prefers once one is announced.
 
         Each preferred candidate (another hub id, no failure on record) is joined beside the
@@ -545,13 +474,13 @@ class Link:
                 continue
             candidate = min(better, key=lambda c: preference(c, known))
             tried.add(candidate)
-            round_ = _Round()
+            round_ = Round()
             round_.enter(candidate)
             joined = await self._attempt(round_, candidate, allow_other=False, side=True)
             if joined is not None:
                 return joined
 
-    async def _adopt(self, joined: _Joined, why: str = "") -> None:
+    async def _adopt(self, joined: Joined, why: str = "") -> None:
         """Log a move to another hub, report a certificate that is not the pinned one, and pin this one.
 
         ``why``: the reason of a move `_session` decided (already logged); else the last hub's
@@ -761,21 +690,6 @@ class Link:
             return
         logger.debug("link %s -> %s%s", self.state.value, state.value, f" ({url!r})" if url else "")
         self.state = state
-
-
-def _move_reason(current: _Joined, better: _Joined) -> str:
-    """Why the link leaves ``current`` for ``better``, in the words of the one-class-one-hub rule."""
-
-    def started(joined: _Joined) -> str:
-        advert = joined.candidate.advert
-        if advert is None or advert.started <= 0:
-            return "an unknown time"
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(advert.started))
-
-    return (
-        f"the class's hubs are chosen by the hub that started first (set agent.hub_id to pin one); "
-        f"the new one started at {started(better)}, the old one at {started(current)}"
-    )
 
 
 def _frames(items: list[Item]) -> Iterator[tuple[str, list[Item]]]:
