@@ -7,10 +7,14 @@ the benchmark frames (real photos, one and two faces, 640x480), each held for a 
 * ``bare_landmarker_cpu_ms``: a bare MediaPipe FaceLandmarker in IMAGE mode (its public
   ``detect``, with the BGR to RGB conversion any OpenCV caller needs), every frame searched
   afresh; ``bare_landmarker_video_cpu_ms``: the same in VIDEO mode (``detect_for_video``: the
-  face region follows the previous frame's landmarks);
+  face region follows the previous frame's landmarks); both with two faces allowed, what a
+  bare landmarker needs to see a second person; ``bare_landmarker_video_one_face_cpu_ms``:
+  VIDEO mode following one face (its detector rests while it follows one), as the pipeline
+  runs it;
 * ``pipeline_cpu_ms``: everything the agent runs per frame (the landmarker in VIDEO mode,
   people counter, FER, cue maths, engagement engine) at 5 fps frame times;
-  ``overhead_ratio`` is its ratio to the bare VIDEO-mode landmarker.
+  ``overhead_ratio`` is its ratio to the bare VIDEO-mode landmarker with two faces
+  (``overhead_ratio_one_face``: to the one following one face).
 
 On the scripted clip (`smartsession.vision.clip`: sitting, a glance away, leaving, coming
 back, a second person; about a minute), real ``smartsession agent`` processes, each with
@@ -25,7 +29,9 @@ code, and a real hub in another process (`agent_clip.run_clip`):
   its alert latencies against the calm ``fixed`` run's, and its busiest second of CPU
   against `QUOTA_PERCENT`, the ``CPUQuota=`` its systemd unit carries.
 
-``targets_met`` is true when every one of `TARGETS` holds. ``--quick`` runs a 15 s clip
+The CPU target is checked at the machine speed it was set at: ``cpu_percent`` divided by
+``speed_factor``, this run's bare landmarker against `REFERENCE_LANDMARKER_MS` (both are
+printed). ``targets_met`` is true when every one of `TARGETS` holds. ``--quick`` runs a 16 s clip
 with fewer per-frame rounds (for the test suite; rough numbers).
 """
 
@@ -48,14 +54,22 @@ from smartsession.install_service import AGENT_CPU_QUOTA_PERCENT, AGENT_CPU_WEIG
 #: ``install-service agent`` writes into both agent units.
 QUOTA_PERCENT = float(AGENT_CPU_QUOTA_PERCENT)
 CPU_WEIGHT = AGENT_CPU_WEIGHT
-#: The issue's targets. ``cpu_percent``: the paced agent over the calm clip;
+#: The bare IMAGE-mode landmarker's CPU ms per frame (``bare_landmarker_cpu_ms``) on this
+#: machine when the issue set its 5% target ("landmarker alone 13.5 ms per frame"). This
+#: virtual machine's speed moves with its neighbours' load: the same landmarker measured
+#: 12.7-23.4 ms in one afternoon, and the agent's CPU moves with it. ``speed_factor`` is
+#: this run's landmarker against it, and ``cpu_percent_at_reference_speed`` the paced
+#: agent's ``cpu_percent`` divided by it: the CPU target at the machine speed it was set at.
+REFERENCE_LANDMARKER_MS = 13.5
+#: The issue's targets. ``cpu_percent_at_reference_speed``: the paced agent over the calm
+#: clip, at `REFERENCE_LANDMARKER_MS`;
 #: ``alert_delay_s``: each alert fires later than in the fixed 5 fps run at most by this (the
 #: clearings, ``clear_delay_s``, are reported but not a target); ``busy_alert_delay_s``: the
 #: same beside the CPU hog; ``busy_cpu_percent``: its busiest second at most the quota;
 #: ``overhead_ratio``: as before the paced agent.
 TARGETS = {
     "overhead_ratio": 1.25,
-    "cpu_percent": 5.0,
+    "cpu_percent_at_reference_speed": 5.0,
     "alert_delay_s": 0.5,
     "busy_alert_delay_s": 1.0,
     "busy_cpu_percent": QUOTA_PERCENT,
@@ -85,12 +99,14 @@ def measure_per_frame(frames: list[Any], blocks: int, rounds: int, hold: int = 5
 
     image = create_mediapipe_landmarker(max_faces=2)
     video = create_mediapipe_landmarker(max_faces=2, tracking=True)
-    times: dict[str, list[float]] = {"image": [], "video": [], "pipeline": []}
-    with image, video, FrameAnalyzer(tracking=True) as analyzer:
+    one = create_mediapipe_landmarker(max_faces=1, tracking=True)
+    times: dict[str, list[float]] = {"image": [], "video": [], "one": [], "pipeline": []}
+    with image, video, one, FrameAnalyzer(tracking=True) as analyzer:
         engine = EngagementEngine(EngagementSettings())
         steps: dict[str, Callable[[Any], object]] = {
             "image": lambda frame: detect_public(image, frame),
             "video": lambda frame: detect_public_video(video, frame, tick()),
+            "one": lambda frame: detect_public_video(one, frame, tick()),
             "pipeline": lambda frame: engine.update(analyzer.analyze(frame, tick())),
         }
         for frame in frames:  # warm up every one
@@ -101,13 +117,17 @@ def measure_per_frame(frames: list[Any], blocks: int, rounds: int, hold: int = 5
             for name, step in steps.items():
                 times[name].append(block(step))
         people_runs = analyzer.people_runs - runs_before
-    bare, bare_video, pipeline = (statistics.median(times[name]) for name in ("image", "video", "pipeline"))
+    bare, bare_video, bare_one, pipeline = (
+        statistics.median(times[name]) for name in ("image", "video", "one", "pipeline")
+    )
     return {
         "frames": len(frames),
         "bare_landmarker_cpu_ms": round(bare, 2),
         "bare_landmarker_video_cpu_ms": round(bare_video, 2),
+        "bare_landmarker_video_one_face_cpu_ms": round(bare_one, 2),
         "pipeline_cpu_ms": round(pipeline, 2),
         "overhead_ratio": round(pipeline / bare_video, 3),
+        "overhead_ratio_one_face": round(pipeline / bare_one, 3),
         "people_counter_share": round(people_runs / (blocks * rounds * len(stream)), 3),
     }
 
@@ -143,9 +163,12 @@ def main(argv: list[str]) -> int:
     with native_stderr_to_log():  # the models' own chatter goes to the debug log
         result.update(measure_per_frame(benchmark_frames(), blocks, rounds))
     paced, fixed = calm["paced"], calm["fixed"]
+    speed_factor = result["bare_landmarker_cpu_ms"] / REFERENCE_LANDMARKER_MS
     result.update(
         {
             "cpu_percent": paced["cpu_percent"],
+            "speed_factor": round(speed_factor, 3),
+            "cpu_percent_at_reference_speed": round(paced["cpu_percent"] / speed_factor, 2),
             "fixed_cpu_percent": fixed["cpu_percent"],
             "rss_mb": paced["rss_mb"],
             "alert_delay_s": _delays(paced, fixed),

@@ -59,8 +59,8 @@ QUICK_CLIP: tuple[Scene, ...] = (
     Scene(0.0, 3.0, "sitting"),
     Scene(3.0, 9.0, "away"),
     Scene(9.0, 11.0, "sitting"),
-    Scene(11.0, 13.5, "second"),
-    Scene(13.5, 15.0, "sitting"),
+    Scene(11.0, 14.5, "second"),
+    Scene(14.5, 16.0, "sitting"),
 )
 
 

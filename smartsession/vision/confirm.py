@@ -65,9 +65,9 @@ def same_face(a: Box, b: Box) -> bool:
 class FaceCheck:
     """Confirms a counter box with a landmarker on an enlarged crop; counts its runs.
 
-    Its own landmarker (about 0.1 s to load, some 35 MB) is loaded the first time a box is
-    checked: a student alone at the machine, whom both detectors see, never needs it.
-    `close` it when done.
+    Its own landmarker (about 0.1 s to load, some 35 MB) and the cascades are loaded the
+    first time a box is checked, or by `load` (the agent's vision process, so that the first
+    second person costs no model load mid-class). `close` it when done.
     """
 
     def __init__(
@@ -86,6 +86,14 @@ class FaceCheck:
         """Whether the checking landmarker has been loaded (some box was checked)."""
         return self._landmarker is not None
 
+    def load(self) -> tuple[FaceLandmarker, CascadeCheck]:
+        """The landmarker and the cascades, loaded now if they were not (idempotent)."""
+        if self._landmarker is None:
+            self._landmarker = FaceLandmarker(max_faces=1, min_confidence=self.min_confidence, details=False)
+        if self._cascades is None:
+            self._cascades = CascadeCheck()
+        return self._landmarker, self._cascades
+
     def close(self) -> None:
         """Release the landmarker. Idempotent."""
         if self._landmarker is not None:
@@ -98,9 +106,8 @@ class FaceCheck:
             return True
         if not second_opinion:
             return False
-        if self._cascades is None:
-            self._cascades = CascadeCheck()
-        return self._cascades.confirms(bgr, box)
+        _, cascades = self.load()
+        return cascades.confirms(bgr, box)
 
     @property
     def cascade_runs(self) -> int:
@@ -108,14 +115,13 @@ class FaceCheck:
         return self._cascades.runs if self._cascades is not None else 0
 
     def _finds(self, bgr: BGRImage, box: Box) -> bool:
-        if self._landmarker is None:
-            self._landmarker = FaceLandmarker(max_faces=1, min_confidence=self.min_confidence, details=False)
+        landmarker, _ = self.load()
         self.runs += 1
         crop = crop_around(bgr, box, self.grow, self.size)
         expected = self.size / self.grow * box.width / max(box.width, box.height, 1.0)
         centre = self.size / 2
         reach = CENTRE_TOLERANCE * self.size / self.grow
-        for face in self._landmarker.detect(crop):
+        for face in landmarker.detect(crop):
             extent = face.extent(self.size, self.size)
             fx, fy = extent.centre
             if (

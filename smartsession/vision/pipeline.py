@@ -21,17 +21,14 @@ from smartsession.vision.expression import ExpressionModel
 from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.landmarks import FaceLandmarker, FaceLandmarks
 from smartsession.vision.people import MIN_SCORE, Detection, PeopleCounter
+from smartsession.vision.scene_change import SceneWatch
 from smartsession.vision.seat_check import SeatChecker
 
-#: Seconds (frame time) between people-counter runs when the landmarker's count is steady.
-PEOPLE_INTERVAL = 0.5
-#: Frames at least this far apart (seconds) come at the agent's steady rate (2 fps: 0.5 s).
-STEADY_GAP = 0.3
-#: Seconds between people-counter runs on such frames: every other frame at 2 fps, where
-#: `PEOPLE_INTERVAL` would run it on every one. A face only the counter sees is then first
-#: seen at most 1.0 s after it appears, where at 5 fps (every third frame) it is at most
-#: 0.6 s; its candidate then brings the full rate at once.
-STEADY_PEOPLE_INTERVAL = 0.9
+#: Seconds (frame time) between people-counter runs while the scene changes: every third
+#: frame at 5 fps (0.6 s), every frame at the agent's steady 2 fps (0.5 s).
+PEOPLE_INTERVAL = 0.45
+#: Seconds between its runs at most while the scene stays still (`SceneWatch`).
+STILL_PEOPLE_INTERVAL = 3.0
 #: The counter's score from which a box is a candidate face. Below `people.MIN_SCORE` (0.5,
 #: what the counter alone needs): the crop check and persistence keep out what the counter
 #: scores that high on lettering, and this catches dim or blurred background faces.
@@ -102,7 +99,7 @@ class FrameAnalyzer:
 
     ``faces`` counts the landmarker's faces plus the faces only the people counter sees
     (small background faces: the landmarker's own detector misses faces narrower than about
-    80 px). A face only the counter sees counts once a second landmarker, run on an enlarged
+    80 px; and, when tracking, every face beside the one it follows). A face only the counter sees counts once a second landmarker, run on an enlarged
     crop of the counter's box, finds it there on `PERSIST_RUNS` counter runs in a row (the
     counter alone also scores lettering and clouds as faces); a landmarker face counts at
     once when the counter sees it too, else once that check confirmed it on `PERSIST_RUNS`
@@ -110,33 +107,39 @@ class FrameAnalyzer:
     Pose, gaze and cues come from the largest face that counts; without one they stay at
     their defaults. Close it (or use ``with``) when done; `reset` before a new clip.
 
-    The people counter costs about half the landmarker, so it does not run on every frame:
-    it runs when ``people_interval`` seconds (frame time) have passed since its last run
-    (`STEADY_PEOPLE_INTERVAL` between frames `STEADY_GAP` or more apart: the agent's steady
-    rate), at once when the landmarker's face count changes, and on every frame while a
-    candidate is on its way to counting; in between its last count is kept. The crop check runs only when
-    the counter and the landmarker disagree (a face only one of them sees). At 5 fps with the default 0.5 s the
-    counter runs every third frame, so a second person counts at most 0.4 + 0.4 s after they
+    The people counter costs about 40% of the landmarker, so it does not run on every frame:
+    it runs on the first frame, at once when the landmarker's face count changes, on every
+    frame while a candidate is on its way to counting, and otherwise when
+    ``people_interval`` seconds (frame time) have passed since its last run and the scene
+    changed since then outside the faces the landmarker follows (`SceneWatch`), or
+    `STILL_PEOPLE_INTERVAL` seconds have passed even though it did not; in between its last
+    count is kept (nothing that moved, nothing it saw can have changed). The crop check runs
+    only when the counter and the landmarker disagree (a face only one of them sees). With
+    the default interval the counter runs on every third frame at 5 fps and on every frame
+    at the agent's steady 2 fps, so a second person counts at most 0.6 + 0.4 s after they
     appear (the engine then waits its 2 s multiple-faces hold). ``people_interval=0`` runs
     it on every frame.
 
     ``tracking=True`` (a camera's stream, as the agent's vision process runs it) follows the
     faces from frame to frame in MediaPipe's VIDEO mode instead of searching each frame
-    afresh (`FaceLandmarker`); frames must then come in time order. The default treats each
-    frame on its own (single photos). Each `FrameSignals` says in ``pending_faces`` how many
+    afresh (`FaceLandmarker`); frames must then come in time order. It follows one face
+    (``max_faces`` defaults to 1 then, 2 otherwise): with two allowed, its face detector
+    runs on every frame looking for a second one (about 3 ms), which the people counter
+    looks for anyway. The default treats each frame on its own (single photos). Each `FrameSignals` says in ``pending_faces`` how many
     faces are on their way to counting, so that the next frame comes soon.
     """
 
     def __init__(
         self,
         *,
-        max_faces: int = 2,
+        max_faces: int | None = None,
         expressions: bool = True,
         count_people: bool = True,
         people_interval: float = PEOPLE_INTERVAL,
         tracking: bool = False,
     ) -> None:
-        self._landmarker = FaceLandmarker(max_faces=max_faces, tracking=tracking)
+        faces = max_faces if max_faces is not None else (1 if tracking else 2)
+        self._landmarker = FaceLandmarker(max_faces=faces, tracking=tracking)
         self._check: FaceCheck | None = None
         try:
             self._expression = ExpressionModel() if expressions else None
@@ -151,7 +154,8 @@ class FrameAnalyzer:
         self._people: tuple[Detection, ...] = ()
         self._counted_at: float | None = None
         self._previous_marks = -1
-        self._previous_t: float | None = None
+        self._scene = SceneWatch()
+        self._scene_marks: tuple[Box, ...] = ()
         #: How many frames the people counter has analysed.
         self.people_runs = 0
         self.timings = Timings()
@@ -178,6 +182,12 @@ class FrameAnalyzer:
         """How many counter boxes the Haar cascades checked (the landmarker found no face there)."""
         return self._check.cascade_runs if self._check is not None else 0
 
+    def load_checks(self) -> None:
+        """Load the crop check's models now rather than on the first face only one detector
+        sees (a stream's process: no model load in the middle of a class)."""
+        if self._check is not None:
+            self._check.load()
+
     def reset(self) -> None:
         """Forget the faces followed so far and the counter's schedule (a new camera or clip)."""
         if self._landmarker.tracking:
@@ -188,27 +198,27 @@ class FrameAnalyzer:
         self._people = ()
         self._counted_at = None
         self._previous_marks = -1
-        self._previous_t = None
+        self._scene.clear()
 
     def _count_people(self, bgr: BGRImage, t: float, marked: tuple[Box, ...]) -> tuple[Box, ...]:
         """The confirmed faces only the counter sees (running it when it is due)."""
         if self._counter is None or self._check is None:
             return ()
-        steady = self._previous_t is not None and t - self._previous_t >= STEADY_GAP
-        interval = self.people_interval
-        if steady and interval > 0.0:
-            interval = max(interval, STEADY_PEOPLE_INTERVAL)
-        self._previous_t = t
+        since = None if self._counted_at is None else t - self._counted_at
         due = (
-            self._counted_at is None
+            since is None
+            or self.people_interval <= 0.0
             or len(marked) != self._previous_marks
             or self._persistence.unsettled
-            or not 0.0 <= t - self._counted_at < interval
+            or not 0.0 <= since < STILL_PEOPLE_INTERVAL
+            or (since >= self.people_interval and self._scene.changed(bgr, marked + self._scene_marks))
         )
         self._previous_marks = len(marked)
         if due:
             self._people = tuple(self._counter.detect(bgr))
             self._counted_at = t
+            self._scene.keep(bgr)
+            self._scene_marks = marked
             self.people_runs += 1
             confirmed: list[Box] = []
             # A face both see counts already: followed here too, it keeps counting on the

@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         from smartsession.vision.pipeline import FrameAnalyzer
 
         analyzer = FrameAnalyzer(tracking=True)
+        analyzer.load_checks()
         if setup is not None:
             analyzer.seat_checker = _seat_checker(setup)
     except SmartSessionError as exc:

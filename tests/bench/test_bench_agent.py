@@ -6,12 +6,18 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 KEYS = {
     "bare_landmarker_cpu_ms",
     "bare_landmarker_video_cpu_ms",
+    "bare_landmarker_video_one_face_cpu_ms",
     "pipeline_cpu_ms",
     "overhead_ratio",
+    "overhead_ratio_one_face",
     "cpu_percent",
+    "speed_factor",
+    "cpu_percent_at_reference_speed",
     "fixed_cpu_percent",
     "rss_mb",
     "alert_delay_s",
@@ -43,9 +49,15 @@ def test_bench_agent_quick_prints_json_with_the_keys() -> None:
     assert isinstance(data["targets_met"], bool)
     # The targets, no more and no fewer; the quota the one the agent's unit carries.
     assert set(data["targets"]) == {
-        "cpu_percent", "alert_delay_s", "overhead_ratio", "busy_alert_delay_s", "busy_cpu_percent",
+        "cpu_percent_at_reference_speed", "alert_delay_s", "overhead_ratio", "busy_alert_delay_s",
+        "busy_cpu_percent",
     }  # fmt: skip
-    assert data["targets"]["cpu_percent"] == 5.0 and data["targets"]["alert_delay_s"] == 0.5
+    assert data["targets"]["cpu_percent_at_reference_speed"] == 5.0
+    assert data["targets"]["alert_delay_s"] == 0.5
+    # The CPU at the machine speed the target was set at: this run's landmarker against 13.5 ms.
+    assert data["speed_factor"] == pytest.approx(data["bare_landmarker_cpu_ms"] / 13.5, abs=0.002)
+    at_reference = data["cpu_percent"] / data["speed_factor"]
+    assert data["cpu_percent_at_reference_speed"] == pytest.approx(at_reference, abs=0.02)
     assert data["targets"]["busy_alert_delay_s"] == 1.0
     assert data["unit"]["CPUQuota"] == f"{data['targets']['busy_cpu_percent']:g}%"
     assert data["targets_met"] == all(
@@ -54,6 +66,8 @@ def test_bench_agent_quick_prints_json_with_the_keys() -> None:
     assert data["pipeline_cpu_ms"] > 0 and data["bare_landmarker_video_cpu_ms"] > 0
     ratio = data["pipeline_cpu_ms"] / data["bare_landmarker_video_cpu_ms"]
     assert abs(data["overhead_ratio"] - ratio) < 0.01
+    one_face = data["pipeline_cpu_ms"] / data["bare_landmarker_video_one_face_cpu_ms"]
+    assert abs(data["overhead_ratio_one_face"] - one_face) < 0.01
     runs = {"fixed": data["calm"]["fixed"], "paced": data["calm"]["paced"], "busy": data["busy"]}
     for name, run in runs.items():
         assert set(run) >= RUN_KEYS, name

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from smartsession.vision.landmarks import FaceLandmarker
-from smartsession.vision.pipeline import FrameAnalyzer
+from smartsession.vision.pipeline import STILL_PEOPLE_INTERVAL, FrameAnalyzer
 
 
 def room() -> np.ndarray:
@@ -76,17 +76,63 @@ def test_a_small_face_on_its_way_to_counting_is_pending(
     assert tracker.check_loaded
 
 
-def test_the_people_counter_runs_every_other_frame_at_the_steady_rate(
+def counter_runs(tracker: FrameAnalyzer, frames: list[np.ndarray], period: float) -> list[int]:
+    """Whether the people counter ran on each frame, ``period`` seconds apart."""
+    tracker.reset()
+    runs = []
+    for i, frame in enumerate(frames):
+        before = tracker.people_runs
+        assert tracker.analyze(frame, 100.0 + period * i).faces == 1
+        runs.append(tracker.people_runs - before)
+    return runs
+
+
+def test_the_people_counter_runs_on_schedule_while_the_scene_changes(
+    tracker: FrameAnalyzer, grace_hopper: np.ndarray
+) -> None:
+    # Someone walks past behind her: at 5 fps the counter runs on every third frame (each
+    # 0.6 s), at the steady 2 fps on every frame (each 0.5 s).
+    frames = []
+    for i, frame in enumerate(noisy(room(), 12, seed=5)):
+        frame[20:120, 20 + 40 * i : 60 + 40 * i] = 30
+        frame[130:450, 170:470] = cv2.resize(grace_hopper, (300, 320), interpolation=cv2.INTER_AREA)
+        frames.append(frame)
+    for period, every in ((0.2, 3), (0.5, 1)):
+        runs = counter_runs(tracker, frames, period)
+        assert runs == [1 if i % every == 0 else 0 for i in range(12)], (period, runs)
+
+
+def test_the_people_counter_rests_while_the_scene_stays_still(
     tracker: FrameAnalyzer, sitting: np.ndarray
 ) -> None:
-    # At 5 fps it runs on every third frame (each 0.6 s); at the steady 2 fps on every other
-    # one (each 1.0 s), where every 0.5 s would be every frame: a face only it sees is first
-    # seen at most 0.4 s later than at 5 fps.
-    for period, every in ((0.2, 3), (0.5, 2)):
-        tracker.reset()
-        runs = []
-        for i, frame in enumerate(noisy(sitting, 12, seed=5)):
-            before = tracker.people_runs
-            assert tracker.analyze(frame, 100.0 + period * i).faces == 1
-            runs.append(tracker.people_runs - before)
-        assert runs == [1 if i % every == 0 else 0 for i in range(12)], (period, runs)
+    # Nothing but sensor noise and her own face moves: it runs on the first frame, then every
+    # STILL_PEOPLE_INTERVAL (3 s) only; the landmarker watches her face on every frame.
+    assert STILL_PEOPLE_INTERVAL == 3.0
+    runs = counter_runs(tracker, noisy(sitting, 14, seed=5), 0.5)
+    assert runs == [1 if i % 6 == 0 else 0 for i in range(14)], runs
+
+
+def test_a_face_arriving_in_a_still_scene_is_counted_on_the_next_frame(
+    tracker: FrameAnalyzer, sitting: np.ndarray, astronaut: np.ndarray
+) -> None:
+    # At the steady rate, after the counter rested: the arrival changes the scene, so it runs
+    # on the very next frame, and the full-size face counts after three confirmations.
+    still = noisy(sitting, 4, seed=7)
+    joined = sitting.copy()
+    joined[40:200, 470:600] = cv2.resize(astronaut[20:230, 140:310], (130, 160), interpolation=cv2.INTER_AREA)
+    tracker.reset()
+    for i, frame in enumerate(still):
+        assert tracker.analyze(frame, 0.5 * i).faces == 1
+    before = tracker.people_runs
+    seen = [tracker.analyze(frame, 2.0 + 0.2 * i) for i, frame in enumerate(noisy(joined, 4, seed=8))]
+    assert tracker.people_runs - before == 3  # then it counts: the scene is still again
+    assert [s.faces for s in seen] == [1, 1, 2, 2]
+    assert [s.pending_faces for s in seen] == [1, 1, 0, 0]
+
+
+def test_the_crop_check_can_be_loaded_before_it_is_needed() -> None:
+    # The agent's vision process loads it at start: no model load when a second person comes.
+    with FrameAnalyzer(tracking=True) as analyzer:
+        assert not analyzer.check_loaded
+        analyzer.load_checks()
+        assert analyzer.check_loaded and analyzer.confirmation_runs == 0
