@@ -266,7 +266,11 @@ class FrameAnalyzer:
             extents = tuple(box for box, ok in zip(extents, counts, strict=True) if ok)
         after_count = time.perf_counter()
         self.found = FoundFaces(extents, counted, self._people)
-        self.seat_check = None if self.seat_checker is None else self.seat_checker.observe(bgr, marks, t)
+        self.seat_check = (
+            None
+            if self.seat_checker is None
+            else self.seat_checker.observe(bgr, marks, t, others=len(counted))
+        )
         expressions: tuple[float, ...] = ()
         if marks and self._expression is not None:
             expressions = self._expression.predict(bgr, extents[0])

@@ -47,13 +47,16 @@ class SeatChecker:
         self._schedule = CheckSchedule(interval)
         self.threshold = threshold
 
-    def observe(self, bgr: BGRImage, faces: Sequence[FaceLandmarks], t: float) -> SeatCheck | None:
+    def observe(
+        self, bgr: BGRImage, faces: Sequence[FaceLandmarks], t: float, *, others: int = 0
+    ) -> SeatCheck | None:
         """A check's result when one was due on this frame, else None.
 
-        Only a frame with exactly one face is checked (several faces are the engine's
-        "more than one face" alert, not a seat check).
+        Only a frame with exactly one face is checked: one in ``faces`` (the landmarker's)
+        and no ``others`` (faces only the people counter sees). Several faces are the
+        engine's "more than one face" alert, not a seat check.
         """
-        if not self._schedule.due(t, len(faces) == 1):
+        if not self._schedule.due(t, len(faces) == 1 and others == 0):
             return None
         self._schedule.done(t)
         if self._template is None or self._net is None:

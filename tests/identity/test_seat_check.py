@@ -50,6 +50,8 @@ def test_a_return_after_no_face_is_checked_at_once(
     image, marks = faces["grace_hopper"]
     assert checker.observe(image, marks, 0.0) is not None
     assert checker.observe(image, [], 5.0) is None  # away
+    # Back, but with someone the people counter sees beside her: not a frame to check.
+    assert checker.observe(image, marks, 5.5, others=1) is None
     back = checker.observe(image, marks, 6.0)
     assert back is not None and back.result is SeatResult.MATCH
 
@@ -116,3 +118,30 @@ def test_the_exam_policy_turns_it_on_unless_set(
     config = load_config(path)
     assert config.identity.enabled is enabled
     assert config.identity.interval == 30.0 and config.identity.threshold == 0.52
+
+
+def test_the_pipeline_checks_no_frame_with_a_second_person(net: FaceNet, people: list[Descriptors]) -> None:
+    # The agent's landmarker follows one face; the second person is the people counter's,
+    # and a frame with them beside her is not checked, however due the check is.
+    import cv2
+
+    from smartsession.vision.pipeline import FrameAnalyzer
+
+    grace, astronaut = (p.image for p in portraits())
+    alone = np.full((480, 640, 3), 110, np.uint8)
+    alone[60:420, 20:320] = cv2.resize(grace, (300, 360), interpolation=cv2.INTER_AREA)
+    joined = alone.copy()
+    joined[80:240, 420:550] = cv2.resize(astronaut[20:230, 140:310], (130, 160), interpolation=cv2.INTER_AREA)
+    with FrameAnalyzer(tracking=True) as analyzer:
+        analyzer.seat_checker = SeatChecker(net, people[0].original.tolist(), interval=0.3)
+        seen = [
+            (analyzer.analyze(frame, 0.4 * i), analyzer.seat_check)
+            for i, frame in enumerate([alone, alone] + [joined] * 5 + [alone] * 2)
+        ]
+    faces = [signals.faces for signals, _ in seen]
+    assert faces[:2] == [1, 1] and faces[6] == 2 and faces[-1] == 1  # a counted face survives one miss
+    for signals, check in seen:
+        if signals.faces == 2:
+            assert check is None
+    assert seen[0][1] is not None and seen[0][1].result is SeatResult.MATCH
+    assert seen[-1][1] is not None and seen[-1][1].result is SeatResult.MATCH
