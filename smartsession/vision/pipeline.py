@@ -104,8 +104,9 @@ class FrameAnalyzer:
     counter alone also scores lettering and clouds as faces); a landmarker face counts at
     once when the counter sees it too, else once that check confirmed it on `PERSIST_RUNS`
     frames in a row (see `confirm`).
-    Pose, gaze and cues come from the largest face that counts; without one they stay at
-    their defaults. Close it (or use ``with``) when done; `reset` before a new clip.
+    Pose, gaze and cues come from the largest landmarker face that counts (tracking: the one
+    it follows); without one they stay at their defaults. Close it (or use ``with``) when
+    done; `reset` before a new clip.
 
     The people counter costs about 40% of the landmarker, so it does not run on every frame:
     it runs on the first frame, at once when the landmarker's face count changes, on every
