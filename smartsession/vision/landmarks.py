@@ -108,6 +108,12 @@ class FaceLandmarker:
         """Faces in an OpenCV BGR image, largest first (``t``: see `detect_rgb`)."""
         return self.detect_rgb(to_rgb(bgr), t)
 
+    def forget(self) -> None:
+        """Stop following the faces (tracking): the next frame is searched afresh."""
+        if self.tracking:
+            # A blank frame loses whatever the tracking landmarker followed.
+            self.detect(np.zeros((64, 64, 3), np.uint8))  # a time not after the last: 1 ms later
+
     def close(self) -> None:
         """Release the model; `detect` must not be called afterwards. Idempotent."""
         if self._landmarker is not None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import msgspec
-import numpy as np
 
 from smartsession.core import cues
 from smartsession.core.identity import SeatCheck
@@ -29,6 +28,9 @@ from smartsession.vision.seat_check import SeatChecker
 PEOPLE_INTERVAL = 0.45
 #: Seconds between its runs at most while the scene stays still (`SceneWatch`).
 STILL_PEOPLE_INTERVAL = 3.0
+#: A face only the counter sees that is this many times wider than the one the tracking
+#: landmarker follows makes it search afresh (it follows the student, not a face behind).
+TAKEOVER = 1.5
 #: The counter's score from which a box is a candidate face. Below `people.MIN_SCORE` (0.5,
 #: what the counter alone needs): the crop check and persistence keep out what the counter
 #: scores that high on lettering, and this catches dim or blurred background faces.
@@ -126,7 +128,9 @@ class FrameAnalyzer:
     afresh (`FaceLandmarker`); frames must then come in time order. It follows one face
     (``max_faces`` defaults to 1 then, 2 otherwise): with two allowed, its face detector
     runs on every frame looking for a second one (about 3 ms), which the people counter
-    looks for anyway. The default treats each frame on its own (single photos). Each `FrameSignals` says in ``pending_faces`` how many
+    looks for anyway. A face only the counter sees, `TAKEOVER` times wider than the one
+    followed, makes it search the next frame afresh (the student back in her seat after it
+    locked on to a neighbour behind). The default treats each frame on its own (single photos). Each `FrameSignals` says in ``pending_faces`` how many
     faces are on their way to counting, so that the next frame comes soon.
     """
 
@@ -191,9 +195,7 @@ class FrameAnalyzer:
 
     def reset(self) -> None:
         """Forget the faces followed so far and the counter's schedule (a new camera or clip)."""
-        if self._landmarker.tracking:
-            # A blank frame loses whatever the tracking landmarker followed.
-            self._landmarker.detect(np.zeros((64, 64, 3), np.uint8))
+        self._landmarker.forget()
         self._persistence.clear()
         self._marks.clear()
         self._people = ()
@@ -267,6 +269,13 @@ class FrameAnalyzer:
             extents = tuple(box for box, ok in zip(extents, counts, strict=True) if ok)
         after_count = time.perf_counter()
         self.found = FoundFaces(extents, counted, self._people)
+        if extents and self._landmarker.tracking:
+            # The counter's box of the face followed, if it has one (its boxes run wider
+            # than the landmarks' extent): someone much nearer the camera (the student back,
+            # after it locked on to a neighbour) makes the next frame searched afresh.
+            followed = next((d.box for d in self._people if same_face(d.box, extents[0])), extents[0])
+            if any(box.width > TAKEOVER * followed.width for box in counted):
+                self._landmarker.forget()
         self.seat_check = (
             None
             if self.seat_checker is None

@@ -136,3 +136,27 @@ def test_the_crop_check_can_be_loaded_before_it_is_needed() -> None:
         assert not analyzer.check_loaded
         analyzer.load_checks()
         assert analyzer.check_loaded and analyzer.confirmation_runs == 0
+
+
+def test_the_student_sitting_down_takes_over_from_a_face_behind(
+    tracker: FrameAnalyzer, grace_hopper: np.ndarray, astronaut: np.ndarray
+) -> None:
+    # While the seat was empty, the landmarker (following one face) locked on to a neighbour
+    # behind. The student sits down much nearer: once counted, the landmarker follows her,
+    # and the neighbour is the counter's; the count never drops.
+    behind = room()
+    behind[30:240, 470:640] = cv2.resize(astronaut[20:230, 140:310], (170, 210), interpolation=cv2.INTER_AREA)
+    both = behind.copy()
+    both[:, :420] = cv2.resize(grace_hopper, (420, 480), interpolation=cv2.INTER_AREA)
+    tracker.reset()
+    for i, frame in enumerate(noisy(behind, 3, seed=1)):
+        assert tracker.analyze(frame, 0.5 * i).faces == 1
+    neighbour = tracker.found.marked[0]
+    seen = []
+    for i, frame in enumerate(noisy(both, 8, seed=2)):
+        seen.append(tracker.analyze(frame, 2.0 + 0.2 * i).faces)
+        followed = tracker.found.marked[0]
+    first = seen.index(2)
+    assert seen[first:] == [2] * (len(seen) - first) and first <= 3
+    assert followed.width > 1.4 * neighbour.width and followed.x1 < 420  # her, not him
+    assert any(box.x0 > 420 for box in tracker.found.counted)
