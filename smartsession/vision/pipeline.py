@@ -101,11 +101,12 @@ class FrameAnalyzer:
 
     ``faces`` counts the landmarker's faces plus the faces only the people counter sees
     (small background faces: the landmarker's own detector misses faces narrower than about
-    80 px; and, when tracking, every face beside the one it follows). A face only the counter sees counts once a second landmarker, run on an enlarged
-    crop of the counter's box, finds it there on `PERSIST_RUNS` counter runs in a row (the
-    counter alone also scores lettering and clouds as faces); a landmarker face counts at
-    once when the counter sees it too, else once that check confirmed it on `PERSIST_RUNS`
-    frames in a row (see `confirm`).
+    80 px; and, when tracking, every face beside the one it follows). A face only the
+    counter sees counts once a second landmarker, run on an enlarged crop of the counter's
+    box, finds it there on `PERSIST_RUNS` counter runs in a row (the counter alone also
+    scores lettering and clouds as faces); a landmarker face counts at once when the counter
+    sees it too, else once that check confirmed it on `PERSIST_RUNS` frames in a row (see
+    `confirm`).
     Pose, gaze and cues come from the largest landmarker face that counts (tracking: the one
     it follows); without one they stay at their defaults. Close it (or use ``with``) when
     done; `reset` before a new clip.
@@ -130,8 +131,9 @@ class FrameAnalyzer:
     runs on every frame looking for a second one (about 3 ms), which the people counter
     looks for anyway. A face only the counter sees, `TAKEOVER` times wider than the one
     followed, makes it search the next frame afresh (the student back in her seat after it
-    locked on to a neighbour behind). The default treats each frame on its own (single photos). Each `FrameSignals` says in ``pending_faces`` how many
-    faces are on their way to counting, so that the next frame comes soon.
+    locked on to a neighbour behind). The default treats each frame on its own (single
+    photos). Each `FrameSignals` says in ``pending_faces`` how many faces are on their way
+    to counting, so that the next frame comes soon.
     """
 
     def __init__(
