@@ -6,10 +6,9 @@ Only the shape and the correctness are checked here, never the speed (the machin
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+from bench_cli import run_bench
 
 FLOOD_KEYS = {
     "flood",
@@ -27,13 +26,7 @@ FLOOD_KEYS = {
 
 
 def test_quick_abuse_bench_runs_every_flood_and_loses_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "abuse", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = run_bench("abuse", "--quick", timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["quick"] is True
@@ -53,12 +46,6 @@ def test_quick_abuse_bench_runs_every_flood_and_loses_nothing() -> None:
 
 @pytest.mark.parametrize("option", [["--seconds", "0"], ["--floods", "tcp,smurf"]])
 def test_bad_options_are_refused(option: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "abuse", *option],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bench("abuse", *option, timeout=60)
     assert done.returncode == 2
     assert option[0] in done.stderr

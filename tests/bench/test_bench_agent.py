@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+from bench_cli import run_bench
 
 KEYS = {
     "bare_landmarker_cpu_ms",
@@ -35,13 +34,7 @@ RUN_KEYS = {"cpu_percent", "busiest_second_cpu_percent", "analysed_fps", "steady
 
 
 def test_bench_agent_quick_prints_json_with_the_keys() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "agent", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    result = run_bench("agent", "--quick", timeout=400)
     assert result.returncode == 0, result.stderr
     assert "XNNPACK" not in result.stderr and "InitGoogle" not in result.stderr
     data = json.loads(result.stdout)

@@ -6,8 +6,8 @@ Only the shape and the correctness are checked here, never the speed (the machin
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from bench_cli import run_bench
 
 KEYS = {
     "baseline_msgs_per_s",
@@ -31,13 +31,7 @@ KEYS = {
 
 
 def test_quick_bench_prints_every_key_and_loses_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "hub", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = run_bench("hub", "--quick", timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result.keys() >= KEYS, KEYS - result.keys()
@@ -57,12 +51,6 @@ def test_quick_bench_prints_every_key_and_loses_nothing() -> None:
 
 
 def test_bad_options_are_refused() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "hub", "--agents", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bench("hub", "--agents", "0", timeout=60)
     assert done.returncode == 2
     assert "--agents" in done.stderr

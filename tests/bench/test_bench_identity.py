@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from bench_cli import run_bench
 
 
 def test_bench_identity_quick() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "identity", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_bench("identity", "--quick", timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     data = json.loads(result.stdout)

@@ -4,8 +4,8 @@ PostgreSQL, and nothing is lost or duplicated. Only shape and correctness are ch
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from bench_cli import run_bench
 
 KEYS = {
     "rooms",
@@ -31,13 +31,7 @@ KEYS = {
 
 
 def test_quick_bench_school_survives_an_outage_and_loses_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "school", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_bench("school", "--quick", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result.keys() >= KEYS, KEYS - result.keys()
@@ -57,12 +51,6 @@ def test_quick_bench_school_survives_an_outage_and_loses_nothing() -> None:
 
 
 def test_bad_options_are_refused() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "school", "--rooms", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bench("school", "--rooms", "0", timeout=60)
     assert done.returncode == 2
     assert "--rooms" in done.stderr

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from bench_cli import run_bench
 
 SPLIT_KEYS = {
     "frames",
@@ -22,13 +22,7 @@ SPLIT_KEYS = {
 
 
 def test_bench_vision_quick() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "smartsession", "bench", "vision", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_bench("vision", "--quick", timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     data = json.loads(result.stdout)
