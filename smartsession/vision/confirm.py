@@ -186,6 +186,11 @@ class Persistence:
         self._tracks = kept
 
     @property
+    def boxes(self) -> tuple[Box, ...]:
+        """Every face followed: candidates and faces that count."""
+        return tuple(t.box for t in self._tracks)
+
+    @property
     def counted(self) -> tuple[Box, ...]:
         """The faces that count: confirmed on enough runs in a row."""
         return tuple(t.box for t in self._tracks if t.hits >= self.runs)

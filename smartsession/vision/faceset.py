@@ -101,6 +101,17 @@ def scenes(
             index += 1
 
 
+def scene_named(name: str) -> Scene:
+    """The scene called ``name`` (``split/maker/number``, as `Scene.name` and the benchmark say)."""
+    split, maker, number = name.split("/")
+    index = 0
+    for planned, kind, count, _ in PLAN:
+        if planned == maker and split in SEEDS and int(number) < count:
+            return make_scene(split, maker, kind, int(number), index + int(number))
+        index += count
+    raise ValueError(f"no scene {name!r} in the face-presence set")
+
+
 def make_scene(split: Split, maker: str, kind: Kind, number: int, index: int) -> Scene:
     """Scene ``number`` of ``maker`` in ``split`` (``index``: its place in the split, the seed)."""
     rng = np.random.default_rng((SEEDS[split], index))

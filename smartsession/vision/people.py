@@ -137,9 +137,13 @@ class PeopleCounter:
         self.min_score = min_score
         self.min_size_px = min_size_px
 
-    def detect(self, bgr: BGRImage) -> list[Detection]:
-        """Faces in a BGR frame, best first, with boxes in the frame's pixels."""
+    def detect(self, bgr: BGRImage, region: Box | None = None) -> list[Detection]:
+        """Faces in a BGR frame (or in its ``region``), best first, with boxes in the frame's pixels."""
         check_bgr(bgr)
+        rx, ry = 0, 0
+        if region is not None:
+            rx, ry = int(region.x0), int(region.y0)
+            bgr = np.ascontiguousarray(bgr[ry : int(region.y1), rx : int(region.x1)])
         square, scale, ox, oy = letterbox(bgr)  # shrink first: converting the small square is cheaper
         rgb = cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
         tensor = (rgb.astype(np.float32) / 127.5 - 1.0)[None]
@@ -151,7 +155,12 @@ class PeopleCounter:
         found: list[Detection] = []
         for merged, score in weighted_nms(boxes, scores):
             px = [float(v) * INPUT_SIZE for v in merged]
-            box = Box((px[0] - ox) / scale, (px[1] - oy) / scale, (px[2] - ox) / scale, (px[3] - oy) / scale)
+            box = Box(
+                rx + (px[0] - ox) / scale,
+                ry + (px[1] - oy) / scale,
+                rx + (px[2] - ox) / scale,
+                ry + (px[3] - oy) / scale,
+            )
             if min(box.width, box.height) >= self.min_size_px:
                 found.append(Detection(box, score))
         return found

@@ -17,6 +17,7 @@ from smartsession.core.identity import SeatCheck
 from smartsession.core.signals import CameraStatus, FrameSignals
 from smartsession.vision.confirm import FaceCheck, Marks, Persistence, same_face
 from smartsession.vision.expression import ExpressionModel
+from smartsession.vision.fine_pass import ZOOM_SCORE, FinePass
 from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.landmarks import FaceLandmarker, FaceLandmarks
 from smartsession.vision.people import MIN_SCORE, Detection, PeopleCounter
@@ -35,6 +36,8 @@ TAKEOVER = 1.5
 #: what the counter alone needs): the crop check and persistence keep out what the counter
 #: scores that high on lettering, and this catches dim or blurred background faces.
 CANDIDATE_SCORE = 0.35
+#: New faces the fine pass's tiles found that are zoomed on per counter run, best first.
+MAX_ZOOMS = 3
 
 
 @dataclass
@@ -148,10 +151,12 @@ class FrameAnalyzer:
         faces = max_faces if max_faces is not None else (1 if tracking else 2)
         self._landmarker = FaceLandmarker(max_faces=faces, tracking=tracking)
         self._check: FaceCheck | None = None
+        self._fine: FinePass | None = None
         try:
             self._expression = ExpressionModel() if expressions else None
             self._counter = PeopleCounter(min_score=CANDIDATE_SCORE) if count_people else None
             self._check = FaceCheck() if count_people else None
+            self._fine = FinePass(self._counter) if self._counter is not None else None
         except BaseException:
             self.close()
             raise
@@ -204,6 +209,8 @@ class FrameAnalyzer:
         self._counted_at = None
         self._previous_marks = -1
         self._scene.clear()
+        if self._fine is not None:
+            self._fine.reset()
 
     def _count_people(self, bgr: BGRImage, t: float, marked: tuple[Box, ...]) -> tuple[Box, ...]:
         """The confirmed faces only the counter sees (running it when it is due)."""
@@ -220,7 +227,9 @@ class FrameAnalyzer:
         )
         self._previous_marks = len(marked)
         if due:
-            self._people = tuple(self._counter.detect(bgr))
+            people = self._counter.detect(bgr)
+            fine = self._fine_look(bgr, t, marked, [d.box for d in people])
+            self._people = tuple(people + fine)
             self._counted_at = t
             self._scene.keep(bgr)
             self._scene_marks = marked
@@ -238,12 +247,43 @@ class FrameAnalyzer:
                     box = detection.box
                     if any(same_face(box, mark) for mark in marked):
                         continue
-                    if self._persistence.established(box) or self._check.confirms(
-                        bgr, box, second_opinion=True
+                    if self._persistence.established(box) or (
+                        (detection not in fine or detection.score >= ZOOM_SCORE)
+                        and self._check.confirms(
+                            bgr, self._refined(bgr, box, detection in fine), second_opinion=True
+                        )
                     ):
                         confirmed.append(box)
             self._persistence.update(confirmed, marked, vouched)
         return tuple(b for b in self._persistence.counted if not any(same_face(b, m) for m in marked))
+
+    def _refined(self, bgr: BGRImage, box: Box, zoomed: bool) -> Box:
+        """The box the crop check looks at: the zoom's (the whole-frame pass places the box of
+        a three-quarter face a fifth of its width off), or ``box`` if it came from a zoom."""
+        if zoomed or self._fine is None:
+            return box
+        again = self._fine.zoom(bgr, box)
+        return again.box if again is not None else box
+
+    def _fine_look(
+        self, bgr: BGRImage, t: float, marked: tuple[Box, ...], seen: list[Box]
+    ) -> list[Detection]:
+        """What only `FinePass` sees: the tiles' new faces that hold up on a zoom (the best
+        `MAX_ZOOMS`), then a zoom on each face followed that neither pass saw now."""
+        if self._fine is None:
+            return []
+        seen = seen + list(marked)
+        found: list[Detection] = []
+        tiled = sorted(self._fine.sweep(bgr, t, marked), key=lambda d: -d.score)
+        new = [d.box for d in tiled if not any(same_face(d.box, s) for s in seen)]
+        for box in new[:MAX_ZOOMS] + list(self._persistence.boxes):
+            if any(same_face(box, s) for s in seen):
+                continue
+            zoomed = self._fine.zoom(bgr, box)
+            if zoomed is not None and not any(same_face(zoomed.box, s) for s in seen):
+                found.append(zoomed)
+                seen.append(zoomed.box)
+        return found
 
     def analyze(self, bgr: BGRImage, t: float) -> FrameSignals:
         """The signals of one BGR frame taken at time ``t`` (seconds, caller's clock)."""

@@ -35,6 +35,30 @@ def thumbnail(bgr: BGRImage) -> npt.NDArray[np.int16]:
     return np.asarray(cv2.resize(grey, THUMBNAIL, interpolation=cv2.INTER_AREA), dtype=np.int16)
 
 
+def grow(box: Box, factor: float) -> Box:
+    """``box`` grown by ``factor`` about its centre."""
+    cx, cy = box.centre
+    half_w, half_h = box.width * factor / 2, box.height * factor / 2
+    return Box(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+
+
+def moved(
+    now: npt.NDArray[np.int16],
+    reference: npt.NDArray[np.int16],
+    scale: tuple[float, float],
+    ignore: tuple[Box, ...] = (),
+) -> npt.NDArray[np.bool_]:
+    """The thumbnail pixels that moved by `LEVEL` or more between two thumbnails, leaving out
+    the ``ignore`` boxes (pixels of a frame that ``scale`` maps onto the thumbnail)."""
+    out: npt.NDArray[np.bool_] = np.abs(now - reference) >= LEVEL
+    sx, sy = scale
+    for box in ignore:
+        x0, x1 = int(max(0.0, box.x0 * sx)), int(np.ceil(box.x1 * sx))
+        y0, y1 = int(max(0.0, box.y0 * sy)), int(np.ceil(box.y1 * sy))
+        out[y0:y1, x0:x1] = False
+    return out
+
+
 class SceneWatch:
     """The thumbnail of a reference frame, and whether later frames differ from it."""
 
@@ -50,21 +74,18 @@ class SceneWatch:
 
     def changed(self, bgr: BGRImage, ignore: tuple[Box, ...] = ()) -> bool:
         """True when ``bgr`` differs from the reference outside the ``ignore`` boxes (pixels of
-        the frame), or there is no reference yet, or the frame's size changed."""
+        the frame, each grown by `IGNORE_GROW`), or there is no reference yet, or the frame's
+        size changed."""
         if self._reference is None:
             return True
         height, width = bgr.shape[:2]
         if (THUMBNAIL[0] / width, THUMBNAIL[1] / height) != self._scale:
             return True
-        moved = np.abs(thumbnail(bgr) - self._reference) >= LEVEL
-        sx, sy = self._scale
-        for box in ignore:
-            cx, cy = box.centre
-            half_w, half_h = box.width * IGNORE_GROW / 2, box.height * IGNORE_GROW / 2
-            x0, x1 = int(max(0.0, (cx - half_w) * sx)), int(np.ceil((cx + half_w) * sx))
-            y0, y1 = int(max(0.0, (cy - half_h) * sy)), int(np.ceil((cy + half_h) * sy))
-            moved[y0:y1, x0:x1] = False
-        return int(np.count_nonzero(moved)) >= CHANGED_PIXELS
+        grown = tuple(grow(box, IGNORE_GROW) for box in ignore)
+        return (
+            int(np.count_nonzero(moved(thumbnail(bgr), self._reference, self._scale, grown)))
+            >= CHANGED_PIXELS
+        )
 
     def clear(self) -> None:
         """Forget the reference (a new camera or clip)."""

@@ -1,0 +1,129 @@
+"""The people counter's second, finer look: tiles of the frame, and a zoom on each face it follows.
+
+The full-range detector sees a whole 640x480 frame at 192x144, so a face 100 px wide is 30
+px to it. A frontal face with a person around it still scores well there; a three-quarter
+face half hidden behind a camera, or a head cut off from its body, scores under 0.35 and
+is never a candidate. Seen larger it scores 0.5-0.75. `FinePass` looks again:
+
+* **Tiles.** Four overlapping squares, each `TILE_SHARE` of the frame's larger side (360 px
+  of a 640x480 frame, so faces are 1.8 times larger to the detector). A tile is swept on the
+  first counter run after a reset, and again when the scene changed inside it, outside the
+  students the landmarker follows (their face and the body below it, `body_of`), at most
+  every `FINE_INTERVAL` seconds: a still classroom costs nothing, someone walking behind
+  costs four detector runs (some 25 ms) every 2 s.
+* **Zoom.** A face found only this way is followed by the detector run on a square
+  `ZOOM_GROW` times its size around it (`zoom`), on every counter run: one detector run per
+  such face, no sweep.
+
+Lettering, coins and textures that the detector scores as faces on a tile do not stay
+faces when zoomed in on, so a tile's candidate must score `FINE_SCORE` on its tile and
+`ZOOM_SCORE` on the zoom before the crop check (`confirm.FaceCheck`) looks at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from smartsession.vision.confirm import same_face
+from smartsession.vision.images import BGRImage, Box
+from smartsession.vision.people import Detection, PeopleCounter
+from smartsession.vision.scene_change import CHANGED_PIXELS, THUMBNAIL, moved, thumbnail
+
+#: A tile's side, as a share of the frame's larger side.
+TILE_SHARE = 0.5625
+#: Seconds (frame time) a tile waits before it is swept again after a change.
+FINE_INTERVAL = 2.0
+#: The zoom's side, as a multiple of the face box's larger side.
+ZOOM_GROW = 3.0
+#: What a new face seen only by the fine pass must score on its zoom to be checked.
+ZOOM_SCORE = 0.5
+#: A followed student's body, in widths of their face: this wide, from this far above the face's
+#: top down to the frame's bottom.
+BODY_WIDTHS = 3.0
+BODY_ABOVE = 0.25
+
+
+def tiles(width: int, height: int, share: float = TILE_SHARE) -> tuple[Box, ...]:
+    """Overlapping squares covering a ``width`` x ``height`` frame, each ``share`` of its larger side."""
+    side = round(share * max(width, height))
+    xs = sorted({0, max(0, width - side)})
+    ys = sorted({0, max(0, height - side)})
+    return tuple(Box(x, y, min(width, x + side), min(height, y + side)) for y in ys for x in xs)
+
+
+def zoom_region(box: Box, width: int, height: int, grow: float = ZOOM_GROW) -> Box:
+    """A square ``grow`` times ``box``'s larger side centred on it, moved (not cut) to lie in
+    the frame where it fits."""
+    side = grow * max(box.width, box.height, 1.0)
+    cx, cy = box.centre
+    x0 = min(max(0.0, cx - side / 2), max(0.0, width - side))
+    y0 = min(max(0.0, cy - side / 2), max(0.0, height - side))
+    return Box(x0, y0, min(float(width), x0 + side), min(float(height), y0 + side))
+
+
+def body_of(face: Box, height: int) -> Box:
+    """The part of a frame ``height`` px high that a student with this ``face`` moves in."""
+    cx = face.centre[0]
+    half = BODY_WIDTHS * face.width / 2
+    return Box(cx - half, face.y0 - BODY_ABOVE * face.height, cx + half, float(height))
+
+
+@dataclass
+class _Tile:
+    box: Box
+    swept_at: float | None = None
+    reference: npt.NDArray[np.int16] | None = None
+
+
+class FinePass:
+    """Tiles swept when due and zooms on faces (see the module docstring); counts its detector runs."""
+
+    def __init__(self, counter: PeopleCounter, interval: float = FINE_INTERVAL) -> None:
+        self._counter = counter
+        self.interval = interval
+        self._tiles: list[_Tile] = []
+        self._size = (0, 0)
+        #: Detector runs on tiles and on zooms.
+        self.tile_runs = 0
+        self.zoom_runs = 0
+
+    def reset(self) -> None:
+        """Sweep every tile on the next call (a new camera or clip)."""
+        self._tiles = []
+
+    def sweep(self, bgr: BGRImage, t: float, students: tuple[Box, ...] = ()) -> list[Detection]:
+        """The detections on the tiles due at time ``t``: never swept, or changed outside the
+        ``students``' bodies since their last sweep at least `interval` seconds ago."""
+        height, width = bgr.shape[:2]
+        if (width, height) != self._size or not self._tiles:
+            self._size = (width, height)
+            self._tiles = [_Tile(box) for box in tiles(width, height)]
+        now = thumbnail(bgr)
+        scale = (THUMBNAIL[0] / width, THUMBNAIL[1] / height)
+        ignore = tuple(body_of(face, height) for face in students)
+        found: list[Detection] = []
+        for tile in self._tiles:
+            if tile.swept_at is not None and tile.reference is not None:
+                if 0.0 <= t - tile.swept_at < self.interval:
+                    continue
+                changes = moved(now, tile.reference, scale, ignore)
+                x0, y0 = int(tile.box.x0 * scale[0]), int(tile.box.y0 * scale[1])
+                x1, y1 = int(np.ceil(tile.box.x1 * scale[0])), int(np.ceil(tile.box.y1 * scale[1]))
+                if int(np.count_nonzero(changes[y0:y1, x0:x1])) < CHANGED_PIXELS:
+                    continue
+            tile.swept_at, tile.reference = t, now
+            self.tile_runs += 1
+            found += self._counter.detect(bgr, tile.box)
+        return found
+
+    def zoom(self, bgr: BGRImage, box: Box) -> Detection | None:
+        """The detector's best face centred near ``box`` on a square around it, if any."""
+        height, width = bgr.shape[:2]
+        self.zoom_runs += 1
+        near = [
+            d for d in self._counter.detect(bgr, zoom_region(box, width, height)) if same_face(d.box, box)
+        ]
+        return max(near, key=lambda d: d.score, default=None)

@@ -1,0 +1,95 @@
+"""The people counter's finer look: tiles swept only when something changed there, and faces
+the whole-frame pass cannot see found on them (real detector, real frames of the labelled set)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smartsession.vision.faceset import FRAME_STEP, scene_named
+from smartsession.vision.fine_pass import FinePass, tiles, zoom_region
+from smartsession.vision.images import Box
+from smartsession.vision.people import PeopleCounter
+from smartsession.vision.pipeline import CANDIDATE_SCORE, FrameAnalyzer
+
+
+def room(seed: int) -> np.ndarray:
+    """A 640x480 wall with a gradient and fresh sensor noise from ``seed``."""
+    frame = np.full((480, 640, 3), 120, np.float64)
+    frame[:, :, 0] = np.linspace(80, 160, 640)[None, :]
+    rng = np.random.default_rng(seed)
+    return np.clip(frame + rng.normal(0.0, 3.0, frame.shape), 0, 255).astype(np.uint8)
+
+
+def covers(found: Box, face: Box) -> bool:
+    cx, cy = found.centre
+    return face.x0 <= cx <= face.x1 and face.y0 <= cy <= face.y1
+
+
+def test_tiles_are_overlapping_squares_that_cover_the_frame() -> None:
+    for width, height in ((640, 480), (320, 240)):
+        boxes = tiles(width, height)
+        assert len(boxes) == 4
+        side = round(0.5625 * width)
+        assert all(b.width == side and b.height == side for b in boxes)
+        covered = np.zeros((height, width), bool)
+        for b in boxes:
+            covered[int(b.y0) : int(b.y1), int(b.x0) : int(b.x1)] = True
+        assert covered.all()
+
+
+def test_a_zoom_is_moved_into_the_frame_not_cut() -> None:
+    region = zoom_region(Box(600, 440, 640, 480), 640, 480)
+    assert (region.width, region.height) == (120, 120)
+    assert region.x1 == 640 and region.y1 == 480
+    assert zoom_region(Box(100, 100, 140, 140), 640, 480) == Box(60, 60, 180, 180)
+
+
+def test_tiles_are_swept_first_then_only_where_the_scene_changed(people_counter: PeopleCounter) -> None:
+    fine = FinePass(people_counter)
+    fine.sweep(room(0), 0.0)
+    assert fine.tile_runs == 4
+    fine.sweep(room(1), 5.0)  # sensor noise only
+    assert fine.tile_runs == 4
+    changed = room(2)
+    changed[10:60, 10:60] = 30  # a dark bag on the top-left shelf: in the first tile only
+    fine.sweep(changed, 5.2)
+    assert fine.tile_runs == 5
+    changed[10:60, 560:620] = 30  # top right: its tile was last swept at 0 s
+    fine.sweep(changed, 5.4)
+    assert fine.tile_runs == 6
+    moved = changed.copy()
+    moved[10:60, 10:60] = 200
+    fine.sweep(moved, 6.0)  # changed again, but within the interval
+    assert fine.tile_runs == 6
+    fine.sweep(moved, 7.3)
+    assert fine.tile_runs == 7
+    fine.reset()
+    fine.sweep(moved, 7.5)
+    assert fine.tile_runs == 11
+
+
+def test_the_student_moving_sweeps_nothing(people_counter: PeopleCounter) -> None:
+    fine = FinePass(people_counter)
+    fine.sweep(room(0), 0.0)
+    frame = room(1)
+    frame[200:480, 260:380] = 40  # her jumper, below her face
+    face = Box(290, 120, 350, 190)
+    fine.sweep(frame, 3.0, students=(face,))
+    assert fine.tile_runs == 4
+    fine.sweep(frame, 3.0)
+    assert fine.tile_runs == 8
+
+
+@pytest.mark.parametrize("name", ["heldout/many/103", "heldout/one/031", "heldout/many/121"])
+def test_a_face_the_whole_frame_pass_cannot_see_is_found_on_a_tile(name: str) -> None:
+    scene = scene_named(name)
+    cameraman = scene.faces[scene.people.index("cameraman")]
+    whole = PeopleCounter(min_score=CANDIDATE_SCORE).detect(scene.frames[0])
+    assert not any(covers(d.box, cameraman) for d in whole)  # not even a candidate
+    with FrameAnalyzer(tracking=True) as analyzer:
+        counts = [analyzer.analyze(frame, i * FRAME_STEP).faces for i, frame in enumerate(scene.frames)]
+        found = analyzer.found.marked + analyzer.found.counted
+    assert counts[-1] == len(scene.faces)
+    assert any(covers(box, cameraman) for box in found)
+    assert counts[0] < len(scene.faces)  # it counts after its confirmations, as any candidate
