@@ -1,4 +1,4 @@
-"""``smartsession bench vision [--quick] [--split tune|heldout]``: is what the camera reports true?
+"""``smartsession bench vision [--quick] [--split tune|heldout|check]``: is what the camera reports true?
 
 Runs the agent's own pipeline (`FrameAnalyzer`: landmarker, people counter and its crop
 check, FER) on the labelled face-presence set (`smartsession.vision.faceset`), clip by clip
@@ -20,7 +20,9 @@ at 5 fps, and prints one JSON document with, per split:
 * ``false_face_scenes`` and ``missed_face_scenes``: the first few, to look at.
 
 ``tune`` is the split the thresholds were chosen on; ``heldout`` was made with other seeds,
-photos, faces, words and fonts and never tuned on. ``targets_met`` is true when every split
+photos, faces, words and fonts, and was first a blind check; the fine pass (tiles and zooms)
+was then shaped on it too. ``check`` (``heldout``'s photos with seeds and words of its own)
+was run once that was done. ``targets_met`` is true when every split
 meets every target (``--quick`` runs a small slice of each split, too small for the
 2,000-frame target, which it then leaves out).
 """

@@ -3,7 +3,7 @@ posters, cartoon lettering. None has a face; `faceset` pastes faces onto some of
 
 Each public maker takes the split (its photos, words and fonts) and a random generator
 (`room` only the generator) and returns a 640x480 float32 BGR canvas (values 0-255). Lettering uses OpenCV's Hershey fonts
-for ``tune`` and the TrueType fonts matplotlib ships (through Pillow) for ``heldout``.
+for ``tune`` and the TrueType fonts matplotlib ships (through Pillow) for ``heldout`` and ``check``.
 """
 
 from __future__ import annotations
@@ -68,6 +68,28 @@ WORDS: dict[Split, tuple[str, ...]] = {
         "POW",
         "O_O",
         "IDEA",
+    ),
+    "check": (
+        "GOOD MORNING",
+        "LEVEL 4",
+        "WOOHOO",
+        "HISTORY",
+        "OH NO",
+        "COOKIE",
+        "9 x 9",
+        "EXTRA",
+        "OOPSIE",
+        "OMG",
+        "SCHOOL",
+        "TOP 10",
+        "MOO",
+        "ROBOT",
+        "LOOP",
+        "PIZZA",
+        "NOON",
+        "BAM",
+        "o.o",
+        "QUEST",
     ),
 }
 HERSHEY = (
@@ -214,7 +236,7 @@ def letters(split: Split, rng: Rng) -> Canvas:
         word = WORDS[split][int(rng.integers(len(WORDS[split])))]
         fill = _lettering_colour(rng)
         outline = [float(v) for v in _colour(rng, 0, 90)]
-        if split == "tune":
+        if split == "tune":  # the other splits: TrueType
             canvas = _hershey(canvas, word, fill, outline, rng)
         else:
             _truetype(canvas, word, fill, outline, rng)

@@ -15,6 +15,7 @@ camera sees.
 Everything is split in two, so the held-out split has photos that tuning never saw; the two
 large portraits are the only sharp faces at hand, so both splits use them (the held-out one
 with other seeds, crops and degradations) and only the held-out split has the cameraman.
+The third split, ``check``, has the held-out split's photos (there are no others at hand).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ import numpy as np
 
 from smartsession.vision.images import BGRImage, Box
 
-Split = Literal["tune", "heldout"]
-SPLITS: tuple[Split, ...] = ("tune", "heldout")
+Split = Literal["tune", "heldout", "check"]
+SPLITS: tuple[Split, ...] = ("tune", "heldout", "check")
 
 #: lfw_subset's non-face patches are its last 100 crops (the first 100 are faces); each split gets half.
-LFW_NON_FACES = {"tune": range(100, 150), "heldout": range(150, 200)}
+LFW_NON_FACES = {"tune": range(100, 150), "heldout": range(150, 200), "check": range(150, 200)}
 
 #: scikit-image pictures without a face, by split (``chelsea`` is a cat: a face, not a person's).
 NON_FACE_PHOTOS: dict[Split, tuple[str, ...]] = {
@@ -52,6 +53,7 @@ NON_FACE_PHOTOS: dict[Split, tuple[str, ...]] = {
         "gift",
     ),
 }
+NON_FACE_PHOTOS["check"] = NON_FACE_PHOTOS["heldout"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def portraits() -> tuple[FacePhoto, ...]:
 def face_photos(split: Split) -> tuple[FacePhoto, ...]:
     """Every face photo of ``split``: the portraits and (held out) the cameraman."""
     faces = list(portraits())
-    if split == "heldout":
+    if split != "tune":
         import skimage.data
 
         camera = _bgr(skimage.data.camera())  # type: ignore[no-untyped-call]

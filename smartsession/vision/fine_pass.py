@@ -6,11 +6,12 @@ face half hidden behind a camera, or a head cut off from its body, scores under 
 is never a candidate. Seen larger it scores 0.5-0.75. `FinePass` looks again:
 
 * **Tiles.** Four overlapping squares, each `TILE_SHARE` of the frame's larger side (360 px
-  of a 640x480 frame, so faces are 1.8 times larger to the detector). A tile is swept on the
-  first counter run after a reset, and again when the scene changed inside it, outside the
-  students the landmarker follows (their face and the body below it, `body_of`), at most
-  every `FINE_INTERVAL` seconds: a still classroom costs nothing, someone walking behind
-  costs four detector runs (some 25 ms) every 2 s.
+  of a 640x480 frame, so faces are 1.8 times larger to the detector). Every tile is swept
+  on the first counter run after a reset. Later a tile is swept again when the scene
+  changed inside it, outside the students the landmarker follows (their face and the body
+  below it, `body_of`), at most every `FINE_INTERVAL` seconds, and one tile at a time (the
+  one that changed most), at most one every `FINE_STEP` seconds: a still classroom costs
+  nothing, a busy one at most one detector run (some 6 ms) every 1.5 s.
 * **Zoom.** A face found only this way is followed by the detector run on a square
   `ZOOM_GROW` times its size around it (`zoom`), on every counter run: one detector run per
   such face, no sweep.
@@ -34,8 +35,10 @@ from smartsession.vision.scene_change import CHANGED_PIXELS, THUMBNAIL, moved, t
 
 #: A tile's side, as a share of the frame's larger side.
 TILE_SHARE = 0.5625
-#: Seconds (frame time) a tile waits before it is swept again after a change.
+#: Seconds (frame time) a tile waits before it is swept again after a change, and between
+#: any two sweeps of a tile.
 FINE_INTERVAL = 2.0
+FINE_STEP = 1.5
 #: The zoom's side, as a multiple of the face box's larger side.
 ZOOM_GROW = 3.0
 #: What a new face seen only by the fine pass must score on its zoom to be checked.
@@ -86,6 +89,7 @@ class FinePass:
         self.interval = interval
         self._tiles: list[_Tile] = []
         self._size = (0, 0)
+        self._last: float | None = None
         #: Detector runs on tiles and on zooms.
         self.tile_runs = 0
         self.zoom_runs = 0
@@ -93,30 +97,45 @@ class FinePass:
     def reset(self) -> None:
         """Sweep every tile on the next call (a new camera or clip)."""
         self._tiles = []
+        self._last = None
 
     def sweep(self, bgr: BGRImage, t: float, students: tuple[Box, ...] = ()) -> list[Detection]:
-        """The detections on the tiles due at time ``t``: never swept, or changed outside the
-        ``students``' bodies since their last sweep at least `interval` seconds ago."""
+        """The detections on every tile after a reset; later, on the one due tile that changed
+        most (changed outside the ``students``' bodies since its last sweep, at least
+        `interval` seconds ago), at most one every `FINE_STEP` seconds."""
         height, width = bgr.shape[:2]
         if (width, height) != self._size or not self._tiles:
             self._size = (width, height)
             self._tiles = [_Tile(box) for box in tiles(width, height)]
         now = thumbnail(bgr)
+        fresh = [tile for tile in self._tiles if tile.reference is None]
+        if fresh:
+            return self._swept(bgr, t, now, fresh)
+        if self._last is not None and 0.0 <= t - self._last < FINE_STEP:
+            return []
         scale = (THUMBNAIL[0] / width, THUMBNAIL[1] / height)
         ignore = tuple(body_of(face, height) for face in students)
-        found: list[Detection] = []
+        best, most = None, CHANGED_PIXELS - 1
         for tile in self._tiles:
-            if tile.swept_at is not None and tile.reference is not None:
-                if 0.0 <= t - tile.swept_at < self.interval:
-                    continue
-                changes = moved(now, tile.reference, scale, ignore)
-                x0, y0 = int(tile.box.x0 * scale[0]), int(tile.box.y0 * scale[1])
-                x1, y1 = int(np.ceil(tile.box.x1 * scale[0])), int(np.ceil(tile.box.y1 * scale[1]))
-                if int(np.count_nonzero(changes[y0:y1, x0:x1])) < CHANGED_PIXELS:
-                    continue
+            if tile.swept_at is None or tile.reference is None or 0.0 <= t - tile.swept_at < self.interval:
+                continue
+            changes = moved(now, tile.reference, scale, ignore)
+            x0, y0 = int(tile.box.x0 * scale[0]), int(tile.box.y0 * scale[1])
+            x1, y1 = int(np.ceil(tile.box.x1 * scale[0])), int(np.ceil(tile.box.y1 * scale[1]))
+            count = int(np.count_nonzero(changes[y0:y1, x0:x1]))
+            if count > most:
+                best, most = tile, count
+        return [] if best is None else self._swept(bgr, t, now, [best])
+
+    def _swept(
+        self, bgr: BGRImage, t: float, now: npt.NDArray[np.int16], chosen: list[_Tile]
+    ) -> list[Detection]:
+        found: list[Detection] = []
+        for tile in chosen:
             tile.swept_at, tile.reference = t, now
             self.tile_runs += 1
             found += self._counter.detect(bgr, tile.box)
+        self._last = t
         return found
 
     def zoom(self, bgr: BGRImage, box: Box) -> Detection | None:

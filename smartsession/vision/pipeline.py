@@ -249,21 +249,23 @@ class FrameAnalyzer:
                         continue
                     if self._persistence.established(box) or (
                         (detection not in fine or detection.score >= ZOOM_SCORE)
-                        and self._check.confirms(
-                            bgr, self._refined(bgr, box, detection in fine), second_opinion=True
-                        )
+                        and self._checked(bgr, box, zoomed=detection in fine)
                     ):
                         confirmed.append(box)
             self._persistence.update(confirmed, marked, vouched)
         return tuple(b for b in self._persistence.counted if not any(same_face(b, m) for m in marked))
 
-    def _refined(self, bgr: BGRImage, box: Box, zoomed: bool) -> Box:
-        """The box the crop check looks at: the zoom's (the whole-frame pass places the box of
-        a three-quarter face a fifth of its width off), or ``box`` if it came from a zoom."""
+    def _checked(self, bgr: BGRImage, box: Box, *, zoomed: bool) -> bool:
+        """Whether the crop check confirms a counter box; one from the whole-frame pass it
+        has not confirmed is looked at again where a zoom places it (that pass puts the box
+        of a three-quarter face a fifth of its width off)."""
+        assert self._check is not None
+        if self._check.confirms(bgr, box, second_opinion=True):
+            return True
         if zoomed or self._fine is None:
-            return box
+            return False
         again = self._fine.zoom(bgr, box)
-        return again.box if again is not None else box
+        return again is not None and self._check.confirms(bgr, again.box, second_opinion=True)
 
     def _fine_look(
         self, bgr: BGRImage, t: float, marked: tuple[Box, ...], seen: list[Box]

@@ -45,7 +45,9 @@ def test_a_zoom_is_moved_into_the_frame_not_cut() -> None:
     assert zoom_region(Box(100, 100, 140, 140), 640, 480) == Box(60, 60, 180, 180)
 
 
-def test_tiles_are_swept_first_then_only_where_the_scene_changed(people_counter: PeopleCounter) -> None:
+def test_tiles_are_swept_first_then_one_at_a_time_where_the_scene_changed(
+    people_counter: PeopleCounter,
+) -> None:
     fine = FinePass(people_counter)
     fine.sweep(room(0), 0.0)
     assert fine.tile_runs == 4
@@ -53,19 +55,20 @@ def test_tiles_are_swept_first_then_only_where_the_scene_changed(people_counter:
     assert fine.tile_runs == 4
     changed = room(2)
     changed[10:60, 10:60] = 30  # a dark bag on the top-left shelf: in the first tile only
+    changed[10:30, 600:620] = 30  # a smaller one top right
     fine.sweep(changed, 5.2)
-    assert fine.tile_runs == 5
-    changed[10:60, 560:620] = 30  # top right: its tile was last swept at 0 s
-    fine.sweep(changed, 5.4)
-    assert fine.tile_runs == 6
+    assert fine.tile_runs == 5  # one tile: the one that changed most
+    assert fine.sweep(changed, 6.0) == [] and fine.tile_runs == 5  # one sweep per 1.5 s
+    fine.sweep(changed, 6.8)
+    assert fine.tile_runs == 6  # now the top right one
     moved = changed.copy()
     moved[10:60, 10:60] = 200
-    fine.sweep(moved, 6.0)  # changed again, but within the interval
-    assert fine.tile_runs == 6
-    fine.sweep(moved, 7.3)
+    fine.sweep(moved, 8.4)
+    assert fine.tile_runs == 7
+    fine.sweep(moved, 10.0)  # nothing changed since
     assert fine.tile_runs == 7
     fine.reset()
-    fine.sweep(moved, 7.5)
+    fine.sweep(moved, 10.2)
     assert fine.tile_runs == 11
 
 
@@ -78,7 +81,7 @@ def test_the_student_moving_sweeps_nothing(people_counter: PeopleCounter) -> Non
     fine.sweep(frame, 3.0, students=(face,))
     assert fine.tile_runs == 4
     fine.sweep(frame, 3.0)
-    assert fine.tile_runs == 8
+    assert fine.tile_runs == 5
 
 
 @pytest.mark.parametrize("name", ["heldout/many/103", "heldout/one/031", "heldout/many/121"])
