@@ -121,11 +121,14 @@ class FrameAnalyzer:
     changed since then outside the faces the landmarker follows (`SceneWatch`), or
     `STILL_PEOPLE_INTERVAL` seconds have passed even though it did not; in between its last
     count is kept (nothing that moved, nothing it saw can have changed). The crop check runs
-    only when the counter and the landmarker disagree (a face only one of them sees). With
-    the default interval the counter runs on every third frame at 5 fps and on every frame
-    at the agent's steady 2 fps, so a second person counts at most 0.6 + 0.4 s after they
-    appear (the engine then waits its 2 s multiple-faces hold). ``people_interval=0`` runs
-    it on every frame.
+    only when the counter and the landmarker disagree (a face only one of them sees). On its
+    runs the counter also looks closer (`FinePass`): at tiles of the frame where the scene
+    changed, one at a time, and with a zoom at each face it follows that the whole frame no
+    longer shows it; a face only that finer look sees must score `ZOOM_SCORE` on its zoom
+    before the crop check looks at it. With the default interval the counter runs on every
+    third frame at 5 fps and on every frame at the agent's steady 2 fps, so a second person
+    counts at most 0.6 + 0.4 s after they appear (the engine then waits its 2 s
+    multiple-faces hold). ``people_interval=0`` runs it on every frame.
 
     ``tracking=True`` (a camera's stream, as the agent's vision process runs it) follows the
     faces from frame to frame in MediaPipe's VIDEO mode instead of searching each frame
