@@ -17,8 +17,8 @@ is never a candidate. Seen larger it scores 0.5-0.75. `FinePass` looks again:
   such face, no sweep.
 
 Lettering, coins and textures that the detector scores as faces on a tile do not stay
-faces when zoomed in on, so a tile's candidate must score `FINE_SCORE` on its tile and
-`ZOOM_SCORE` on the zoom before the crop check (`confirm.FaceCheck`) looks at it.
+faces when zoomed in on, so a new face only the fine pass sees must score `ZOOM_SCORE` on
+its zoom before the crop check (`confirm.FaceCheck`) looks at it.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from smartsession.vision.scene_change import CHANGED_PIXELS, THUMBNAIL, moved, t
 
 #: A tile's side, as a share of the frame's larger side.
 TILE_SHARE = 0.5625
-#: Seconds (frame time) a tile waits before it is swept again after a change, and between
-#: any two sweeps of a tile.
+#: Seconds (frame time) at least between two sweeps of one tile.
 FINE_INTERVAL = 2.0
+#: Seconds (frame time) at least between two sweeps of any tiles, after the first.
 FINE_STEP = 1.5
 #: The zoom's side, as a multiple of the face box's larger side.
 ZOOM_GROW = 3.0

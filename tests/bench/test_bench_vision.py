@@ -1,4 +1,4 @@
-"""`smartsession bench vision --quick`: one JSON document, both splits, every promised number."""
+"""`smartsession bench vision --quick`: one JSON document, every split, every promised number."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_bench_vision_quick() -> None:
     assert result.stderr == ""
     data = json.loads(result.stdout)
     assert data["benchmark"] == "vision" and data["quick"] is True
-    assert set(data["splits"]) == {"tune", "heldout"}
+    assert set(data["splits"]) == {"tune", "heldout", "check"}
     for split in data["splits"].values():
         assert set(split) >= SPLIT_KEYS
         assert split["face_free_frames"] >= 80 and split["false_faces"] == 0
