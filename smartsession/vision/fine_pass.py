@@ -107,12 +107,12 @@ class FinePass:
         if (width, height) != self._size or not self._tiles:
             self._size = (width, height)
             self._tiles = [_Tile(box) for box in tiles(width, height)]
-        now = thumbnail(bgr)
         fresh = [tile for tile in self._tiles if tile.reference is None]
         if fresh:
-            return self._swept(bgr, t, now, fresh)
+            return self._swept(bgr, t, thumbnail(bgr), fresh)
         if self._last is not None and 0.0 <= t - self._last < FINE_STEP:
             return []
+        now = thumbnail(bgr)
         scale = (THUMBNAIL[0] / width, THUMBNAIL[1] / height)
         ignore = tuple(body_of(face, height) for face in students)
         best, most = None, CHANGED_PIXELS - 1
