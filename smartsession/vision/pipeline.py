@@ -246,13 +246,13 @@ class FrameAnalyzer:
                 if d.score >= MIN_SCORE and any(same_face(d.box, m) for m in marked)
             ]
             if len(self._people) > len(marked):
-                for detection in self._people:
+                for detection, zoomed in [(d, False) for d in people] + [(d, True) for d in fine]:
                     box = detection.box
                     if any(same_face(box, mark) for mark in marked):
                         continue
                     if self._persistence.established(box) or (
-                        (detection not in fine or detection.score >= ZOOM_SCORE)
-                        and self._checked(bgr, box, zoomed=detection in fine)
+                        (not zoomed or detection.score >= ZOOM_SCORE)
+                        and self._checked(bgr, box, zoomed=zoomed)
                     ):
                         confirmed.append(box)
             self._persistence.update(confirmed, marked, vouched)
