@@ -15,8 +15,9 @@ at 5 fps, and prints one JSON document with, per split:
 * ``multi_face_clips`` and ``count_exact_share``: clips with two or three faces whose last
   frame has the exact count; ``overcounted_frames``: frames with faces reporting too many;
 * ``cpu_ms_per_frame`` (process CPU, face-free and face frames) and
-  ``confirmations_per_1000_frames`` (crops the landmarker checked) and
-  ``second_opinions_per_1000_frames`` (crops the Haar cascades checked after it);
+  ``confirmations_per_1000_frames`` (crops the landmarker checked),
+  ``second_opinions_per_1000_frames`` (crops the Haar cascades checked after it) and
+  ``third_opinions_per_1000_frames`` (boxes MTCNN's ONet checked after both);
 * ``false_face_scenes`` and ``missed_face_scenes``: the first few, to look at.
 
 ``tune`` is the split the thresholds were chosen on; ``heldout`` was made with other seeds,
@@ -99,6 +100,7 @@ class SplitScore:
         self.cpu_frames = {"face_free": 0, "faces": 0}
         self.confirmations = 0
         self.second_opinions = 0
+        self.third_opinions = 0
         self.false_scenes: list[str] = []
         self.missed_scenes: list[str] = []
 
@@ -165,6 +167,7 @@ class SplitScore:
             },
             "confirmations_per_1000_frames": _per_1000(self.confirmations, self.frames),
             "second_opinions_per_1000_frames": _per_1000(self.second_opinions, self.frames),
+            "third_opinions_per_1000_frames": _per_1000(self.third_opinions, self.frames),
             "false_face_scenes": self.false_scenes,
             "missed_face_scenes": self.missed_scenes,
         }
@@ -178,6 +181,7 @@ def score_split(split: Split, analyzer: Any, *, quick: bool) -> dict[str, Any]:
     """Run every scene of ``split`` through ``analyzer`` (a `FrameAnalyzer`); its numbers."""
     score = SplitScore()
     confirmations, second_opinions = analyzer.confirmation_runs, analyzer.second_opinion_runs
+    third_opinions = analyzer.third_opinion_runs
     for scene in scenes(split, quick=quick):
         analyzer.reset()
         count = 0
@@ -190,6 +194,7 @@ def score_split(split: Split, analyzer: Any, *, quick: bool) -> dict[str, Any]:
         score.add_last(scene, count, found.marked + found.counted)
     score.confirmations = analyzer.confirmation_runs - confirmations
     score.second_opinions = analyzer.second_opinion_runs - second_opinions
+    score.third_opinions = analyzer.third_opinion_runs - third_opinions
     return score.result()
 
 

@@ -8,10 +8,12 @@ textures at 0.5-0.65, so a face that only it sees is a candidate, not a face:
    counter's box, resized so that a 50 px face becomes about 130 px, where the landmarker's
    detector and its presence score work; the candidate is confirmed when it finds a face
    there, centred on the box and of about its size. At 0.5 it also took some bold lettering
-   and coins for faces. Where it finds nothing, a second opinion of another kind
-   (`smartsession.vision.cascades.CascadeCheck`, OpenCV's Haar cascades, frontal and
-   profile) may confirm the candidate: a three-quarter face half hidden behind a camera is
-   seen by the counter and the profile cascade but the landmarker cannot fit its mesh to it.
+   and coins for faces. Where it finds nothing, opinions of other kinds may confirm the
+   candidate: OpenCV's Haar cascades, frontal and profile
+   (`smartsession.vision.cascades.CascadeCheck`), then MTCNN's output network on the box
+   itself (`smartsession.vision.onet.OnetCheck`): a three-quarter face half hidden behind a
+   camera is seen by the counter, and often by one of these, but the landmarker cannot fit
+   its mesh to it.
 2. `Persistence` follows the confirmed candidates from one counter run to the next; one
    counts once it was confirmed (or marked by the landmarker) on `PERSIST_RUNS` runs in a
    row, and a counted face survives `MAX_MISSES` run without a sighting (one missed
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from smartsession.vision.cascades import CascadeCheck
 from smartsession.vision.images import BGRImage, Box, crop_around
 from smartsession.vision.landmarks import FaceLandmarker
+from smartsession.vision.onet import OnetCheck
 
 #: The crop's side, as a multiple of the counter box's larger side.
 CROP_GROW = 3.0
@@ -67,32 +70,42 @@ class FaceCheck:
 
     Its own landmarker (about 0.1 s to load, some 35 MB) and the cascades are loaded the
     first time a box is checked, or by `load` (the agent's vision process, so that the first
-    second person costs no model load mid-class). `close` it when done.
+    second person costs no model load mid-class). `close` it when done. ``onet``: the
+    `OnetCheck` to ask last (shared with the fine pass); one of its own by default.
     """
 
     def __init__(
-        self, grow: float = CROP_GROW, size: int = CROP_SIZE, min_confidence: float = MIN_CONFIDENCE
+        self,
+        grow: float = CROP_GROW,
+        size: int = CROP_SIZE,
+        min_confidence: float = MIN_CONFIDENCE,
+        onet: OnetCheck | None = None,
     ) -> None:
         self._landmarker: FaceLandmarker | None = None
         self._cascades: CascadeCheck | None = None
+        self._onet = onet
         self.min_confidence = min_confidence
         self.grow = grow
         self.size = size
-        #: How many crops the landmarker has looked at.
+        #: How many crops the landmarker has looked at, and how many boxes ONet was asked
+        #: about after both the landmarker and the cascades found nothing.
         self.runs = 0
+        self.onet_runs = 0
 
     @property
     def loaded(self) -> bool:
         """Whether the checking landmarker has been loaded (some box was checked)."""
         return self._landmarker is not None
 
-    def load(self) -> tuple[FaceLandmarker, CascadeCheck]:
-        """The landmarker and the cascades, loaded now if they were not (idempotent)."""
+    def load(self) -> tuple[FaceLandmarker, CascadeCheck, OnetCheck]:
+        """The landmarker, the cascades and ONet, loaded now if they were not (idempotent)."""
         if self._landmarker is None:
             self._landmarker = FaceLandmarker(max_faces=1, min_confidence=self.min_confidence, details=False)
         if self._cascades is None:
             self._cascades = CascadeCheck()
-        return self._landmarker, self._cascades
+        if self._onet is None:
+            self._onet = OnetCheck()
+        return self._landmarker, self._cascades, self._onet
 
     def close(self) -> None:
         """Release the landmarker. Idempotent."""
@@ -101,13 +114,17 @@ class FaceCheck:
 
     def confirms(self, bgr: BGRImage, box: Box, *, second_opinion: bool = False) -> bool:
         """True when the landmarker finds a face of about ``box``'s size centred on it, or,
-        with ``second_opinion`` (a box of the people counter), when `CascadeCheck` does."""
+        with ``second_opinion`` (a box of the people counter), when `CascadeCheck` or else
+        `OnetCheck` does."""
         if self._finds(bgr, box):
             return True
         if not second_opinion:
             return False
-        _, cascades = self.load()
-        return cascades.confirms(bgr, box)
+        _, cascades, onet = self.load()
+        if cascades.confirms(bgr, box):
+            return True
+        self.onet_runs += 1
+        return onet.confirms(bgr, box)
 
     @property
     def cascade_runs(self) -> int:
@@ -115,7 +132,7 @@ class FaceCheck:
         return self._cascades.runs if self._cascades is not None else 0
 
     def _finds(self, bgr: BGRImage, box: Box) -> bool:
-        landmarker, _ = self.load()
+        landmarker, _, _ = self.load()
         self.runs += 1
         crop = crop_around(bgr, box, self.grow, self.size)
         expected = self.size / self.grow * box.width / max(box.width, box.height, 1.0)

@@ -18,7 +18,10 @@ is never a candidate. Seen larger it scores 0.5-0.75. `FinePass` looks again:
 
 Lettering, coins and textures that the detector scores as faces on a tile do not stay
 faces when zoomed in on, so a new face only the fine pass sees must score `ZOOM_SCORE` on
-its zoom before the crop check (`confirm.FaceCheck`) looks at it.
+its zoom, or MTCNN's ONet must take it for a face (`onet.OnetCheck`), before the crop check
+(`confirm.FaceCheck`) looks at it. On a tile the detector is heard from `TILE_SCORE` up (a
+turned face of 50-90 px can score 0.2-0.35 there); a detection below the counter's own
+floor is kept only when ONet takes it for a face.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy.typing as npt
 
 from smartsession.vision.confirm import same_face
 from smartsession.vision.images import BGRImage, Box
+from smartsession.vision.onet import OnetCheck
 from smartsession.vision.people import Detection, PeopleCounter
 from smartsession.vision.scene_change import CHANGED_PIXELS, THUMBNAIL, moved, thumbnail
 
@@ -43,6 +47,8 @@ FINE_STEP = 1.5
 ZOOM_GROW = 3.0
 #: What a new face seen only by the fine pass must score on its zoom to be checked.
 ZOOM_SCORE = 0.5
+#: The detector's floor on a tile; below the counter's own, ONet must agree.
+TILE_SCORE = 0.2
 #: A followed student's body, in widths of their face: this wide, from this far above the face's
 #: top down to the frame's bottom.
 BODY_WIDTHS = 3.0
@@ -84,8 +90,11 @@ class _Tile:
 class FinePass:
     """Tiles swept when due and zooms on faces (see the module docstring); counts its detector runs."""
 
-    def __init__(self, counter: PeopleCounter, interval: float = FINE_INTERVAL) -> None:
+    def __init__(
+        self, counter: PeopleCounter, onet: OnetCheck | None = None, interval: float = FINE_INTERVAL
+    ) -> None:
         self._counter = counter
+        self.onet = onet if onet is not None else OnetCheck()
         self.interval = interval
         self._tiles: list[_Tile] = []
         self._size = (0, 0)
@@ -134,7 +143,11 @@ class FinePass:
         for tile in chosen:
             tile.swept_at, tile.reference = t, now
             self.tile_runs += 1
-            found += self._counter.detect(bgr, tile.box)
+            found += [
+                d
+                for d in self._counter.detect(bgr, tile.box, min_score=TILE_SCORE)
+                if d.score >= self._counter.min_score or self.onet.confirms(bgr, d.box)
+            ]
         self._last = t
         return found
 

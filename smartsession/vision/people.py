@@ -137,8 +137,11 @@ class PeopleCounter:
         self.min_score = min_score
         self.min_size_px = min_size_px
 
-    def detect(self, bgr: BGRImage, region: Box | None = None) -> list[Detection]:
-        """Faces in a BGR frame (or in its ``region``), best first, with boxes in the frame's pixels."""
+    def detect(
+        self, bgr: BGRImage, region: Box | None = None, min_score: float | None = None
+    ) -> list[Detection]:
+        """Faces in a BGR frame (or in its ``region``), best first, with boxes in the frame's
+        pixels; those scoring ``min_score`` (default: the counter's own) and up."""
         check_bgr(bgr)
         rx, ry = 0, 0
         if region is not None:
@@ -151,7 +154,8 @@ class PeopleCounter:
         raw_boxes, raw_scores = (
             (outputs[0], outputs[1]) if outputs[0].shape[-1] == 16 else (outputs[1], outputs[0])
         )
-        boxes, scores = decode(raw_boxes, raw_scores, self._anchors, self.min_score)
+        floor = self.min_score if min_score is None else min_score
+        boxes, scores = decode(raw_boxes, raw_scores, self._anchors, floor)
         found: list[Detection] = []
         for merged, score in weighted_nms(boxes, scores):
             px = [float(v) * INPUT_SIZE for v in merged]

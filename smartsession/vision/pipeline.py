@@ -20,6 +20,7 @@ from smartsession.vision.expression import ExpressionModel
 from smartsession.vision.fine_pass import ZOOM_SCORE, FinePass
 from smartsession.vision.images import BGRImage, Box, check_bgr
 from smartsession.vision.landmarks import FaceLandmarker, FaceLandmarks
+from smartsession.vision.onet import OnetCheck
 from smartsession.vision.people import MIN_SCORE, Detection, PeopleCounter
 from smartsession.vision.scene_change import SceneWatch
 from smartsession.vision.seat_check import SeatChecker
@@ -124,8 +125,8 @@ class FrameAnalyzer:
     only when the counter and the landmarker disagree (a face only one of them sees). On its
     runs the counter also looks closer (`FinePass`): at tiles of the frame where the scene
     changed, one at a time, and with a zoom at each face it follows that the whole frame no
-    longer shows it; a face only that finer look sees must score `ZOOM_SCORE` on its zoom
-    before the crop check looks at it. With the default interval the counter runs on every
+    longer shows it; a face only that finer look sees must score `ZOOM_SCORE` on its zoom,
+    or MTCNN's ONet must take it for a face, before the crop check looks at it. With the default interval the counter runs on every
     third frame at 5 fps and on every frame at the agent's steady 2 fps, so a second person
     counts at most 0.6 + 0.4 s after they appear (the engine then waits its 2 s
     multiple-faces hold). ``people_interval=0`` runs it on every frame.
@@ -158,8 +159,10 @@ class FrameAnalyzer:
         try:
             self._expression = ExpressionModel() if expressions else None
             self._counter = PeopleCounter(min_score=CANDIDATE_SCORE) if count_people else None
-            self._check = FaceCheck() if count_people else None
-            self._fine = FinePass(self._counter) if self._counter is not None else None
+            if self._counter is not None:
+                onet = OnetCheck()
+                self._check = FaceCheck(onet=onet)
+                self._fine = FinePass(self._counter, onet)
         except BaseException:
             self.close()
             raise
@@ -196,6 +199,11 @@ class FrameAnalyzer:
     def second_opinion_runs(self) -> int:
         """How many counter boxes the Haar cascades checked (the landmarker found no face there)."""
         return self._check.cascade_runs if self._check is not None else 0
+
+    @property
+    def third_opinion_runs(self) -> int:
+        """How many counter boxes ONet checked (neither the landmarker nor the cascades found a face)."""
+        return self._check.onet_runs if self._check is not None else 0
 
     def load_checks(self) -> None:
         """Load the crop check's models now rather than on the first face only one detector
@@ -251,12 +259,18 @@ class FrameAnalyzer:
                     if any(same_face(box, mark) for mark in marked):
                         continue
                     if self._persistence.established(box) or (
-                        (not zoomed or detection.score >= ZOOM_SCORE)
+                        (not zoomed or self._zoom_holds(bgr, detection))
                         and self._checked(bgr, box, zoomed=zoomed)
                     ):
                         confirmed.append(box)
             self._persistence.update(confirmed, marked, vouched)
         return tuple(b for b in self._persistence.counted if not any(same_face(b, m) for m in marked))
+
+    def _zoom_holds(self, bgr: BGRImage, detection: Detection) -> bool:
+        """Whether a face only the fine pass sees may go on to the crop check: it scored
+        `ZOOM_SCORE` on its zoom, or ONet takes it for a face."""
+        assert self._fine is not None
+        return detection.score >= ZOOM_SCORE or self._fine.onet.confirms(bgr, detection.box)
 
     def _checked(self, bgr: BGRImage, box: Box, *, zoomed: bool) -> bool:
         """Whether the crop check confirms a counter box; one from the whole-frame pass it

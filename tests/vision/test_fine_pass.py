@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from smartsession.vision import fine_pass
 from smartsession.vision.faceset import FRAME_STEP, scene_named
-from smartsession.vision.fine_pass import FinePass, tiles, zoom_region
+from smartsession.vision.fine_pass import TILE_SCORE, FinePass, tiles, zoom_region
 from smartsession.vision.images import Box
 from smartsession.vision.people import PeopleCounter
 from smartsession.vision.pipeline import CANDIDATE_SCORE, FrameAnalyzer
@@ -84,7 +85,9 @@ def test_the_student_moving_sweeps_nothing(people_counter: PeopleCounter) -> Non
     assert fine.tile_runs == 5
 
 
-@pytest.mark.parametrize("name", ["heldout/many/103", "heldout/one/031", "heldout/many/121"])
+@pytest.mark.parametrize(
+    "name", ["heldout/many/103", "heldout/one/031", "heldout/many/121", "heldout/many/018"]
+)
 def test_a_face_the_whole_frame_pass_cannot_see_is_found_on_a_tile(name: str) -> None:
     scene = scene_named(name)
     cameraman = scene.faces[scene.people.index("cameraman")]
@@ -96,3 +99,24 @@ def test_a_face_the_whole_frame_pass_cannot_see_is_found_on_a_tile(name: str) ->
     assert counts[-1] == len(scene.faces)
     assert any(covers(box, cameraman) for box in found)
     assert counts[0] < len(scene.faces)  # it counts after its confirmations, as any candidate
+
+
+def test_a_turned_face_scoring_under_the_candidate_floor_on_its_tile_counts_when_onet_agrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scene = scene_named("heldout/many/124")
+    cameraman = scene.faces[scene.people.index("cameraman")]
+    assert not any(
+        covers(d.box, cameraman) for d in PeopleCounter(min_score=CANDIDATE_SCORE).detect(scene.frames[0])
+    )
+
+    def last_count() -> tuple[int, bool]:
+        with FrameAnalyzer(tracking=True) as analyzer:
+            counts = [analyzer.analyze(f, i * FRAME_STEP).faces for i, f in enumerate(scene.frames)]
+            found = analyzer.found.marked + analyzer.found.counted
+        return counts[-1], any(covers(box, cameraman) for box in found)
+
+    assert TILE_SCORE < CANDIDATE_SCORE
+    assert last_count() == (3, True)
+    monkeypatch.setattr(fine_pass, "TILE_SCORE", CANDIDATE_SCORE)  # tiles heard from the usual floor
+    assert last_count() == (2, False)
