@@ -77,7 +77,8 @@ async def test_both_hubs_say_so_and_every_agent_joins_the_first(
             await agent.delivered()
         # An agent whose first query the earlier hub answered late moves to it, saying why.
         await eventually(lambda: sorted(first.connected) == ["pc-00", "pc-01", "pc-02"], TIMEOUT)
-        assert later.connected == []
+        # An attempt that lost to the earlier hub may still be closing on the later one.
+        await eventually(lambda: later.connected == [], TIMEOUT)
 
         # agent.hub_id pins the other hub: that agent joins it, whatever the rule says.
         pinned = Agent(agent_config(config, "pc-09", hub_id="hub-a2"), secret, Outbox(600.0))
