@@ -125,9 +125,9 @@ class FrameAnalyzer:
     only when the counter and the landmarker disagree (a face only one of them sees). On its
     runs the counter also looks closer (`FinePass`): at tiles of the frame where the scene
     changed, one at a time, and with a zoom at each face it follows that the whole frame no
-    longer shows it; a face only that finer look sees must score `ZOOM_SCORE` on its zoom,
-    or MTCNN's ONet must take it for a face, before the crop check looks at it. With the default interval the counter runs on every
-    third frame at 5 fps and on every frame at the agent's steady 2 fps, so a second person
+    longer shows it; a face only that finer look sees must score `ZOOM_SCORE` on its zoom
+    before the crop check looks at it, or else MTCNN's ONet must take it for a face. With the
+    default interval the counter runs on every third frame at 5 fps and on every frame at the agent's steady 2 fps, so a second person
     counts at most 0.6 + 0.4 s after they appear (the engine then waits its 2 s
     multiple-faces hold). ``people_interval=0`` runs it on every frame.
 
@@ -258,28 +258,27 @@ class FrameAnalyzer:
                     box = detection.box
                     if any(same_face(box, mark) for mark in marked):
                         continue
-                    if self._persistence.established(box) or (
-                        (not zoomed or self._zoom_holds(bgr, detection))
-                        and self._checked(bgr, box, zoomed=zoomed)
-                    ):
+                    if self._persistence.established(box) or self._confirms(bgr, detection, zoomed=zoomed):
                         confirmed.append(box)
             self._persistence.update(confirmed, marked, vouched)
         return tuple(b for b in self._persistence.counted if not any(same_face(b, m) for m in marked))
 
-    def _zoom_holds(self, bgr: BGRImage, detection: Detection) -> bool:
-        """Whether a face only the fine pass sees may go on to the crop check: it scored
-        `ZOOM_SCORE` on its zoom, or ONet takes it for a face."""
-        assert self._fine is not None
-        return detection.score >= ZOOM_SCORE or self._fine.onet.confirms(bgr, detection.box)
+    def _confirms(self, bgr: BGRImage, detection: Detection, *, zoomed: bool) -> bool:
+        """Whether a counter detection is confirmed as a face on this run.
 
-    def _checked(self, bgr: BGRImage, box: Box, *, zoomed: bool) -> bool:
-        """Whether the crop check confirms a counter box; one from the whole-frame pass it
-        has not confirmed is looked at again where a zoom places it (that pass puts the box
-        of a three-quarter face a fifth of its width off)."""
-        assert self._check is not None
+        One from the whole-frame pass goes to the crop check; where that does not confirm
+        it, the check looks again where a zoom places it (that pass puts the box of a
+        three-quarter face a fifth of its width off). A face only the fine pass sees goes to
+        the crop check when it scored `ZOOM_SCORE` on its zoom; below that only ONet may
+        pass it, and as ONet is also the crop check's last word, its yes is the check's.
+        """
+        assert self._check is not None and self._fine is not None
+        box = detection.box
+        if zoomed and detection.score < ZOOM_SCORE:
+            return self._fine.onet.confirms(bgr, box)
         if self._check.confirms(bgr, box, second_opinion=True):
             return True
-        if zoomed or self._fine is None:
+        if zoomed:
             return False
         again = self._fine.zoom(bgr, box)
         return again is not None and self._check.confirms(bgr, again.box, second_opinion=True)
