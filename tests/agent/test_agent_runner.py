@@ -42,8 +42,14 @@ def make_config(tmp_path: Path, *, hub_url: str = "") -> Config:
     )
 
 
+#: How far FastSource's clock may run ahead of the wall clock, in seconds: well inside the
+#: hub's allowed clock skew (120 s), which refuses items from further ahead.
+AHEAD = 30.0
+
+
 class FastSource:
-    """A simulated student on a fast-forward clock: one simulated second every ~25 ms."""
+    """A simulated student on a fast-forward clock: one simulated second every ~25 ms, until
+    it is `AHEAD` seconds ahead of the wall clock; then it keeps pace with it."""
 
     def __init__(self) -> None:
         self.now = time.time()
@@ -54,8 +60,8 @@ class FastSource:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(0.005)
         self.now += seconds
+        time.sleep(max(0.005, self.now - time.time() - AHEAD))
 
     @property
     def vision(self) -> VisionMode:
