@@ -18,6 +18,8 @@ at 5 fps, and prints one JSON document with, per split:
   ``confirmations_per_1000_frames`` (crops the landmarker checked),
   ``second_opinions_per_1000_frames`` (crops the Haar cascades checked after it) and
   ``third_opinions_per_1000_frames`` (boxes MTCNN's ONet checked after both);
+  ``mtcnn_searches_per_1000_frames``: regions the second detector, MTCNN, searched (the
+  whole frame on a clip's first counter run, tiles, zooms);
 * ``false_face_scenes`` and ``missed_face_scenes``: the first few, to look at.
 
 ``tune`` is the split the thresholds were chosen on; ``heldout`` was made with other seeds,
@@ -101,6 +103,7 @@ class SplitScore:
         self.confirmations = 0
         self.second_opinions = 0
         self.third_opinions = 0
+        self.mtcnn_searches = 0
         self.false_scenes: list[str] = []
         self.missed_scenes: list[str] = []
 
@@ -168,6 +171,7 @@ class SplitScore:
             "confirmations_per_1000_frames": _per_1000(self.confirmations, self.frames),
             "second_opinions_per_1000_frames": _per_1000(self.second_opinions, self.frames),
             "third_opinions_per_1000_frames": _per_1000(self.third_opinions, self.frames),
+            "mtcnn_searches_per_1000_frames": _per_1000(self.mtcnn_searches, self.frames),
             "false_face_scenes": self.false_scenes,
             "missed_face_scenes": self.missed_scenes,
         }
@@ -181,7 +185,7 @@ def score_split(split: Split, analyzer: Any, *, quick: bool) -> dict[str, Any]:
     """Run every scene of ``split`` through ``analyzer`` (a `FrameAnalyzer`); its numbers."""
     score = SplitScore()
     confirmations, second_opinions = analyzer.confirmation_runs, analyzer.second_opinion_runs
-    third_opinions = analyzer.third_opinion_runs
+    third_opinions, mtcnn_searches = analyzer.third_opinion_runs, analyzer.mtcnn_runs
     for scene in scenes(split, quick=quick):
         analyzer.reset()
         count = 0
@@ -195,6 +199,7 @@ def score_split(split: Split, analyzer: Any, *, quick: bool) -> dict[str, Any]:
     score.confirmations = analyzer.confirmation_runs - confirmations
     score.second_opinions = analyzer.second_opinion_runs - second_opinions
     score.third_opinions = analyzer.third_opinion_runs - third_opinions
+    score.mtcnn_searches = analyzer.mtcnn_runs - mtcnn_searches
     return score.result()
 
 

@@ -22,6 +22,15 @@ its zoom, or MTCNN's ONet must take it for a face (`onet.OnetCheck`), before the
 (`confirm.FaceCheck`) looks at it. On a tile the detector is heard from `TILE_SCORE` up (a
 turned face of 50-90 px can score 0.2-0.35 there); a detection below the counter's own
 floor is kept only when ONet takes it for a face.
+
+* **A second detector.** Some turned, half-hidden faces BlazeFace does not score at all,
+  on a tile or on a zoom. MTCNN (`mtcnn.Mtcnn`) searches the whole frame when every tile is
+  swept, and after that a swept tile at most every `MTCNN_INTERVAL` seconds (some 20-30 ms
+  a tile), for faces of 20 to `MTCNN_MAX_FACE` px that neither BlazeFace nor anyone already
+  known shows there. Where a zoom's BlazeFace scores under `ZOOM_SCORE` (for a face that
+  counts already: where it finds none), MTCNN searches the zoom for a face of that size.
+  Its faces are kept only at ONet's `onet.MIN_SCORE` (ONet is its last stage), and are
+  followed and counted like any other: on `confirm.PERSIST_RUNS` counter runs in a row.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ import numpy.typing as npt
 
 from smartsession.vision.confirm import same_face
 from smartsession.vision.images import BGRImage, Box
+from smartsession.vision.mtcnn import Mtcnn
+from smartsession.vision.onet import MIN_SCORE as ONET_SCORE
 from smartsession.vision.onet import OnetCheck
 from smartsession.vision.people import Detection, PeopleCounter
 from smartsession.vision.scene_change import CHANGED_PIXELS, THUMBNAIL, moved, thumbnail
@@ -49,6 +60,13 @@ ZOOM_GROW = 3.0
 ZOOM_SCORE = 0.5
 #: The detector's floor on a tile; below the counter's own, ONet must agree.
 TILE_SCORE = 0.2
+#: The largest face MTCNN looks for on a tile, in px (BlazeFace sees larger ones).
+MTCNN_MAX_FACE = 120.0
+#: The faces MTCNN looks for on a zoom, as shares of the face box's larger side.
+MTCNN_ZOOM_FACES = (0.5, 2.0)
+#: Seconds (frame time) at least between two MTCNN searches of a swept tile, after the
+#: first search of the whole frame.
+MTCNN_INTERVAL = 10.0
 #: A followed student's body, in widths of their face: this wide, from this far above the face's
 #: top down to the frame's bottom.
 BODY_WIDTHS = 3.0
@@ -91,14 +109,19 @@ class FinePass:
     """Tiles swept when due and zooms on faces (see the module docstring); counts its detector runs."""
 
     def __init__(
-        self, counter: PeopleCounter, onet: OnetCheck | None = None, interval: float = FINE_INTERVAL
+        self,
+        counter: PeopleCounter,
+        onet: OnetCheck | None = None,
+        interval: float = FINE_INTERVAL,
     ) -> None:
         self._counter = counter
         self.onet = onet if onet is not None else OnetCheck()
+        self.mtcnn = Mtcnn(self.onet)
         self.interval = interval
         self._tiles: list[_Tile] = []
         self._size = (0, 0)
         self._last: float | None = None
+        self._searched: float | None = None
         #: Detector runs on tiles and on zooms.
         self.tile_runs = 0
         self.zoom_runs = 0
@@ -107,18 +130,23 @@ class FinePass:
         """Sweep every tile on the next call (a new camera or clip)."""
         self._tiles = []
         self._last = None
+        self._searched = None
 
-    def sweep(self, bgr: BGRImage, t: float, students: tuple[Box, ...] = ()) -> list[Detection]:
+    def sweep(
+        self, bgr: BGRImage, t: float, students: tuple[Box, ...] = (), known: tuple[Box, ...] = ()
+    ) -> list[Detection]:
         """The detections on every tile after a reset; later, on the one due tile that changed
         most (changed outside the ``students``' bodies since its last sweep, at least
-        `interval` seconds ago), at most one every `FINE_STEP` seconds."""
+        `interval` seconds ago), at most one every `FINE_STEP` seconds. MTCNN looks on the
+        same tiles (on the whole frame for them all) for faces BlazeFace did not see there
+        nor were ``known``."""
         height, width = bgr.shape[:2]
         if (width, height) != self._size or not self._tiles:
             self._size = (width, height)
             self._tiles = [_Tile(box) for box in tiles(width, height)]
         fresh = [tile for tile in self._tiles if tile.reference is None]
         if fresh:
-            return self._swept(bgr, t, thumbnail(bgr), fresh)
+            return self._swept(bgr, t, thumbnail(bgr), fresh, known)
         if self._last is not None and 0.0 <= t - self._last < FINE_STEP:
             return []
         now = thumbnail(bgr)
@@ -134,10 +162,15 @@ class FinePass:
             count = int(np.count_nonzero(changes[y0:y1, x0:x1]))
             if count > most:
                 best, most = tile, count
-        return [] if best is None else self._swept(bgr, t, now, [best])
+        return [] if best is None else self._swept(bgr, t, now, [best], known)
 
     def _swept(
-        self, bgr: BGRImage, t: float, now: npt.NDArray[np.int16], chosen: list[_Tile]
+        self,
+        bgr: BGRImage,
+        t: float,
+        now: npt.NDArray[np.int16],
+        chosen: list[_Tile],
+        known: tuple[Box, ...],
     ) -> list[Detection]:
         found: list[Detection] = []
         for tile in chosen:
@@ -149,13 +182,34 @@ class FinePass:
                 if d.score >= self._counter.min_score or self.onet.confirms(bgr, d.box)
             ]
         self._last = t
-        return found
-
-    def zoom(self, bgr: BGRImage, box: Box) -> Detection | None:
-        """The detector's best face centred near ``box`` on a square around it, if any."""
+        if len(chosen) == 1 and self._searched is not None and 0.0 <= t - self._searched < MTCNN_INTERVAL:
+            return found
+        self._searched = t
         height, width = bgr.shape[:2]
-        self.zoom_runs += 1
-        near = [
-            d for d in self._counter.detect(bgr, zoom_region(box, width, height)) if same_face(d.box, box)
+        region = chosen[0].box if len(chosen) == 1 else Box(0.0, 0.0, float(width), float(height))
+        seen = known + tuple(d.box for d in found)
+        return found + [
+            d
+            for d in self.mtcnn.detect(bgr, region, max_face=MTCNN_MAX_FACE, known=seen)
+            if d.score >= ONET_SCORE and not any(same_face(d.box, s) for s in seen)
         ]
-        return max(near, key=lambda d: d.score, default=None)
+
+    def zoom(self, bgr: BGRImage, box: Box, *, mtcnn_under: float | None = ZOOM_SCORE) -> Detection | None:
+        """The detector's best face centred near ``box`` on a square around it, if any; where
+        there is none, or it scores under ``mtcnn_under``, MTCNN's best there that ONet
+        passes, if any (``None``: the detector's only)."""
+        height, width = bgr.shape[:2]
+        region = zoom_region(box, width, height)
+        self.zoom_runs += 1
+        near = [d for d in self._counter.detect(bgr, region) if same_face(d.box, box)]
+        best = max(near, key=lambda d: d.score, default=None)
+        if mtcnn_under is None or (best is not None and best.score >= mtcnn_under):
+            return best
+        side = max(box.width, box.height)
+        low, high = MTCNN_ZOOM_FACES
+        other = [
+            d
+            for d in self.mtcnn.detect(bgr, region, min_face=low * side, max_face=high * side)
+            if d.score >= ONET_SCORE and same_face(d.box, box)
+        ]
+        return other[0] if other else best

@@ -22,6 +22,8 @@ class Model(enum.StrEnum):
     FACE_DETECTOR_FULL_RANGE = "face_detection_full_range_sparse.tflite"
     FACE_DETECTOR_SHORT_RANGE = "face_detection_short_range.tflite"
     FACE_RECOGNITION = "dlib_face_recognition_resnet_model_v1.dat"
+    MTCNN_PNET = "mtcnn_pnet.onnx"
+    MTCNN_RNET = "mtcnn_rnet.onnx"
     MTCNN_ONET = "mtcnn_onet.onnx"
 
 
@@ -32,6 +34,8 @@ SHA256: dict[Model, str] = {
     Model.FACE_DETECTOR_FULL_RANGE: "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     Model.FACE_DETECTOR_SHORT_RANGE: "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
     Model.FACE_RECOGNITION: "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    Model.MTCNN_PNET: "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
+    Model.MTCNN_RNET: "de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004",
     Model.MTCNN_ONET: "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
 }
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from smartsession.vision.images import BGRImage, Box, crop_around
 from smartsession.vision.models import Model, model_bytes
@@ -33,12 +34,19 @@ GROWS = (1.0, 1.2)
 OUTPUTS = ["dense_5", "dense_6", "softmax_2"]
 
 
+def as_input(images: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """RGB images (n, h, w, 3, 0-255) as MTCNN's networks take them: scaled to [-1, 1], with
+    x and y swapped (they were converted from networks trained on transposed images)."""
+    return np.ascontiguousarray(((images - 127.5) * 0.0078125).transpose(0, 2, 1, 3))
+
+
 class OnetCheck:
     """Scores a box with MTCNN's ONet (see the module docstring); counts its runs."""
 
     def __init__(self) -> None:
         data = np.frombuffer(model_bytes(Model.MTCNN_ONET), dtype=np.uint8)
-        self._net: Any = cv2.dnn.readNetFromONNX(data)
+        #: The network, read by OpenCV's dnn module (`mtcnn.Mtcnn` runs it too).
+        self.net: Any = cv2.dnn.readNetFromONNX(data)
         #: How many boxes it has scored.
         self.runs = 0
 
@@ -49,10 +57,8 @@ class OnetCheck:
         for grow in GROWS:
             patch = crop_around(bgr, box, grow, INPUT_SIZE)
             rgb = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB).astype(np.float32)
-            # The network was converted from one trained on transposed (x, y) images.
-            tensor = np.ascontiguousarray(((rgb - 127.5) * 0.0078125)[None].transpose(0, 2, 1, 3))
-            self._net.setInput(tensor)
-            outputs = self._net.forward(OUTPUTS)
+            self.net.setInput(as_input(rgb[None]))
+            outputs = self.net.forward(OUTPUTS)
             best = max(best, float(outputs[-1][0, 1]))
         return best
 

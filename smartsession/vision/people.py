@@ -29,10 +29,12 @@ NMS_IOU = 0.3
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One detected face: its box in pixels of the analysed frame and its score in [0, 1]."""
+    """One detected face: its box in pixels of the analysed frame and its score in [0, 1];
+    ``by_mtcnn`` when MTCNN found it (`mtcnn`: the score is ONet's), not BlazeFace."""
 
     box: Box
     score: float
+    by_mtcnn: bool = False
 
 
 def anchors(input_size: int = INPUT_SIZE, stride: int = STRIDE) -> npt.NDArray[np.float64]:

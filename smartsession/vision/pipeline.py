@@ -126,7 +126,8 @@ class FrameAnalyzer:
     runs the counter also looks closer (`FinePass`): at tiles of the frame where the scene
     changed, one at a time, and with a zoom at each face it follows that the whole frame no
     longer shows it; a face only that finer look sees must score `ZOOM_SCORE` on its zoom
-    before the crop check looks at it, or else MTCNN's ONet must take it for a face. With the
+    before the crop check looks at it, or else MTCNN's ONet must take it for a face (and
+    where BlazeFace sees nothing on a tile or a zoom, MTCNN looks for faces there). With the
     default interval the counter runs on every third frame at 5 fps and on every frame at the agent's steady 2 fps, so a second person
     counts at most 0.6 + 0.4 s after they appear (the engine then waits its 2 s
     multiple-faces hold). ``people_interval=0`` runs it on every frame.
@@ -205,6 +206,11 @@ class FrameAnalyzer:
         """How many counter boxes ONet checked (neither the landmarker nor the cascades found a face)."""
         return self._check.onet_runs if self._check is not None else 0
 
+    @property
+    def mtcnn_runs(self) -> int:
+        """How many regions (tiles, a whole frame, zooms) MTCNN has searched."""
+        return self._fine.mtcnn.runs if self._fine is not None else 0
+
     def load_checks(self) -> None:
         """Load the crop check's models now rather than on the first face only one detector
         sees (a stream's process: no model load in the middle of a class)."""
@@ -270,17 +276,20 @@ class FrameAnalyzer:
         it, the check looks again where a zoom places it (that pass puts the box of a
         three-quarter face a fifth of its width off). A face only the fine pass sees goes to
         the crop check when it scored `ZOOM_SCORE` on its zoom; below that only ONet may
-        pass it, and as ONet is also the crop check's last word, its yes is the check's.
+        pass it, and as ONet is also the crop check's last word, its yes is the check's. One
+        MTCNN found is confirmed already: ONet, its last stage, scored it a face.
         """
         assert self._check is not None and self._fine is not None
         box = detection.box
+        if zoomed and detection.by_mtcnn:
+            return True
         if zoomed and detection.score < ZOOM_SCORE:
             return self._fine.onet.confirms(bgr, box)
         if self._check.confirms(bgr, box, second_opinion=True):
             return True
         if zoomed:
             return False
-        again = self._fine.zoom(bgr, box)
+        again = self._fine.zoom(bgr, box, mtcnn_under=None)
         return again is not None and self._check.confirms(bgr, again.box, second_opinion=True)
 
     def _fine_look(
@@ -292,12 +301,14 @@ class FrameAnalyzer:
             return []
         seen = seen + list(marked)
         found: list[Detection] = []
-        tiled = sorted(self._fine.sweep(bgr, t, marked), key=lambda d: -d.score)
+        tiled = sorted(self._fine.sweep(bgr, t, marked, tuple(seen)), key=lambda d: -d.score)
         new = [d.box for d in tiled if not any(same_face(d.box, s) for s in seen)]
         for box in new[:MAX_ZOOMS] + list(self._persistence.boxes):
             if any(same_face(box, s) for s in seen):
                 continue
-            zoomed = self._fine.zoom(bgr, box)
+            # A face that counts already needs only to be found again, not confirmed.
+            under = 0.0 if self._persistence.established(box) else ZOOM_SCORE
+            zoomed = self._fine.zoom(bgr, box, mtcnn_under=under)
             if zoomed is not None and not any(same_face(zoomed.box, s) for s in seen):
                 found.append(zoomed)
                 seen.append(zoomed.box)

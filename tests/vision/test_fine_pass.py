@@ -8,7 +8,7 @@ import pytest
 
 from smartsession.vision import fine_pass
 from smartsession.vision.faceset import FRAME_STEP, scene_named
-from smartsession.vision.fine_pass import TILE_SCORE, FinePass, tiles, zoom_region
+from smartsession.vision.fine_pass import MTCNN_INTERVAL, TILE_SCORE, FinePass, tiles, zoom_region
 from smartsession.vision.images import Box
 from smartsession.vision.people import PeopleCounter
 from smartsession.vision.pipeline import CANDIDATE_SCORE, FrameAnalyzer
@@ -73,6 +73,25 @@ def test_tiles_are_swept_first_then_one_at_a_time_where_the_scene_changed(
     assert fine.tile_runs == 11
 
 
+def test_mtcnn_searches_the_whole_frame_first_then_a_swept_tile_at_most_every_interval(
+    people_counter: PeopleCounter,
+) -> None:
+    fine = FinePass(people_counter)
+    fine.sweep(room(0), 0.0)
+    assert (fine.tile_runs, fine.mtcnn.runs) == (4, 1)  # one search of the whole frame
+    changed = room(1)
+    changed[10:60, 10:60] = 30
+    fine.sweep(changed, 5.0)
+    assert (fine.tile_runs, fine.mtcnn.runs) == (5, 1)  # BlazeFace only, so soon after
+    again = room(2)
+    again[10:60, 10:60] = 220
+    fine.sweep(again, 5.0 + MTCNN_INTERVAL)
+    assert (fine.tile_runs, fine.mtcnn.runs) == (6, 2)
+    fine.reset()
+    fine.sweep(room(3), 20.0)
+    assert (fine.tile_runs, fine.mtcnn.runs) == (10, 3)
+
+
 def test_the_student_moving_sweeps_nothing(people_counter: PeopleCounter) -> None:
     fine = FinePass(people_counter)
     fine.sweep(room(0), 0.0)
@@ -118,5 +137,33 @@ def test_a_turned_face_scoring_under_the_candidate_floor_on_its_tile_counts_when
 
     assert TILE_SCORE < CANDIDATE_SCORE
     assert last_count() == (3, True)
+    monkeypatch.setattr(fine_pass, "ONET_SCORE", 1.01)  # no MTCNN face passes
+    assert last_count() == (3, True)
     monkeypatch.setattr(fine_pass, "TILE_SCORE", CANDIDATE_SCORE)  # tiles heard from the usual floor
     assert last_count() == (2, False)
+
+
+@pytest.mark.parametrize(("name", "people"), [("heldout/many/029", 3), ("heldout/many/037", 2)])
+def test_a_turned_face_blazeface_does_not_see_at_all_counts_when_mtcnn_finds_it(
+    name: str, people: int, people_counter: PeopleCounter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = scene_named(name)
+    frame = scene.frames[0]
+    blaze = [d.box for d in people_counter.detect(frame, min_score=TILE_SCORE)] + [
+        d.box for tile in tiles(640, 480) for d in people_counter.detect(frame, tile, min_score=TILE_SCORE)
+    ]
+    unseen = [face for face in scene.faces if not any(covers(b, face) for b in blaze)]
+    assert unseen
+
+    def run() -> tuple[list[int], bool]:
+        with FrameAnalyzer(tracking=True) as analyzer:
+            counts = [analyzer.analyze(f, i * FRAME_STEP).faces for i, f in enumerate(scene.frames)]
+            found = analyzer.found.counted
+        return counts, all(any(covers(box, face) for box in found) for face in unseen)
+
+    counts, all_found = run()
+    assert counts[-1] == people and all_found
+    assert counts[0] < people  # counted after its runs in a row, as any candidate
+    monkeypatch.setattr(fine_pass, "ONET_SCORE", 1.01)  # no MTCNN face passes
+    counts, all_found = run()
+    assert counts[-1] < people and not all_found
