@@ -28,7 +28,8 @@ floor is kept only when ONet takes it for a face.
   swept, and after that a swept tile at most every `MTCNN_INTERVAL` seconds (some 20-30 ms
   a tile), for faces of 20 to `MTCNN_MAX_FACE` px that neither BlazeFace nor anyone already
   known shows there. Where a zoom's BlazeFace scores under `ZOOM_SCORE` (for a face that
-  counts already: where it finds none), MTCNN searches the zoom for a face of that size.
+  counts already and that MTCNN found: where it finds none), MTCNN searches the zoom for a
+  face of that size.
   Its faces are kept only at ONet's `onet.MIN_SCORE` (ONet is its last stage), and are
   followed and counted like any other: on `confirm.PERSIST_RUNS` counter runs in a row.
 """
@@ -66,7 +67,7 @@ MTCNN_MAX_FACE = 120.0
 MTCNN_ZOOM_FACES = (0.5, 2.0)
 #: Seconds (frame time) at least between two MTCNN searches of a swept tile, after the
 #: first search of the whole frame.
-MTCNN_INTERVAL = 10.0
+MTCNN_INTERVAL = 30.0
 #: A followed student's body, in widths of their face: this wide, from this far above the face's
 #: top down to the frame's bottom.
 BODY_WIDTHS = 3.0

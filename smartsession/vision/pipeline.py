@@ -306,13 +306,20 @@ class FrameAnalyzer:
         for box in new[:MAX_ZOOMS] + list(self._persistence.boxes):
             if any(same_face(box, s) for s in seen):
                 continue
-            # A face that counts already needs only to be found again, not confirmed.
-            under = 0.0 if self._persistence.established(box) else ZOOM_SCORE
-            zoomed = self._fine.zoom(bgr, box, mtcnn_under=under)
+            zoomed = self._fine.zoom(bgr, box, mtcnn_under=self._mtcnn_under(box))
             if zoomed is not None and not any(same_face(zoomed.box, s) for s in seen):
                 found.append(zoomed)
                 seen.append(zoomed.box)
         return found
+
+    def _mtcnn_under(self, box: Box) -> float | None:
+        """When a zoom on ``box`` asks MTCNN too: under `ZOOM_SCORE` for a face on its way
+        to counting; for one that counts already (found again, not confirmed), only where
+        BlazeFace finds none, and only if MTCNN found it last time (one BlazeFace no longer
+        finds has left)."""
+        if not self._persistence.established(box):
+            return ZOOM_SCORE
+        return 0.0 if any(d.by_mtcnn and same_face(d.box, box) for d in self._people) else None
 
     def analyze(self, bgr: BGRImage, t: float) -> FrameSignals:
         """The signals of one BGR frame taken at time ``t`` (seconds, caller's clock)."""

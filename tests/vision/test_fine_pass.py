@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from smartsession.vision import fine_pass
+from smartsession.vision.benchdata import benchmark_frames
 from smartsession.vision.faceset import FRAME_STEP, scene_named
 from smartsession.vision.fine_pass import MTCNN_INTERVAL, TILE_SCORE, FinePass, tiles, zoom_region
 from smartsession.vision.images import Box
@@ -167,3 +168,15 @@ def test_a_turned_face_blazeface_does_not_see_at_all_counts_when_mtcnn_finds_it(
     monkeypatch.setattr(fine_pass, "ONET_SCORE", 1.01)  # no MTCNN face passes
     counts, all_found = run()
     assert counts[-1] < people and not all_found
+
+
+def test_a_face_blazeface_found_is_not_searched_for_with_mtcnn_once_it_has_left() -> None:
+    one, _, _, both = benchmark_frames()  # Grace Hopper; and with a small second face beside her
+    with FrameAnalyzer(tracking=True) as analyzer:
+        counts = [analyzer.analyze(both, i * FRAME_STEP).faces for i in range(5)]
+        assert counts[-1] == 2
+        assert not any(d.by_mtcnn for d in analyzer.found.people)
+        searches = analyzer.mtcnn_runs
+        counts = [analyzer.analyze(one, (5 + i) * FRAME_STEP).faces for i in range(5)]
+        assert counts[-1] == 1
+        assert analyzer.mtcnn_runs == searches
