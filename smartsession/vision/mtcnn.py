@@ -19,15 +19,13 @@ The three networks ship with SmartSession (`mtcnn_*.onnx`); OpenCV's dnn module 
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from smartsession.vision.images import BGRImage, Box, check_bgr
-from smartsession.vision.models import Model, model_bytes
-from smartsession.vision.onet import OnetCheck, as_input
+from smartsession.vision.models import Model
+from smartsession.vision.onet import OnetCheck, as_input, load_net
 from smartsession.vision.people import Detection
 
 #: The smallest face looked for by default, in pixels of the analysed frame.
@@ -39,11 +37,6 @@ STAGE_SCORES = (0.6, 0.7, 0.7)
 #: PNet's window side and stride, in pixels of its scaled input.
 WINDOW = 12
 STRIDE = 2
-
-
-def load_net(model: Model) -> Any:
-    """One of the shipped MTCNN networks, read by OpenCV's dnn module."""
-    return cv2.dnn.readNetFromONNX(np.frombuffer(model_bytes(model), dtype=np.uint8))
 
 
 def scales(width: int, height: int, min_face: float, max_face: float | None = None) -> list[float]:

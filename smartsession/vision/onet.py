@@ -34,6 +34,11 @@ GROWS = (1.0, 1.2)
 OUTPUTS = ["dense_5", "dense_6", "softmax_2"]
 
 
+def load_net(model: Model) -> Any:
+    """One of the shipped MTCNN networks, read by OpenCV's dnn module."""
+    return cv2.dnn.readNetFromONNX(np.frombuffer(model_bytes(model), dtype=np.uint8))
+
+
 def as_input(images: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """RGB images (n, h, w, 3, 0-255) as MTCNN's networks take them: scaled to [-1, 1], with
     x and y swapped (they were converted from networks trained on transposed images)."""
@@ -44,9 +49,8 @@ class OnetCheck:
     """Scores a box with MTCNN's ONet (see the module docstring); counts its runs."""
 
     def __init__(self) -> None:
-        data = np.frombuffer(model_bytes(Model.MTCNN_ONET), dtype=np.uint8)
-        #: The network, read by OpenCV's dnn module (`mtcnn.Mtcnn` runs it too).
-        self.net: Any = cv2.dnn.readNetFromONNX(data)
+        #: The network (`mtcnn.Mtcnn` runs it too).
+        self.net = load_net(Model.MTCNN_ONET)
         #: How many boxes it has scored.
         self.runs = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from blazeface_boxes import blazeface_boxes
 
 from smartsession.vision import fine_pass
 from smartsession.vision.benchdata import benchmark_frames
@@ -150,9 +151,7 @@ def test_a_turned_face_blazeface_does_not_see_at_all_counts_when_mtcnn_finds_it(
 ) -> None:
     scene = scene_named(name)
     frame = scene.frames[0]
-    blaze = [d.box for d in people_counter.detect(frame, min_score=TILE_SCORE)] + [
-        d.box for tile in tiles(640, 480) for d in people_counter.detect(frame, tile, min_score=TILE_SCORE)
-    ]
+    blaze = blazeface_boxes(people_counter, frame, TILE_SCORE)
     unseen = [face for face in scene.faces if not any(covers(b, face) for b in blaze)]
     assert unseen
 

@@ -7,10 +7,11 @@ import itertools
 
 import numpy as np
 import pytest
+from blazeface_boxes import blazeface_boxes
 
 from smartsession.vision.confirm import same_face
 from smartsession.vision.faceset import scene_named, scenes
-from smartsession.vision.fine_pass import TILE_SCORE, tiles
+from smartsession.vision.fine_pass import TILE_SCORE
 from smartsession.vision.images import Box
 from smartsession.vision.mtcnn import Mtcnn, nms, scales, squared
 from smartsession.vision.onet import MIN_SCORE
@@ -45,9 +46,7 @@ def test_it_finds_turned_faces_the_full_range_detector_does_not_see(
 ) -> None:
     scene = scene_named("heldout/many/029")  # the astronaut, Grace Hopper, and the cameraman at 51 px
     frame = scene.frames[0]
-    blaze = [d.box for d in people_counter.detect(frame, min_score=TILE_SCORE)] + [
-        d.box for tile in tiles(640, 480) for d in people_counter.detect(frame, tile, min_score=TILE_SCORE)
-    ]
+    blaze = blazeface_boxes(people_counter, frame, TILE_SCORE)
     found = [d for d in mtcnn.detect(frame) if d.score >= MIN_SCORE]
     missed = [face for face in scene.faces if not any(same_face(b, face) for b in blaze)]
     assert missed

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from blazeface_boxes import blazeface_boxes
 
 from smartsession.vision.confirm import FaceCheck, same_face
 from smartsession.vision.faceset import scene_named, scenes
-from smartsession.vision.fine_pass import tiles
 from smartsession.vision.onet import MIN_SCORE, OnetCheck
 from smartsession.vision.people import PeopleCounter
 from smartsession.vision.pipeline import CANDIDATE_SCORE
@@ -31,9 +31,7 @@ def test_a_cameraman_the_other_checks_miss_is_confirmed_by_onet(onet: OnetCheck)
     scene = scene_named("heldout/many/074")
     frame, face = scene.frames[0], scene.faces[scene.people.index("cameraman")]
     counter = PeopleCounter(min_score=CANDIDATE_SCORE)
-    boxes = [d.box for d in counter.detect(frame)] + [
-        d.box for tile in tiles(640, 480) for d in counter.detect(frame, tile)
-    ]
+    boxes = blazeface_boxes(counter, frame)
     box = next(b for b in boxes if same_face(b, face))
     check = FaceCheck(onet=onet)
     try:
@@ -51,8 +49,7 @@ def test_onet_confirms_nothing_the_counter_finds_in_face_free_scenes(onet: OnetC
         if scene.maker not in ("letters", "photo", "wall"):
             continue
         frame = scene.frames[0]
-        for region in (None, *tiles(frame.shape[1], frame.shape[0])):
-            for detection in counter.detect(frame, region):
-                candidates += 1
-                assert not onet.confirms(frame, detection.box), (scene.name, detection)
+        for box in blazeface_boxes(counter, frame):
+            candidates += 1
+            assert not onet.confirms(frame, box), (scene.name, box)
     assert candidates >= 20
